@@ -1,0 +1,469 @@
+"""Resident blocks: per-partition numeric data that stays in the Python workers between passes.
+
+An iterative algorithm makes many passes over the same data. Shipping the data from the JVM
+to the Python workers on every pass (what a cached RDD of numpy blocks does) costs pickling
+and socket copies that dominate the pass. A :class:`BlockRDD` instead
+
+1. runs one Spark job over its *source* RDD (each partition yields exactly one *bundle*: a
+   LocalMatrix, ndarray, scipy sparse matrix, or a tuple/dict of those) that writes every
+   bundle as ``.npy`` files into the node's app-scoped Spark directory
+   (``SparkFiles.getRootDirectory()``, deleted by Spark with the application), and caches a
+   tiny *token* per partition in the JVM block manager, on the executor that wrote it;
+2. runs each pass as a job over the cached tokens: Spark schedules task ``p`` where token
+   ``p`` is cached (process-local), and the task memory-maps bundle ``p``. The pages are
+   shared by all worker processes on the node through the OS page cache; nothing is pickled
+   or copied per pass. Workers are reused between tasks and keep the opened bundles.
+
+Fault tolerance: if an executor is lost, its tokens are lost with it and Spark recomputes
+them from the source lineage (re-writing the files on the new executor). If a task finds no
+file (it ran on another node, or the files were removed), it raises
+:class:`~mli.errors.BlockMissingError`; the driver then re-materializes the blocks from the
+source and runs the pass again. A pass never runs on wrong or partial data.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import operator
+import os
+import socket
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import BlockMissingError, decode, task_safe
+
+log = logging.getLogger("mli")
+
+__all__ = ["BlockRDD", "tree_add", "save_bundle", "load_bundle"]
+
+# arguments larger than this many bytes are shipped with a Spark broadcast, not the closure
+BROADCAST_BYTES = 1 << 20
+
+# ---------------------------------------------------------------------------- bundles <-> files
+
+
+def _flatten(obj, arrays: list) -> Any:
+    """Describe ``obj`` as JSON, appending its arrays to ``arrays``."""
+    from .localmatrix import LocalMatrix
+
+    if isinstance(obj, LocalMatrix):
+        return {"LocalMatrix": _flatten(obj.array, arrays)}
+    if sp.issparse(obj):
+        csr = sp.csr_matrix(obj)
+        return {"csr": [_flatten(csr.data, arrays), _flatten(csr.indices, arrays),
+                        _flatten(csr.indptr, arrays)], "shape": list(csr.shape)}
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise TypeError("resident blocks hold numeric arrays only; got an object array")
+        arrays.append(obj)
+        return {"npy": len(arrays) - 1}
+    if isinstance(obj, tuple):
+        return {"tuple": [_flatten(o, arrays) for o in obj]}
+    if isinstance(obj, list):
+        return {"list": [_flatten(o, arrays) for o in obj]}
+    if isinstance(obj, dict):
+        return {"dict": {str(k): _flatten(v, arrays) for k, v in obj.items()}}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return {"value": obj}
+    if isinstance(obj, np.generic):
+        return {"value": obj.item()}
+    raise TypeError(f"cannot store a {type(obj).__name__} in a resident block")
+
+
+def _unflatten(desc, arrays):
+    from .localmatrix import LocalMatrix
+
+    (kind, val), = desc.items() if len(desc) == 1 else [(k, desc[k]) for k in desc if k != "shape"]
+    if kind == "LocalMatrix":
+        return LocalMatrix(_unflatten(val, arrays))
+    if kind == "csr":
+        data, indices, indptr = (_unflatten(v, arrays) for v in val)
+        m = sp.csr_matrix(tuple(desc["shape"]), dtype=data.dtype)
+        m.data, m.indices, m.indptr = data, indices, indptr  # no copy, no format check
+        return m
+    if kind == "npy":
+        return arrays[val]
+    if kind == "tuple":
+        return tuple(_unflatten(v, arrays) for v in val)
+    if kind == "list":
+        return [_unflatten(v, arrays) for v in val]
+    if kind == "dict":
+        return {k: _unflatten(v, arrays) for k, v in val.items()}
+    if kind == "value":
+        return val
+    raise ValueError(f"unknown bundle entry {kind!r}")
+
+
+def save_bundle(obj, directory: str) -> None:
+    """Write a bundle as ``tree.json`` + ``a<i>.npy`` files (atomically, via a temp dir)."""
+    arrays: list = []
+    desc = _flatten(obj, arrays)
+    tmp = f"{directory}.tmp-{uuid.uuid4().hex[:8]}"
+    os.makedirs(tmp, exist_ok=True)
+    for i, a in enumerate(arrays):
+        np.save(os.path.join(tmp, f"a{i}.npy"), np.ascontiguousarray(a), allow_pickle=False)
+    with open(os.path.join(tmp, "tree.json"), "w") as f:
+        json.dump({"tree": desc, "n": len(arrays)}, f)
+    try:
+        os.rename(tmp, directory)
+    except OSError:  # another attempt (speculation, retry) wrote it first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_bundle(directory: str, mmap: bool = True):
+    with open(os.path.join(directory, "tree.json")) as f:
+        meta = json.load(f)
+    arrays = [np.load(os.path.join(directory, f"a{i}.npy"), mmap_mode="r" if mmap else None,
+                      allow_pickle=False) for i in range(meta["n"])]
+    return _unflatten(meta["tree"], arrays)
+
+
+# ---------------------------------------------------------------------------- worker side
+
+_CACHE: "OrderedDict[str, Any]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 256
+
+
+def _root_dir() -> str:
+    from pyspark import SparkFiles
+
+    try:
+        root = SparkFiles.getRootDirectory()
+    except Exception:  # noqa: BLE001 - not inside Spark (tests of pure functions)
+        import tempfile
+
+        root = tempfile.gettempdir()
+    return os.path.join(root, "mli-blocks")
+
+
+def _open(path: str):
+    with _CACHE_LOCK:
+        hit = _CACHE.get(path)
+        if hit is not None:
+            _CACHE.move_to_end(path)
+            return hit
+    if not os.path.exists(os.path.join(path, "tree.json")):
+        raise BlockMissingError(f"resident block {path} is not on host {socket.gethostname()}")
+    bundle = load_bundle(path)
+    with _CACHE_LOCK:
+        _CACHE[path] = bundle
+        while len(_CACHE) > _CACHE_MAX:
+            _CACHE.popitem(last=False)
+    return bundle
+
+
+def _drop_cached(prefix: str) -> None:
+    with _CACHE_LOCK:
+        for k in [k for k in _CACHE if k.startswith(prefix)]:
+            del _CACHE[k]
+
+
+def _bundle_rows(obj) -> int:
+    from .localmatrix import LocalMatrix
+
+    if isinstance(obj, (LocalMatrix, np.ndarray)) or sp.issparse(obj):
+        return int(obj.shape[0]) if np.ndim(obj) or sp.issparse(obj) else 1
+    if isinstance(obj, (tuple, list)) and obj:
+        return _bundle_rows(obj[0])
+    if isinstance(obj, dict) and obj:
+        return _bundle_rows(next(iter(obj.values())))
+    return 0
+
+
+def _write_partition(store_id: str, index: int, iterator):
+    items = list(iterator)
+    if len(items) != 1:
+        raise ValueError(f"a resident partition must hold exactly one block, partition {index} "
+                         f"has {len(items)}")
+    path = os.path.join(_root_dir(), store_id, f"p{index:05d}")
+    if not os.path.exists(os.path.join(path, "tree.json")):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        save_bundle(items[0], path)
+    _drop_cached(path)
+    yield (index, socket.gethostname(), path, _bundle_rows(items[0]))
+
+
+def _resolve(args):
+    return tuple(a.value if type(a).__name__ == "Broadcast" else a for a in args)
+
+
+def _run_fn(fn, args, with_index, tokens):
+    for index, _host, path, _n in tokens:
+        bundle = _open(path)
+        a = _resolve(args)
+        yield (index, fn(index, bundle, *a) if with_index else fn(bundle, *a))
+
+
+def _map_fn(fn, args, with_index, tokens):
+    for index, _host, path, _n in tokens:
+        bundle = _open(path)
+        a = _resolve(args)
+        yield fn(index, bundle, *a) if with_index else fn(bundle, *a)
+
+
+def _delete_dir(prefix_store: str, _it):
+    import shutil
+
+    path = os.path.join(_root_dir(), prefix_store)
+    _drop_cached(path)
+    shutil.rmtree(path, ignore_errors=True)
+    return iter(())
+
+
+# ---------------------------------------------------------------------------- combine
+
+
+def tree_add(a, b):
+    """Sum two results of the same structure (numbers, arrays, tuples/lists/dicts of them)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, tuple):
+        return tuple(tree_add(x, y) for x, y in zip(a, b))
+    if isinstance(a, list):
+        return [tree_add(x, y) for x, y in zip(a, b)]
+    if isinstance(a, dict):
+        return {k: tree_add(a[k], b[k]) for k in a}
+    return a + b
+
+
+def _tree_reduce(values: list, combine: Callable):
+    """Deterministic pairwise tree reduction (same order for the same partition count)."""
+    values = list(values)
+    if not values:
+        return None
+    while len(values) > 1:
+        nxt = [combine(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
+        if len(values) % 2:
+            nxt.append(values[-1])
+        values = nxt
+    return values[0]
+
+
+def _nbytes(obj) -> int:
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if sp.issparse(obj):
+        return obj.data.nbytes + obj.indices.nbytes if hasattr(obj, "indices") else 0
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(o) for o in obj)
+    if isinstance(obj, dict):
+        return sum(_nbytes(o) for o in obj.values())
+    from .localmatrix import LocalMatrix
+
+    if isinstance(obj, LocalMatrix):
+        return _nbytes(obj.array)
+    return 0
+
+
+# ---------------------------------------------------------------------------- driver side
+
+_LIVE: "dict[str, BlockRDD]" = {}
+
+
+def forget_all() -> None:
+    """Called when Spark stops: every store's tokens die with it."""
+    for store in list(_LIVE.values()):
+        store._tokens = None
+        store._meta = None
+    _LIVE.clear()
+
+
+class BlockRDD:
+    """Per-partition bundles kept resident in the Python workers (see module docstring).
+
+    Parameters
+    ----------
+    source : pyspark.RDD
+        Each partition yields exactly one bundle. It is the lineage blocks are rebuilt from.
+    ctx : MLContext
+    """
+
+    def __init__(self, source, ctx, name: str = "blocks"):
+        self._source = source
+        self._ctx = ctx
+        self._id = f"{name}-{uuid.uuid4().hex[:12]}"
+        self._tokens = None
+        self._meta = None
+        self._generation = 0
+
+    # -- lifecycle
+    @property
+    def num_partitions(self) -> int:
+        return self._source.getNumPartitions()
+
+    def materialize(self) -> "BlockRDD":
+        """Write the blocks to the workers' nodes (one Spark job). Idempotent."""
+        if self._tokens is not None:
+            return self
+        from pyspark import StorageLevel
+
+        self._generation += 1
+        store_id = f"{self._id}-g{self._generation}"
+        tokens = self._source.mapPartitionsWithIndex(
+            task_safe(functools.partial(_write_partition, store_id)), preservesPartitioning=True)
+        tokens.persist(StorageLevel.MEMORY_ONLY)
+        tokens.setName(f"mli:{store_id}")
+        meta = self._ctx.run(tokens.collect)
+        self._tokens, self._meta, self._store_id = tokens, sorted(meta), store_id
+        _LIVE[self._id] = self
+        return self
+
+    def unpersist(self) -> None:
+        """Drop the resident files and the cached tokens."""
+        if self._tokens is None:
+            return
+        tokens, store_id = self._tokens, self._store_id
+        self._tokens = self._meta = None
+        _LIVE.pop(self._id, None)
+        try:
+            sc = self._ctx.sc
+            n = max(1, sc.defaultParallelism)
+            sc.parallelize(range(n), n).mapPartitions(
+                functools.partial(_delete_dir, store_id)).count()
+            tokens.unpersist()
+        except Exception:  # noqa: BLE001 - Spark may already be stopped
+            pass
+
+    @property
+    def partition_rows(self) -> list[int]:
+        self.materialize()
+        return [m[3] for m in self._meta]
+
+    @property
+    def num_rows(self) -> int:
+        return int(sum(self.partition_rows))
+
+    # -- passes
+    def _ship(self, args):
+        """Small arguments travel in the task closure; large arrays as one broadcast."""
+        shipped, bcs = [], []
+        for a in args:
+            if _nbytes(a) > BROADCAST_BYTES:
+                b = self._ctx.sc.broadcast(a)
+                bcs.append(b)
+                shipped.append(b)
+            else:
+                shipped.append(a)
+        return tuple(shipped), bcs
+
+    def _with_retry(self, job):
+        for attempt in range(3):
+            self.materialize()
+            try:
+                return job(self._tokens)
+            except Exception as exc:  # noqa: BLE001
+                original = decode(exc)
+                if isinstance(original, BlockMissingError) and attempt < 2:
+                    log.warning("resident blocks missing (%s); rebuilding from lineage", original)
+                    self.unpersist()
+                    continue
+                if original is not None:
+                    raise original from None
+                raise
+
+    def map_reduce(self, fn: Callable, *args, combine: Callable = tree_add,
+                   with_index: bool = False):
+        """Run ``fn(bundle, *args)`` on every partition and combine the results.
+
+        ``fn`` must be a picklable function (a module-level function is cheapest). Results
+        are combined with ``combine`` (default: elementwise sum) in a tree whose shape depends
+        only on the number of partitions, so the result is deterministic.
+        """
+        shipped, bcs = self._ship(args)
+
+        def job(tokens):
+            f = task_safe(functools.partial(_run_fn, fn, shipped, with_index))
+            return tokens.mapPartitions(f).collect()
+
+        try:
+            out = self._with_retry(job)
+        finally:
+            for b in bcs:
+                b.unpersist(blocking=False)
+        out.sort(key=operator.itemgetter(0))
+        return _tree_reduce([r for _, r in out], combine)
+
+    def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
+        """Run ``fn(bundle, *args)`` on every partition; return the results in partition order."""
+        shipped, bcs = self._ship(args)
+
+        def job(tokens):
+            f = task_safe(functools.partial(_run_fn, fn, shipped, with_index))
+            return tokens.mapPartitions(f).collect()
+
+        try:
+            out = self._with_retry(job)
+        finally:
+            for b in bcs:
+                b.unpersist(blocking=False)
+        out.sort(key=operator.itemgetter(0))
+        return [r for _, r in out]
+
+    def map(self, fn: Callable, *args, with_index: bool = False, name: str = "blocks") -> "BlockRDD":
+        """A new BlockRDD whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).
+
+        Its lineage runs through this store's source, so it survives the loss of this
+        store's files too.
+        """
+        src_self = self
+        shipped = args  # shipped in the closure of the derived source (part of its lineage)
+
+        def compute(index, it):
+            # `it` holds this store's token when this store is materialized; fall back to the
+            # source lineage otherwise (handled by _source_rdd below)
+            for bundle in it:
+                yield fn(index, bundle, *shipped) if with_index else fn(bundle, *shipped)
+
+        source = src_self.source_bundles().mapPartitionsWithIndex(
+            task_safe(compute), preservesPartitioning=True)
+        return BlockRDD(source, self._ctx, name=name)
+
+    def source_bundles(self):
+        """An RDD with one bundle per partition: read from the resident files when this store
+        is materialized (cheap), recomputed from the source otherwise."""
+        if self._tokens is not None:
+            return self._tokens.mapPartitions(task_safe(_tokens_to_bundles),
+                                              preservesPartitioning=True)
+        return self._source
+
+    def collect(self) -> list:
+        """All bundles, in partition order, on the driver (copies, not memory maps)."""
+        return self.map_collect(_copy_bundle)
+
+
+def _copy_bundle(bundle):
+    return _materialize_copy(bundle)
+
+
+def _materialize_copy(obj):
+    from .localmatrix import LocalMatrix
+
+    if isinstance(obj, LocalMatrix):
+        return LocalMatrix(_materialize_copy(obj.array))
+    if isinstance(obj, np.ndarray):
+        return np.array(obj)
+    if sp.issparse(obj):
+        return obj.copy()
+    if isinstance(obj, tuple):
+        return tuple(_materialize_copy(o) for o in obj)
+    if isinstance(obj, list):
+        return [_materialize_copy(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _materialize_copy(v) for k, v in obj.items()}
+    return obj
+
+
+def _tokens_to_bundles(tokens):
+    for _index, _host, path, _n in tokens:
+        yield _materialize_copy(_open(path))

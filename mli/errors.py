@@ -1,0 +1,137 @@
+"""Errors, and the transport of exceptions raised inside Spark tasks back to the driver.
+
+An exception raised by mli code (or by a user function) inside a Spark task would reach
+the driver as a ``PythonException`` / ``Py4JJavaError`` wrapping a JVM stack trace. Every
+function mli runs in a task is wrapped by :func:`task_safe`, which encodes the original
+exception's type and message as a one-line JSON marker; :func:`reraise` finds the marker in
+the driver-side error and raises the original type (built-in exceptions and mli's own
+error classes only; anything else becomes :class:`TaskError`) with the original message.
+No pickle is involved: the marker is plain JSON.
+"""
+from __future__ import annotations
+
+import builtins
+import functools
+import json
+import re
+import traceback
+
+__all__ = [
+    "MLIError",
+    "JavaNotFoundError",
+    "TaskError",
+    "BlockMissingError",
+    "ModelFormatError",
+    "task_safe",
+    "reraise",
+]
+
+_MARK = "@@MLI_TASK_ERROR@@"
+_MARK_RE = re.compile(re.escape(_MARK) + r"(\{.*?\})" + re.escape(_MARK))
+
+
+class MLIError(Exception):
+    """Base class of mli's own exceptions."""
+
+
+class JavaNotFoundError(MLIError, RuntimeError):
+    """Java (17+) is missing; Spark cannot start."""
+
+
+class TaskError(MLIError, RuntimeError):
+    """An exception of a type that cannot be re-created on the driver was raised in a task."""
+
+
+class BlockMissingError(MLIError, RuntimeError):
+    """A resident block file was not found on the node running the task (recomputed)."""
+
+
+class ModelFormatError(MLIError, ValueError):
+    """A saved model directory is missing, corrupt or was tampered with."""
+
+
+_MLI_TYPES = {c.__name__: c for c in (MLIError, JavaNotFoundError, TaskError,
+                                       BlockMissingError, ModelFormatError)}
+
+
+def _encode(exc: BaseException) -> str:
+    payload = {
+        "type": type(exc).__name__,
+        "module": type(exc).__module__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+    return _MARK + json.dumps(payload) + _MARK
+
+
+def task_safe(fn):
+    """Wrap a function run inside a Spark task so its exceptions survive the trip to the driver."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+            # generators: exceptions raised while iterating must be encoded too
+            if hasattr(result, "__next__"):
+                return _safe_iter(result)
+            return result
+        except Exception as exc:  # noqa: BLE001 - re-raised, encoded
+            if _MARK in str(exc):
+                raise
+            raise RuntimeError(_encode(exc)) from None
+
+    return wrapper
+
+
+def _safe_iter(it):
+    try:
+        yield from it
+    except Exception as exc:  # noqa: BLE001
+        if _MARK in str(exc):
+            raise
+        raise RuntimeError(_encode(exc)) from None
+
+
+def decode(exc: BaseException) -> BaseException | None:
+    """Return the original exception encoded in a driver-side Spark error, or None."""
+    text = str(exc)
+    # Py4JJavaError's str() may not include the Python trace; look at the java side too
+    java_exc = getattr(exc, "java_exception", None)
+    if java_exc is not None and _MARK not in text:
+        try:
+            text += str(java_exc.toString())
+        except Exception:  # noqa: BLE001
+            pass
+    m = _MARK_RE.search(text)
+    if not m:
+        return None
+    try:
+        payload = json.loads(m.group(1))
+    except ValueError:
+        return None
+    name, module, message = payload.get("type"), payload.get("module"), payload.get("message", "")
+    cls = None
+    if module == "builtins":
+        cand = getattr(builtins, str(name), None)
+        if isinstance(cand, type) and issubclass(cand, Exception):
+            cls = cand
+    elif str(module).startswith("mli") and name in _MLI_TYPES:
+        cls = _MLI_TYPES[name]
+    if cls is None:
+        cls = TaskError
+        message = f"{module}.{name}: {message}"
+    try:
+        new = cls(message)
+    except Exception:  # noqa: BLE001 - exotic constructor signature
+        new = TaskError(f"{module}.{name}: {message}")
+    if hasattr(new, "add_note"):
+        new.add_note("raised inside a Spark task; remote traceback:\n" + payload.get("traceback", ""))
+    return new
+
+
+def reraise(exc: BaseException):
+    """Raise the original task exception hidden in ``exc`` if there is one, else ``exc``."""
+    original = decode(exc)
+    if original is not None:
+        raise original from None
+    raise exc

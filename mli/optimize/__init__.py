@@ -1,0 +1,114 @@
+"""Optimizers for regularized linear models over distributed blocks.
+
+The design follows Spark MLlib's split of a *Gradient* (the loss over one block of rows, see
+:mod:`mli.optimize.losses`) from an *Updater* / optimizer running on the driver, with small
+pure functions and explicit state in the style of optax:
+
+* losses: :class:`LogisticLoss`, :class:`MultinomialLogisticLoss`, :class:`HingeLoss`,
+  :class:`SquaredLoss` (``value_grad(X, y, w, b)`` over one block, plain numpy);
+* :class:`Objective`: mean loss + ``reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``
+  over a :class:`~mli.blocks.BlockRDD` of ``(X, y)`` bundles; one pass per evaluation;
+* optimizers, each ``Optimizer(**hyperparameters).minimize(objective, theta0, callback)``:
+  :class:`LBFGS` (smooth), :class:`OWLQN` (L1 / elastic net), :class:`GradientDescent`
+  (full batch, proximal for L1), :class:`ProximalGradient` (FISTA), :class:`ParallelSGD`
+  (MLI's local SGD + model averaging);
+* :func:`minimize`: pick an optimizer and run it.
+
+Examples
+--------
+>>> from mli.optimize import LogisticLoss, minimize        # doctest: +SKIP
+>>> res = minimize(LogisticLoss(), blocks, reg=1e-3)      # doctest: +SKIP
+>>> w, b = res.objective.unpack(res.x)                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .base import Callback, OptimizeResult, Optimizer, check_float, check_int
+from .gd import GradientDescent
+from .lbfgs import LBFGS, LBFGSState, two_loop, update_history
+from .losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
+from .objective import LocalBlocks, Objective
+from .owlqn import OWLQN
+from .proximal import ProximalGradient
+from .sgd import ParallelSGD
+
+__all__ = [
+    "Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
+    "Objective", "LocalBlocks", "OptimizeResult", "Optimizer",
+    "GradientDescent", "LBFGS", "OWLQN", "ProximalGradient", "ParallelSGD",
+    "LBFGSState", "two_loop", "update_history", "minimize", "METHODS",
+]
+
+log = logging.getLogger("mli")
+
+METHODS = ("auto", "lbfgs", "owlqn", "gd", "fista", "sgd")
+
+
+def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
+             fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
+             tol: float = 1e-6, callback: Callback | None = None,
+             n_features: int | None = None, theta0: np.ndarray | None = None,
+             **options) -> OptimizeResult:
+    """Minimize mean ``loss`` + elastic-net penalty over ``blocks``.
+
+    Parameters
+    ----------
+    loss : Loss
+        The per-row loss, e.g. ``LogisticLoss()``.
+    blocks : BlockRDD or list of (X, y)
+        One ``(X, y)`` bundle per partition.
+    reg, l1_ratio, fit_intercept
+        See :class:`Objective`.
+    method : {"auto", "lbfgs", "owlqn", "gd", "fista", "sgd"}
+        ``"auto"``: OWL-QN when ``reg * l1_ratio > 0``, L-BFGS otherwise.
+    max_iter : int
+        Iterations (epochs for ``"sgd"``).
+    tol : float
+        Gradient (pseudo-gradient, gradient-mapping) tolerance; for ``"sgd"`` the relative
+        model change (see each optimizer).
+    callback : callable, optional
+        ``callback(iteration, loss, seconds)`` after every iteration; ``True`` stops.
+    n_features : int, optional
+        Read from the blocks when omitted.
+    theta0 : ndarray, optional
+        Starting point (zeros by default).
+    **options
+        Further hyperparameters of the chosen optimizer (``m``, ``ftol``, ``step_size``,
+        ``batch_size``, ``seed``...).
+
+    Returns
+    -------
+    OptimizeResult
+        With an extra attribute ``objective`` (to ``unpack`` the solution).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    check_int("max_iter", max_iter, 1)
+    check_float("tol", tol, 0.0)
+    objective = Objective(blocks, loss, n_features, reg=reg, l1_ratio=l1_ratio,
+                          fit_intercept=fit_intercept)
+    if method == "auto":
+        method = "owlqn" if objective.l1 > 0 else "lbfgs"
+    if method == "lbfgs" and objective.l1 > 0:
+        raise ValueError("method='lbfgs' cannot handle an L1 term (reg * l1_ratio > 0); use "
+                         "method='owlqn', 'gd', 'fista' or 'sgd'")
+    try:
+        if method == "lbfgs":
+            opt = LBFGS(max_iter=max_iter, tol=tol, **options)
+        elif method == "owlqn":
+            opt = OWLQN(max_iter=max_iter, tol=tol, **options)
+        elif method == "gd":
+            opt = GradientDescent(max_iter=max_iter, tol=tol, **options)
+        elif method == "fista":
+            opt = ProximalGradient(max_iter=max_iter, tol=tol, **options)
+        else:
+            opt = ParallelSGD(epochs=max_iter, tol=tol, **options)
+    except TypeError as exc:  # an option the chosen optimizer does not take
+        raise ValueError(f"invalid option for method={method!r}: {exc}") from None
+    log.debug("minimize: %r with %r", objective, opt)
+    result = opt.minimize(objective, theta0, callback=callback)
+    result.objective = objective
+    return result

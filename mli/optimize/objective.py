@@ -1,0 +1,278 @@
+"""The regularized empirical-risk objective over distributed blocks.
+
+.. math::
+
+    F(\\theta) = \\frac{1}{n}\\sum_i \\ell(y_i, x_i^\\top w + b)
+                 + \\lambda\\left(\\frac{1-\\alpha}{2}\\lVert w\\rVert_2^2
+                 + \\alpha\\lVert w\\rVert_1\\right)
+
+with ``reg`` = :math:`\\lambda`, ``l1_ratio`` = :math:`\\alpha`. The intercept ``b`` is not
+regularized and features are used as given (no standardization). The smooth part (mean loss
++ L2 term) is computed by :meth:`Objective.value_grad`, one distributed pass; optimizers that
+handle the L1 term themselves (OWL-QN, proximal methods) read its strength from
+:attr:`Objective.l1` and which entries of ``theta`` it applies to from
+:attr:`Objective.l1_mask`.
+
+``theta`` packs the parameters as ``[w.ravel(), b]``: ``w`` has ``n_features`` entries
+(``(n_features, n_classes)`` in C order for multinomial losses), ``b`` one entry per output
+and is absent when ``fit_intercept=False``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .base import check_float, check_int
+from .losses import Loss, as_array
+
+__all__ = ["Objective", "LocalBlocks", "unpack", "pack", "theta_size", "xy_bundle"]
+
+log = logging.getLogger("mli")
+
+
+# ---------------------------------------------------------------------------- packing
+
+
+def theta_size(n_features: int, n_outputs: int, fit_intercept: bool) -> int:
+    """Length of ``theta`` for this shape."""
+    return n_features * n_outputs + (n_outputs if fit_intercept else 0)
+
+
+def unpack(theta: np.ndarray, n_features: int, n_outputs: int, fit_intercept: bool):
+    """Split ``theta`` into ``(w, b)`` (views where possible).
+
+    ``w`` has shape ``(n_features,)`` when ``n_outputs == 1`` else ``(n_features, n_outputs)``;
+    ``b`` is a float (``0.0`` without intercept) or a vector of ``n_outputs``.
+    """
+    nw = n_features * n_outputs
+    if n_outputs == 1:
+        w = theta[:nw]
+        b = float(theta[nw]) if fit_intercept else 0.0
+    else:
+        w = theta[:nw].reshape(n_features, n_outputs)
+        b = theta[nw:nw + n_outputs] if fit_intercept else np.zeros(n_outputs)
+    return w, b
+
+
+def pack(w, b, fit_intercept: bool) -> np.ndarray:
+    """Inverse of :func:`unpack`."""
+    w = np.asarray(w, dtype=np.float64).ravel()
+    if not fit_intercept:
+        return w.copy()
+    return np.concatenate([w, np.atleast_1d(np.asarray(b, dtype=np.float64)).ravel()])
+
+
+# ---------------------------------------------------------------------------- kernels (workers)
+
+
+def xy_bundle(bundle):
+    """Check and return an ``(X, y)`` bundle (``X`` unwrapped to its array)."""
+    if not (isinstance(bundle, (tuple, list)) and len(bundle) == 2):
+        raise ValueError("the optimizers need blocks whose bundles are (X, y) pairs, got a "
+                         f"{type(bundle).__name__}")
+    X, y = bundle
+    A = as_array(X)
+    if A.ndim != 2 or np.ndim(y) != 1 or A.shape[0] != np.shape(y)[0]:
+        raise ValueError(f"a block's X (shape {A.shape}) and y (shape {np.shape(y)}) do not "
+                         "match: X must be 2-D and y 1-D with one label per row")
+    return A, y
+
+
+def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
+                       fit_intercept: bool):
+    """One partition's ``(loss_sum, grad_theta_sum)`` (runs inside a Spark task)."""
+    X, y = xy_bundle(bundle)
+    w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
+    value, gw, gb = loss.value_grad(X, y, w, b)
+    g = np.empty(theta.shape[0])
+    nw = gw.size
+    g[:nw] = np.ravel(gw)
+    if fit_intercept:
+        g[nw:] = gb
+    return value, g
+
+
+def _value_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int, fit_intercept: bool):
+    X, y = xy_bundle(bundle)
+    w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
+    return loss.value(X, y, w, b)
+
+
+def _n_cols_kernel(bundle):
+    return xy_bundle(bundle)[0].shape[1]
+
+
+# ---------------------------------------------------------------------------- local blocks
+
+
+class LocalBlocks:
+    """Driver-side stand-in for a :class:`~mli.blocks.BlockRDD`: a list of ``(X, y)`` bundles.
+
+    Implements the part of the BlockRDD interface the optimizers use (``map_reduce``,
+    ``map_collect``, ``num_rows``, ``partition_rows``, ``num_partitions``), running
+    everything in this process. Useful for small problems and for tests without Spark.
+    """
+
+    def __init__(self, bundles: Sequence[tuple[Any, np.ndarray]]):
+        if isinstance(bundles, tuple) and len(bundles) == 2 and not isinstance(bundles[0], tuple):
+            bundles = [bundles]
+        self.bundles = [(X, np.asarray(y, dtype=np.float64)) for X, y in bundles]
+        for X, y in self.bundles:
+            if as_array(X).shape[0] != y.shape[0]:
+                raise ValueError(f"X has {as_array(X).shape[0]} rows but y has {y.shape[0]}")
+
+    @property
+    def num_partitions(self) -> int:
+        return len(self.bundles)
+
+    @property
+    def partition_rows(self) -> list[int]:
+        return [int(as_array(X).shape[0]) for X, _ in self.bundles]
+
+    @property
+    def num_rows(self) -> int:
+        return int(sum(self.partition_rows))
+
+    def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
+        return [fn(i, b, *args) if with_index else fn(b, *args)
+                for i, b in enumerate(self.bundles)]
+
+    def map_reduce(self, fn: Callable, *args, with_index: bool = False):
+        from ..blocks import _tree_reduce, tree_add
+
+        return _tree_reduce(self.map_collect(fn, *args, with_index=with_index), tree_add)
+
+
+# ---------------------------------------------------------------------------- objective
+
+
+class Objective:
+    """Mean loss + elastic-net penalty over the rows of distributed ``(X, y)`` blocks.
+
+    Parameters
+    ----------
+    blocks : BlockRDD or LocalBlocks
+        One ``(X, y)`` bundle per partition: ``X`` a LocalMatrix (dense or CSR), ``y`` a
+        float vector. A list of ``(X, y)`` tuples is wrapped in :class:`LocalBlocks`.
+    loss : Loss
+        E.g. :class:`~mli.optimize.LogisticLoss`.
+    n_features : int, optional
+        Columns of ``X``; read from the blocks (one small Spark job) when ``None``.
+    reg : float
+        Regularization strength :math:`\\lambda \\ge 0`.
+    l1_ratio : float
+        Elastic-net mixing :math:`\\alpha \\in [0, 1]`: 0 is ridge (L2), 1 is lasso (L1).
+    fit_intercept : bool
+        Whether ``theta`` carries an (unregularized) intercept per output.
+
+    Attributes
+    ----------
+    n_passes : int
+        Distributed passes over the data made so far (each ``value_grad``/``value`` call and
+        each SGD epoch is one).
+    l1, l2 : float
+        ``reg * l1_ratio`` and ``reg * (1 - l1_ratio)``.
+    l1_mask : ndarray of bool
+        Entries of ``theta`` the L1 term applies to (all but the intercepts).
+    """
+
+    def __init__(self, blocks, loss: Loss, n_features: int | None = None, reg: float = 0.0,
+                 l1_ratio: float = 0.0, fit_intercept: bool = True):
+        if not isinstance(loss, Loss):
+            raise ValueError(f"loss must be an mli.optimize Loss (e.g. LogisticLoss()), "
+                             f"got {type(loss).__name__}")
+        if isinstance(blocks, (list, tuple)):
+            blocks = LocalBlocks(blocks)
+        if not (hasattr(blocks, "map_reduce") and hasattr(blocks, "num_rows")):
+            raise ValueError(f"blocks must be a BlockRDD of (X, y) bundles, "
+                             f"got {type(blocks).__name__}")
+        self.blocks = blocks
+        self.loss = loss
+        self.reg = check_float("reg", reg, 0.0)
+        self.l1_ratio = check_float("l1_ratio", l1_ratio, 0.0, 1.0)
+        if not isinstance(fit_intercept, (bool, np.bool_)):
+            raise ValueError(f"fit_intercept must be True or False, got {fit_intercept!r}")
+        self.fit_intercept = bool(fit_intercept)
+        self.n_passes = 0
+        if n_features is None:
+            cols = set(blocks.map_collect(_n_cols_kernel))
+            if len(cols) != 1:
+                raise ValueError(f"the blocks disagree on the number of features: {sorted(cols)}")
+            n_features = cols.pop()
+        self.n_features = check_int("n_features", n_features, 1)
+        self.n_rows = int(blocks.num_rows)
+        if self.n_rows < 1:
+            raise ValueError("the objective needs at least one row of data, the blocks are empty")
+        k = loss.n_outputs
+        self.n_outputs = k
+        self.size = theta_size(self.n_features, k, self.fit_intercept)
+        self.l1 = self.reg * self.l1_ratio
+        self.l2 = self.reg * (1.0 - self.l1_ratio)
+        mask = np.zeros(self.size, dtype=bool)
+        mask[: self.n_features * k] = True
+        self.l1_mask = mask
+        mask.flags.writeable = False
+
+    # -- packing
+    def zeros(self) -> np.ndarray:
+        """An all-zero ``theta``."""
+        return np.zeros(self.size)
+
+    def unpack(self, theta: np.ndarray):
+        """``theta -> (w, b)``; see :func:`unpack`."""
+        return unpack(np.asarray(theta, dtype=np.float64), self.n_features, self.n_outputs,
+                      self.fit_intercept)
+
+    def pack(self, w, b=0.0) -> np.ndarray:
+        """``(w, b) -> theta``; ``b`` is ignored without intercept."""
+        theta = pack(w, b, self.fit_intercept)
+        if theta.shape != (self.size,):
+            raise ValueError(f"w and b give {theta.size} parameters, expected {self.size}")
+        return theta
+
+    def _check(self, theta) -> np.ndarray:
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (self.size,):
+            raise ValueError(f"theta must have shape ({self.size},), got {theta.shape}")
+        return theta
+
+    # -- passes
+    def map_reduce(self, fn: Callable, *args, with_index: bool = False):
+        """``blocks.map_reduce`` that counts the pass (used by the optimizers)."""
+        self.n_passes += 1
+        return self.blocks.map_reduce(fn, *args, with_index=with_index)
+
+    def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Smooth part (mean loss + L2 term) and its gradient: one distributed pass."""
+        theta = self._check(theta)
+        value, g = self.map_reduce(_value_grad_kernel, self.loss, theta, self.n_features,
+                                   self.fit_intercept)
+        value = float(value) / self.n_rows
+        g = np.asarray(g, dtype=np.float64) / self.n_rows
+        if self.l2:
+            m = self.l1_mask
+            value += 0.5 * self.l2 * float(theta[m] @ theta[m])
+            g[m] += self.l2 * theta[m]
+        return value, g
+
+    def l1_penalty(self, theta: np.ndarray) -> float:
+        """``l1 * ||w||_1`` (no pass)."""
+        if not self.l1:
+            return 0.0
+        return self.l1 * float(np.abs(theta[self.l1_mask]).sum())
+
+    def value(self, theta: np.ndarray) -> float:
+        """The full objective (smooth part + L1 term): one distributed pass."""
+        theta = self._check(theta)
+        total = self.map_reduce(_value_kernel, self.loss, theta, self.n_features,
+                                self.fit_intercept)
+        value = float(total) / self.n_rows
+        m = self.l1_mask
+        return value + 0.5 * self.l2 * float(theta[m] @ theta[m]) + self.l1_penalty(theta)
+
+    def __repr__(self) -> str:
+        return (f"Objective(loss={self.loss!r}, n_features={self.n_features}, "
+                f"n_rows={self.n_rows}, reg={self.reg}, l1_ratio={self.l1_ratio}, "
+                f"fit_intercept={self.fit_intercept})")
