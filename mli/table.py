@@ -70,7 +70,7 @@ def check_finite(a, columns: Sequence[str] | None = None, *, what: str = "featur
     value = a[r, c] if not sp.issparse(a) else sp.csr_matrix(a)[r, c]
     name = f"'{columns[c]}'" if columns is not None and c < len(columns) else str(c)
     raise ValueError(f"{what} must be finite: row {r + row_offset}{where}, column {name} "
-                     f"is {value!r}")
+                     f"is {float(value)!r}")
 
 
 def _as_float_array(a, columns=None, what="features") -> np.ndarray:
@@ -861,6 +861,14 @@ class LabeledData:
         self.blocks = blocks
         self.feature_names = list(feature_names)
         self.ctx = ctx
+        self._children: list[LabeledData] = []
+
+    def derive(self, fn: Callable, *, name: str = "derived") -> "LabeledData":
+        """New training data whose bundle ``p`` is ``fn((X, y))`` of this one (lazy, resident
+        once used). Released together with this data."""
+        child = LabeledData(self.blocks.map(fn, name=name), self.feature_names, self.ctx)
+        self._children.append(child)
+        return child
 
     @property
     def num_features(self) -> int:
@@ -873,6 +881,13 @@ class LabeledData:
     @property
     def num_partitions(self) -> int:
         return self.blocks.num_partitions
+
+    def release(self) -> None:
+        """Drop the resident blocks, and those of the data derived from it."""
+        for child in self._children:
+            child.release()
+        self._children.clear()
+        self.blocks.unpersist()
 
     def labels(self) -> np.ndarray:
         """All labels, in row order, on the driver."""
