@@ -111,6 +111,51 @@ def _check_ragged(rows) -> None:
                              f"(the length of row 0)")
 
 
+def _check_names(cols) -> None:
+    """Column names must be unique."""
+    seen = set()
+    for c in cols:
+        if c in seen:
+            raise ValueError(f"duplicate column name {c!r} in {list(cols)}")
+        seen.add(c)
+
+
+def _check_fn(fn, what: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{what} expects a function, got {type(fn).__name__} {fn!r}")
+
+
+def _pandas_numeric(s, name) -> np.ndarray:
+    """A numeric pandas column as float64, with an error naming the row of a missing value."""
+    missing = np.asarray(s.isna())
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise ValueError(f"features must be finite: row {i} (index {s.index[i]!r}), column "
+                         f"'{name}' is missing ({s.iloc[i]!r})")
+    return s.to_numpy(dtype=np.float64)
+
+
+def _pandas_python_values(s) -> list:
+    """A pandas column as plain Python values (numpy scalars unwrapped, missing -> None)."""
+    import pandas as pd
+
+    numeric = s.dtype.kind in _NUMERIC_KINDS
+    out = []
+    for v in s.astype(object).tolist():
+        if v is None or v is pd.NA or v is pd.NaT:
+            v = None
+        elif isinstance(v, float) and v != v and not numeric:
+            v = None  # pandas' NaN-as-missing in an object column
+        elif isinstance(v, pd.Timestamp):
+            v = v.to_pydatetime()
+        elif isinstance(v, pd.Timedelta):
+            v = v.to_pytimedelta()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out.append(v)
+    return out
+
+
 def _split_sizes(n: int, parts: int) -> list[int]:
     base, extra = divmod(n, parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
@@ -176,19 +221,28 @@ def _one_block(items):
         yield LocalMatrix.vstack(items)
 
 
-def _apply_batch(fn, args, block):
+def _apply_batch(fn, args, width, block):
     out = fn(block, *args)
-    if isinstance(out, LocalMatrix):
-        return out
-    if sp.issparse(out):
-        return LocalMatrix(out)
-    out = np.asarray(out)
-    if out.ndim == 1:
-        out = out.reshape(-1, 1)
-    if out.ndim != 2 or out.shape[0] != block.shape[0] and block.shape[0] != 0:
-        if out.ndim != 2:
-            raise ValueError(f"map_batches function must return a 2-D matrix, got shape {out.shape}")
-    return LocalMatrix(out)
+    if not isinstance(out, LocalMatrix):
+        if not sp.issparse(out):
+            try:
+                out = np.asarray(out)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"map_batches function must return a 2-D numeric matrix: "
+                                 f"{exc}") from None
+            if out.ndim == 1:
+                out = out.reshape(-1, 1)
+            if out.ndim != 2:
+                raise ValueError(f"map_batches function must return a 2-D matrix, got shape "
+                                 f"{out.shape}")
+            if out.dtype.kind not in _NUMERIC_KINDS:
+                raise ValueError(f"map_batches function must return numbers, got an array of "
+                                 f"dtype {out.dtype}")
+        out = LocalMatrix(out)
+    if width is not None and out.shape[1] != width:
+        raise ValueError(f"map_batches function returned {out.shape[1]} columns, but columns= "
+                         f"names {width}")
+    return out
 
 
 def _validate_block(columns, block, index=0):
@@ -232,8 +286,8 @@ def _rows_count(it):
 
 def _splitmix_uniform(seed: int, idx: np.ndarray) -> np.ndarray:
     """Uniform [0,1) numbers that depend only on (seed, global row index)."""
-    z = (idx.astype(np.uint64) + np.uint64(seed % (1 << 63)) * np.uint64(0x9E3779B97F4A7C15))
     with np.errstate(over="ignore"):
+        z = idx.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) % (1 << 64))
         z = z + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -276,9 +330,11 @@ class MLTable:
         self._rows = rows            # RDD[tuple]
         self._blocks = blocks        # RDD with exactly one LocalMatrix per partition
         self._store: BlockRDD | None = None
-        self._numeric = numeric if numeric is not None else blocks is not None
+        # None: unknown (a rows table after map, select, ...), decided from the first row
+        self._numeric = True if numeric is None and blocks is not None else numeric
         self._labeled: dict = {}
         self._label_source = None  # (label, feature names, RDD of (X, y)) from from_numpy
+        self._default_columns = None  # names to use when the width matches (map_batches)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -295,6 +351,18 @@ class MLTable:
             return cls.from_pandas(data, num_partitions=num_partitions, ctx=ctx)
         if mod.startswith("pyspark.sql"):
             return cls.from_spark(data, ctx=ctx)
+        if isinstance(data, (str, bytes)):
+            raise TypeError(f"cannot build an MLTable from a {type(data).__name__}; to read a "
+                            "file use MLTable.read_csv/read_text/read_libsvm/read_parquet")
+        if isinstance(data, dict):
+            import pandas as pd
+
+            try:
+                df = pd.DataFrame(data)
+            except ValueError as exc:
+                raise ValueError(f"a dict must map column names to equally long sequences: "
+                                 f"{exc}") from None
+            return cls.from_pandas(df, num_partitions=num_partitions, ctx=ctx)
         if isinstance(data, (list, tuple)) or hasattr(data, "__iter__"):
             return cls.from_rows(data, columns=columns, num_partitions=num_partitions, ctx=ctx)
         raise TypeError(f"cannot build an MLTable from a {type(data).__name__}; expected a numpy "
@@ -330,9 +398,13 @@ class MLTable:
         n, d = X.shape
         if n == 0:
             raise ValueError("cannot build a table from an empty array (0 rows)")
-        cols = list(columns) if columns is not None else [f"x{j}" for j in range(d)]
+        if d == 0:
+            raise ValueError("cannot build a table from an array with no columns "
+                             f"(shape {X.shape})")
+        cols = [str(c) for c in columns] if columns is not None else [f"x{j}" for j in range(d)]
         if len(cols) != d:
             raise ValueError(f"got {len(cols)} column names for {d} columns")
+        _check_names(cols)
         check_finite(X, cols)
         nbytes = X.data.nbytes if sp.issparse(X) else X.nbytes
         parts = num_partitions or _default_partitions(ctx, nbytes, n)
@@ -356,15 +428,27 @@ class MLTable:
     def from_pandas(cls, df, *, num_partitions: int | None = None,
                     ctx: MLContext | None = None) -> "MLTable":
         """A table from a pandas DataFrame: numeric frames become numeric (block) tables."""
+        import pandas as pd
+
         ctx = get_context(ctx)
+        if isinstance(df, pd.Series):
+            df = df.to_frame(name=df.name if df.name is not None else "c0")
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if df.shape[1] == 0:
+            raise ValueError("cannot build a table from a DataFrame with no columns")
         if len(df) == 0:
             raise ValueError("cannot build a table from an empty DataFrame (0 rows)")
         cols = [str(c) for c in df.columns]
-        kinds = [df[c].dtype.kind for c in df.columns]
+        _check_names(cols)
+        kinds = [df.iloc[:, j].dtype.kind for j in range(df.shape[1])]
         if all(k in _NUMERIC_KINDS for k in kinds):
-            return cls.from_numpy(df.to_numpy(dtype=np.float64), columns=cols,
-                                  num_partitions=num_partitions, ctx=ctx)
-        rows = list(df.itertuples(index=False, name=None))
+            X = np.column_stack([_pandas_numeric(df.iloc[:, j], cols[j])
+                                 for j in range(df.shape[1])])
+            return cls.from_numpy(X, columns=cols, num_partitions=num_partitions, ctx=ctx)
+        # mixed frames: rows of plain Python values (missing values become None)
+        values = [_pandas_python_values(df.iloc[:, j]) for j in range(df.shape[1])]
+        rows = list(zip(*values))
         return cls.from_rows(rows, columns=cols, num_partitions=num_partitions, ctx=ctx)
 
     @classmethod
@@ -377,9 +461,12 @@ class MLTable:
             raise ValueError("cannot build a table from an empty sequence of rows")
         _check_ragged(rows)
         width = len(rows[0])
-        cols = list(columns) if columns is not None else [f"c{j}" for j in range(width)]
+        if width == 0:
+            raise ValueError("cannot build a table from rows with no values")
+        cols = [str(c) for c in columns] if columns is not None else [f"c{j}" for j in range(width)]
         if len(cols) != width:
             raise ValueError(f"got {len(cols)} column names for rows of {width} values")
+        _check_names(cols)
         numeric = all(_is_number(v) for r in rows[:1000] for v in r)
         parts = num_partitions or max(1, min(ctx.default_parallelism, len(rows)))
         _check_partitions(parts, len(rows))
@@ -398,6 +485,12 @@ class MLTable:
         from . import io
 
         return io.read_csv(path, **kw)
+
+    @staticmethod
+    def read_tsv(path: str, **kw) -> "MLTable":
+        from . import io
+
+        return io.read_tsv(path, **kw)
 
     @staticmethod
     def read_text(path: str, **kw) -> "MLTable":
@@ -434,8 +527,7 @@ class MLTable:
             return self._store.source_bundles()
         if self._blocks is None:
             if not self.is_numeric:
-                raise TypeError(f"table with columns {list(self.columns)} is not numeric; "
-                                "select numeric columns first")
+                raise self._non_numeric_error("numeric blocks need numeric columns; columns")
             self._blocks = self._rows.mapPartitionsWithIndex(
                 task_safe(functools.partial(_rows_to_block, self.columns, np.float64)),
                 preservesPartitioning=True)
@@ -482,8 +574,16 @@ class MLTable:
     @property
     def columns(self) -> tuple[str, ...]:
         if self._columns is None:
-            first = self.take(1)
-            self._columns = tuple(f"c{j}" for j in range(len(first[0]) if first else 0))
+            if self._rows is None:  # blocks (map_batches): their width, even when empty
+                widths = self._ctx.run(self._blocks.map(_block_width).filter(_is_not_none)
+                                       .take, 1)
+                width = widths[0] if widths else 0
+            else:
+                first = self.take(1)
+                width = len(first[0]) if first else 0
+            default = self._default_columns
+            self._columns = (tuple(default) if default is not None and len(default) == width
+                             else tuple(f"c{j}" for j in range(width)))
         return self._columns
 
     @property
@@ -535,16 +635,21 @@ class MLTable:
     # ------------------------------------------------------------------ row operations
     def map(self, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
         """Apply ``fn(row) -> row`` (a tuple, or a scalar for one column) to every row."""
+        _check_fn(fn, "map")
+        columns = _opt_names(columns)
         rows = self.rdd.map(task_safe(functools.partial(_as_row_result, fn)))
         return MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
 
     def flat_map(self, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
         """Apply ``fn(row) -> iterable of rows`` and concatenate the results."""
+        _check_fn(fn, "flat_map")
+        columns = _opt_names(columns)
         rows = self.rdd.flatMap(task_safe(functools.partial(_as_rows_result, fn)))
         return MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
 
     def filter(self, predicate: Callable) -> "MLTable":
         """Keep the rows for which ``predicate(row)`` is true."""
+        _check_fn(predicate, "filter")
         return self._derive(rows=self.rdd.filter(task_safe(predicate)))
 
     def union(self, other: "MLTable") -> "MLTable":
@@ -559,11 +664,16 @@ class MLTable:
 
     def join(self, other: "MLTable", on, how: str = "inner") -> "MLTable":
         """Join on key column(s) ``on``; result columns: keys, then the others of each side."""
+        if not isinstance(other, MLTable):
+            raise TypeError(f"join expects an MLTable, got {type(other).__name__}")
         if how not in ("inner", "left", "right", "outer"):
             raise ValueError(f"how must be one of 'inner', 'left', 'right', 'outer', got {how!r}")
-        keys = [on] if isinstance(on, (str, int)) else list(on)
+        keys = [on] if isinstance(on, (str, int, np.integer)) else list(on)
+        if not keys:
+            raise ValueError("join needs at least one key column in on=")
         li = [self._col_index(k) for k in keys]
         ri = [other._col_index(k) for k in keys]
+        keys = [self.columns[i] for i in li]  # names, also when given by position
         lrest = [j for j in range(self.num_cols) if j not in li]
         rrest = [j for j in range(other.num_cols) if j not in ri]
         left = self.rdd.map(functools.partial(_keyed, li, lrest))
@@ -575,14 +685,16 @@ class MLTable:
         lnames = [self.columns[j] for j in lrest]
         rnames = [other.columns[j] for j in rrest]
         rnames = [n + "_right" if n in lnames or n in keys else n for n in rnames]
-        cols = [str(self.columns[i]) for i in li] + lnames + rnames
+        cols = keys + lnames + rnames
+        _check_names(cols)
         return MLTable(self._ctx, cols, rows=rows,
                        numeric=self.is_numeric and other.is_numeric and how == "inner")
 
     def reduce(self, fn: Callable):
         """Combine all rows with ``fn(row_a, row_b) -> row``."""
+        _check_fn(fn, "reduce")
         if self.is_empty():
-            raise ValueError("reduce of an empty table")
+            raise ValueError("reduce of an empty table (0 rows)")
         return self._ctx.run(self.rdd.reduce, task_safe(fn))
 
     def reduce_by(self, key, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
@@ -591,22 +703,29 @@ class MLTable:
         The result has the key columns then the reduced values; ``fn`` receives and returns
         tuples of the non-key values.
         """
-        keys = [key] if isinstance(key, (str, int)) else list(key)
+        _check_fn(fn, "reduce_by")
+        keys = [key] if isinstance(key, (str, int, np.integer)) else list(key)
+        if not keys:
+            raise ValueError("reduce_by needs at least one key column")
         ki = [self._col_index(k) for k in keys]
         rest = [j for j in range(self.num_cols) if j not in ki]
         pairs = self.rdd.map(functools.partial(_keyed, ki, rest))
         red = pairs.reduceByKey(task_safe(fn)).map(_flatten_pair)
-        cols = columns or [self.columns[i] for i in ki] + [self.columns[j] for j in rest]
-        return MLTable(self._ctx, cols, rows=red, numeric=self.is_numeric)
+        cols = _opt_names(columns) or [self.columns[i] for i in ki] + [self.columns[j] for j in rest]
+        return MLTable(self._ctx, cols, rows=red, numeric=None)
 
     def sort_by(self, key, ascending: bool = True) -> "MLTable":
         """Sort rows by key column(s) or by a function of the row."""
         if callable(key):
             keyfn = task_safe(key)
         else:
-            ks = [key] if isinstance(key, (str, int)) else list(key)
+            ks = [key] if isinstance(key, (str, int, np.integer)) else list(key)
+            if not ks:
+                raise ValueError("sort_by needs a key column or a function")
             keyfn = functools.partial(_pick, [self._col_index(k) for k in ks])
-        return self._derive(rows=self.rdd.sortBy(keyfn, ascending=ascending))
+        # sortBy samples the keys right away (a Spark job): re-raise task errors as such
+        return self._derive(rows=self._ctx.run(self.rdd.sortBy, keyfn,
+                                               ascending=bool(ascending)))
 
     def select(self, *cols) -> "MLTable":
         """Keep (and reorder) columns by name or position (MLI's project)."""
@@ -616,6 +735,7 @@ class MLTable:
             raise ValueError("select needs at least one column")
         idx = [self._col_index(c) for c in cols]
         names = [self.columns[i] for i in idx]
+        _check_names(names)
         if self._rows is None and self.is_numeric:
             return MLTable(self._ctx, names, blocks=self._block_source().map(
                 functools.partial(_select_block, idx)), numeric=True)
@@ -631,15 +751,23 @@ class MLTable:
 
     def sample(self, fraction: float, seed: int = 0) -> "MLTable":
         """A Bernoulli sample of the rows; the same rows for any partitioning of the table."""
+        if not isinstance(fraction, numbers.Real) or isinstance(fraction, bool):
+            raise TypeError(f"fraction must be a number in [0, 1], got {fraction!r}")
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
         tagged = self._tagged(seed)
+        fraction = float(fraction)
         return self._derive(rows=tagged.filter(lambda t: t[0] < fraction).map(lambda t: t[1]))
 
     def random_split(self, weights: Sequence[float], seed: int = 0) -> list["MLTable"]:
         """Split rows randomly by relative weights; the same split for any partitioning."""
+        if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+            raise TypeError(f"weights must be a list of numbers, got {weights!r}")
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in weights):
+            raise TypeError(f"weights must be a list of numbers, got {list(weights)!r}")
         w = np.asarray(weights, dtype=float)
-        if w.ndim != 1 or len(w) < 1 or (w < 0).any() or w.sum() <= 0:
+        if (w.ndim != 1 or len(w) < 1 or not np.isfinite(w).all() or (w < 0).any()
+                or w.sum() <= 0):
             raise ValueError(f"weights must be a non-empty list of non-negative numbers with a "
                              f"positive sum, got {list(weights)!r}")
         edges = np.concatenate([[0.0], np.cumsum(w / w.sum())])
@@ -651,7 +779,7 @@ class MLTable:
 
     def _tagged(self, seed: int):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+            raise TypeError(f"seed must be an integer, got {seed!r}")
         counts = self._ctx.run(self.rdd.mapPartitions(_rows_count).collect)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
         return self.rdd.mapPartitionsWithIndex(
@@ -660,8 +788,13 @@ class MLTable:
     def repartition(self, num_partitions: int) -> "MLTable":
         """The same rows in ``num_partitions`` partitions (order kept)."""
         _check_partitions(num_partitions, None)
-        return self._derive(rows=self.rdd.zipWithIndex().map(lambda t: (t[1], t[0]))
-                            .sortByKey(numPartitions=num_partitions).values())
+        n = self.num_rows
+        num_partitions = int(num_partitions)
+        # contiguous, balanced ranges of the global row index (sizes differ by at most one)
+        keyed = self._ctx.run(self.rdd.zipWithIndex).map(_swap)
+        rows = (keyed.partitionBy(num_partitions, functools.partial(_range_part, n, num_partitions))
+                .mapPartitions(_sorted_values, preservesPartitioning=True))
+        return self._derive(rows=rows)
 
     # ------------------------------------------------------------------ actions
     def collect(self) -> list[tuple]:
@@ -669,7 +802,12 @@ class MLTable:
         return self._ctx.run(self.rdd.collect)
 
     def take(self, n: int) -> list[tuple]:
-        return self._ctx.run(self.rdd.take, n)
+        """The first ``n`` rows, in order."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"take expects an integer number of rows, got {n!r}")
+        if n < 0:
+            raise ValueError(f"take expects a number of rows >= 0, got {n}")
+        return self._ctx.run(self.rdd.take, int(n))
 
     def is_empty(self) -> bool:
         return len(self.take(1)) == 0
@@ -679,9 +817,18 @@ class MLTable:
         """MLI's matrixBatchMap: ``fn(block: LocalMatrix, *args) -> LocalMatrix`` per partition.
 
         The results are concatenated into a new numeric table (1-D results become one column).
+        ``fn`` may return a LocalMatrix, a 2-D (or 1-D) numpy array or a scipy sparse matrix;
+        the number of rows may change. Output columns are named ``columns``; by default the
+        input's names when the width is unchanged, else ``c0``, ``c1``, ...
         """
-        src = self.blocks.map(functools.partial(_apply_batch, fn, args), name="batches")
-        return MLTable(self._ctx, columns, blocks=src._source, numeric=True)
+        _check_fn(fn, "map_batches")
+        names = _opt_names(columns)
+        src = self.blocks.map(functools.partial(_apply_batch, fn, args,
+                                                None if names is None else len(names)),
+                              name="batches")
+        table = MLTable(self._ctx, names, blocks=src._source, numeric=True)
+        table._default_columns = self.columns
+        return table
 
     def aggregate(self, fn: Callable, *args, combine: Callable = tree_add):
         """Apply ``fn(block, *args)`` to every partition's LocalMatrix and combine the results.
@@ -695,8 +842,8 @@ class MLTable:
     def to_numpy(self) -> np.ndarray:
         """The whole table as a dense 2-D float64 array (numeric tables only)."""
         if not self.is_numeric:
-            raise TypeError(f"to_numpy needs a numeric table; columns {list(self.columns)} are not all "
-                            "numeric (use to_pandas)")
+            raise self._non_numeric_error("to_numpy needs numeric columns (use to_pandas for "
+                                          "mixed tables); columns")
         blocks = self._ctx.run(self._block_source().collect)
         mats = [b.array.toarray() if sp.issparse(b.array) else np.asarray(b.array) for b in blocks]
         if not mats:
@@ -727,15 +874,16 @@ class MLTable:
         if key in self._labeled:
             return self._labeled[key]
         if not self.is_numeric:
-            bad = self._non_numeric_columns()
-            raise ValueError(f"features must be numeric, but column(s) {bad} are not; select or "
-                             "featurize them first")
+            raise self._non_numeric_error("features")
         if self._label_source is not None and self._label_source[0] == label:
             _, names, pairs = self._label_source
             store = BlockRDD(pairs, self._ctx, name="labeled")  # validated by from_numpy
         elif label is not None:
             li = self._col_index(label)
             feats = [j for j in range(self.num_cols) if j != li]
+            if not feats:
+                raise ValueError(f"no feature columns: the table has only the label column "
+                                 f"'{self.columns[li]}'")
             names = [self.columns[j] for j in feats]
             store = self.blocks.map(functools.partial(_split_label, li, feats, self.columns),
                                     name="labeled")
@@ -751,6 +899,61 @@ class MLTable:
         if not first:
             return []
         return [c for c, v in zip(self.columns, first[0]) if not _is_number(v)]
+
+    def _non_numeric_error(self, what: str) -> ValueError:
+        """A ValueError naming the non-numeric column(s) and the first offending row.
+
+        One extra Spark job (only on this error path). A text value that looks like a number
+        is reported as such, but a value that is not a number at all (``'oops'`` in a CSV
+        column Spark read as text) is preferred as the example.
+        """
+        found = self._ctx.run(self.rdd.zipWithIndex().mapPartitions(
+            functools.partial(_find_non_numeric, self.num_cols)).collect)
+        bad_cols = sorted({j for cols, _, _ in found for j in cols})
+        hard = [h for _, _, h in found if h is not None]
+        soft = [s for _, s, _ in found if s is not None]
+        names = [self.columns[j] for j in bad_cols]
+        if not names:
+            return ValueError(f"{what} must be numeric, but the table is empty or its columns "
+                              f"{list(self.columns)} are not known to be numeric")
+        row, j, value = min(hard or soft)
+        if value is None:
+            detail = f"row {row} of column '{self.columns[j]}' is missing (None)"
+        elif hard:
+            detail = (f"row {row} of column '{self.columns[j]}' holds {value!r} "
+                      f"({type(value).__name__}), which is not a number")
+        else:
+            detail = (f"row {row} of column '{self.columns[j]}' holds {value!r} "
+                      f"({type(value).__name__}); text is not converted to numbers")
+        return ValueError(f"{what} must be numeric, but column(s) {names} are not: {detail}. "
+                          "Select numeric columns (table.select) or featurize them first")
+
+
+def _find_non_numeric(ncols, it):
+    """Per partition of (row, global index): (bad column indexes, first non-number,
+    first value that does not even parse as a number), as (index, column, value)."""
+    cols, soft, hard = set(), None, None
+    for row, i in it:
+        for j, v in enumerate(row[:ncols]):
+            if _is_number(v):
+                continue
+            cols.add(j)
+            if soft is None:
+                soft = (i, j, v)
+            if hard is None:
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    hard = (i, j, v)
+    yield (cols, soft, hard)
+
+
+def _block_width(block):
+    return block.shape[1] if block is not None else None
+
+
+def _is_not_none(x):
+    return x is not None
 
 
 def _check_partitions(parts, n):
@@ -849,6 +1052,32 @@ def _pick_tuple(idx, row):
 
 def _in_range(lo, hi, t):
     return lo <= t[0] < hi
+
+
+def _swap(t):
+    return (t[1], t[0])
+
+
+def _range_part(n, parts, i):
+    return min(parts - 1, i * parts // max(n, 1))
+
+
+def _sorted_values(it):
+    return (v for _, v in sorted(it, key=_first))
+
+
+def _first(t):
+    return t[0]
+
+
+def _opt_names(columns):
+    if columns is None:
+        return None
+    if isinstance(columns, (str, bytes)):
+        raise TypeError(f"columns must be a list of names, got {columns!r}")
+    names = [str(c) for c in columns]
+    _check_names(names)
+    return names
 
 
 # ============================================================================ training data
