@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 
@@ -67,6 +68,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if getattr(args, "needs_spark", True) and "PYSPARK_GATEWAY_PORT" not in os.environ:
+            from .context import check_java
+
+            check_java()  # before any output: without Java, one line saying how to get it
         return int(args.func(args) or 0)
     except JavaNotFoundError as exc:
         print(f"mli: {exc}", file=sys.stderr)
