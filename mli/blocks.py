@@ -380,22 +380,13 @@ class BlockRDD:
         are combined with ``combine`` (default: elementwise sum) in a tree whose shape depends
         only on the number of partitions, so the result is deterministic.
         """
-        shipped, bcs = self._ship(args)
-
-        def job(tokens):
-            f = task_safe(functools.partial(_run_fn, fn, shipped, with_index))
-            return tokens.mapPartitions(f).collect()
-
-        try:
-            out = self._with_retry(job)
-        finally:
-            for b in bcs:
-                b.unpersist(blocking=False)
-        out.sort(key=operator.itemgetter(0))
-        return _tree_reduce([r for _, r in out], combine)
+        return _tree_reduce(self.map_collect(fn, *args, with_index=with_index), combine)
 
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
-        """Run ``fn(bundle, *args)`` on every partition; return the results in partition order."""
+        """Run ``fn(bundle, *args)`` on every partition; return the results in partition order.
+
+        With ``with_index=True`` the function is called as ``fn(index, bundle, *args)``.
+        """
         shipped, bcs = self._ship(args)
 
         def job(tokens):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .table import LabeledData
 
-__all__ = ["find_classes", "encode", "require_labels"]
+__all__ = ["find_classes", "encode"]
 
 MAX_CLASSES = 10_000
 
@@ -28,11 +28,6 @@ def _union(a, b):
         raise ValueError(f"more than {MAX_CLASSES} distinct labels: is the label column "
                          "continuous? (classifiers need class labels)")
     return out
-
-
-def require_labels(data: LabeledData, owner: str) -> None:
-    if data.blocks is None or getattr(data, "feature_names", None) is None:
-        raise ValueError(f"{owner} needs labels")
 
 
 def find_classes(data: LabeledData, owner: str = "classifier", *, min_classes: int = 2,

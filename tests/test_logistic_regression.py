@@ -40,7 +40,7 @@ def test_l1_gives_sparse_solution_matching_sklearn(ctx, binary):
     X, y = binary
     reg = 0.05
     m = LogisticRegression(reg=reg, l1_ratio=1.0, tol=1e-10, max_iter=500).fit(X, y)
-    sk = SkLR(penalty="l1", C=1 / (reg * len(y)), solver="liblinear", tol=1e-10,
+    sk = SkLR(l1_ratio=1.0, C=1 / (reg * len(y)), solver="liblinear", tol=1e-10,
               max_iter=10_000, intercept_scaling=1e4).fit(X, y)
     np.testing.assert_allclose(m.coef_, sk.coef_, atol=2e-3)
 
