@@ -153,12 +153,23 @@ def initial_theta(objective, theta0) -> np.ndarray:
 class Tracker:
     """Records ``(iteration, loss, seconds)``, logs it, and calls the user callback."""
 
-    def __init__(self, name: str, callback: Callback | None):
+    def __init__(self, name: str, callback: Callback | None, objective=None):
         check_callback(callback)
         self.name = name
         self.callback = callback
         self.history: list = []
         self.start = time.perf_counter()
+        self.objective = objective
+        self.passes0 = objective.n_passes if objective is not None else 0
+
+    def finish(self, x: np.ndarray, fun: float, n_iter: int, converged: bool, message: str,
+               unit: str = "iterations", detail: str = "") -> OptimizeResult:
+        """Log the outcome and build the :class:`OptimizeResult` (passes counted since start)."""
+        passes = self.objective.n_passes - self.passes0 if self.objective is not None else 0
+        log.info("%s: %s after %d %s, %d passes, loss=%.8g%s", self.name, message, n_iter, unit,
+                 passes, fun, detail)
+        return OptimizeResult(x=x, fun=float(fun), n_iter=n_iter, n_passes=passes,
+                              converged=converged, history=self.history, message=message)
 
     def __call__(self, iteration: int, loss: float, **extra) -> bool:
         """Record one iteration; return ``True`` when the callback asks to stop."""

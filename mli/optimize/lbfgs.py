@@ -107,8 +107,7 @@ class LBFGS(Optimizer):
         if objective.l1 > 0:
             raise ValueError("LBFGS handles smooth objectives only; the objective has an L1 "
                              f"term (reg * l1_ratio = {objective.l1:g}); use OWLQN")
-        track = Tracker("LBFGS", callback)
-        passes0 = objective.n_passes
+        track = Tracker("LBFGS", callback, objective)
         x = initial_theta(objective, theta0)
         f, g = objective.value_grad(x)
         state = LBFGSState(m=self.m)
@@ -159,8 +158,4 @@ class LBFGS(Optimizer):
                 if stop:
                     message = "stopped by the callback"
                     break
-        log.info("LBFGS: %s after %d iterations, %d passes, loss=%.8g", message, it,
-                 objective.n_passes - passes0, f)
-        return OptimizeResult(x=x, fun=float(f), n_iter=it,
-                              n_passes=objective.n_passes - passes0, converged=converged,
-                              history=track.history, message=message)
+        return track.finish(x, f, it, converged, message)

@@ -77,8 +77,7 @@ class OWLQN(Optimizer):
     def minimize(self, objective, theta0: np.ndarray | None = None,
                  callback: Callback | None = None) -> OptimizeResult:
         """Minimize the full objective (smooth part + L1 term) from ``theta0`` (zeros)."""
-        track = Tracker("OWLQN", callback)
-        passes0 = objective.n_passes
+        track = Tracker("OWLQN", callback, objective)
         mask, l1 = objective.l1_mask, objective.l1
         x = initial_theta(objective, theta0)
         f, g = objective.value_grad(x)
@@ -124,8 +123,5 @@ class OWLQN(Optimizer):
                 if stop:
                     message = "stopped by the callback"
                     break
-        log.info("OWLQN: %s after %d iterations, %d passes, loss=%.8g, %d nonzero weights",
-                 message, it, objective.n_passes - passes0, F, np.count_nonzero(x[mask]))
-        return OptimizeResult(x=x, fun=float(F), n_iter=it,
-                              n_passes=objective.n_passes - passes0, converged=converged,
-                              history=track.history, message=message)
+        return track.finish(x, F, it, converged, message,
+                            detail=f", {np.count_nonzero(x[mask])} nonzero weights")

@@ -55,8 +55,7 @@ class ProximalGradient(Optimizer):
     def minimize(self, objective, theta0: np.ndarray | None = None,
                  callback: Callback | None = None) -> OptimizeResult:
         """Minimize the full objective (smooth part + L1 term) from ``theta0`` (zeros)."""
-        track = Tracker("ProximalGradient", callback)
-        passes0 = objective.n_passes
+        track = Tracker("ProximalGradient", callback, objective)
         mask, l1 = objective.l1_mask, objective.l1
         x = initial_theta(objective, theta0)
         fx, gx = objective.value_grad(x)
@@ -106,8 +105,4 @@ class ProximalGradient(Optimizer):
             if stop:
                 message = "stopped by the callback"
                 break
-        log.info("ProximalGradient: %s after %d iterations, %d passes, loss=%.8g", message, it,
-                 objective.n_passes - passes0, F)
-        return OptimizeResult(x=x, fun=float(F), n_iter=it,
-                              n_passes=objective.n_passes - passes0, converged=converged,
-                              history=track.history, message=message)
+        return track.finish(x, F, it, converged, message)

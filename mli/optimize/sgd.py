@@ -108,8 +108,7 @@ class ParallelSGD(Optimizer):
     def minimize(self, objective, theta0: np.ndarray | None = None,
                  callback: Callback | None = None) -> OptimizeResult:
         """Run up to ``epochs`` epochs from ``theta0`` (zeros by default)."""
-        track = Tracker("ParallelSGD", callback)
-        passes0 = objective.n_passes
+        track = Tracker("ParallelSGD", callback, objective)
         x = initial_theta(objective, theta0)
         mask = objective.l1_mask
         converged, message, it = False, "max_iter (epochs) reached", 0
@@ -143,8 +142,4 @@ class ParallelSGD(Optimizer):
                 message = "stopped by the callback"
                 break
         fun = objective.value(x)
-        log.info("ParallelSGD: %s after %d epochs, %d passes, loss=%.8g", message, it,
-                 objective.n_passes - passes0, fun)
-        return OptimizeResult(x=x, fun=float(fun), n_iter=it,
-                              n_passes=objective.n_passes - passes0, converged=converged,
-                              history=track.history, message=message)
+        return track.finish(x, fun, it, converged, message, unit="epochs")
