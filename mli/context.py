@@ -46,7 +46,9 @@ def check_java() -> str:
     java_home = os.environ.get("JAVA_HOME")
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
-        raise JavaNotFoundError(JAVA_HELP.format(what="no 'java' was found"))
+        what = (f"JAVA_HOME={java_home} has no bin/java" if java_home
+                else "no 'java' was found on PATH and JAVA_HOME is not set")
+        raise JavaNotFoundError(JAVA_HELP.format(what=what))
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
         text = out.stderr + out.stdout
@@ -86,21 +88,34 @@ class MLContext:
     """
 
     def __init__(self, master: str | None = None, app_name: str = "mli", **spark_conf: Any):
+        if master is not None and (not isinstance(master, str) or not master):
+            raise TypeError(f"master must be a Spark master URL such as 'local[*]' or "
+                            f"'spark://host:7077', got {master!r}")
+        if not isinstance(app_name, str):
+            raise TypeError(f"app_name must be a string, got {app_name!r}")
         self.master = master
         self.app_name = app_name
         self.spark_conf = {(k if "." in k else k.replace("_", ".")): str(v)
                            for k, v in spark_conf.items()}
         self._spark = None
+        self._owner = False  # True when this context created the SparkContext (stop() ends it)
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ lifecycle
     @property
     def spark(self):
         """The underlying SparkSession (started on first use)."""
+        spark = self._spark
+        if spark is not None and getattr(spark.sparkContext, "_jsc", None) is None:
+            self._spark = None  # stopped elsewhere (e.g. by the context that owned it)
         if self._spark is None:
             with self._lock:
                 if self._spark is None:
+                    from pyspark import SparkContext
+
+                    owner = SparkContext._active_spark_context is None
                     self._spark = self._start()
+                    self._owner = owner
         return self._spark
 
     @property
@@ -163,15 +178,18 @@ class MLContext:
         return spark
 
     def stop(self) -> None:
-        """Stop Spark (if this context started it)."""
+        """Stop Spark (if this context started it; a context that joined an already running
+        Spark -- another MLContext's, or spark-submit's -- only detaches from it)."""
         global _default
         with self._lock:
             if self._spark is not None:
-                from . import blocks
+                if self._owner:
+                    from . import blocks
 
-                blocks.forget_all()
-                self._spark.stop()
+                    blocks.forget_all()
+                    self._spark.stop()
                 self._spark = None
+                self._owner = False
         with _default_lock:
             if _default is self:
                 _default = None

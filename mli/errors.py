@@ -58,7 +58,9 @@ def _encode(exc: BaseException) -> str:
     payload = {
         "type": type(exc).__name__,
         "module": type(exc).__module__,
-        "message": str(exc),
+        # KeyError's str() adds quotes around its argument; keep the argument itself
+        "message": (exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1
+                    and isinstance(exc.args[0], str) else str(exc)),
         "traceback": "".join(traceback.format_exception(exc))[-4000:],
     }
     return _MARK + json.dumps(payload) + _MARK

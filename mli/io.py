@@ -103,16 +103,116 @@ def _block_rows_for_spark(block):
     return (tuple(r) for r in a.tolist())
 
 
+def _py_kind(v) -> str:
+    import datetime
+    import decimal
+
+    if v is None:
+        return "none"
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, np.integer)):
+        return "int"
+    if isinstance(v, (float, np.floating)):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, (bytes, bytearray)):
+        return "bytes"
+    if isinstance(v, datetime.datetime):
+        return "timestamp"
+    if isinstance(v, datetime.date):
+        return "date"
+    if isinstance(v, datetime.timedelta):
+        return "timedelta"
+    if isinstance(v, decimal.Decimal):
+        return "decimal"
+    return "other:" + type(v).__name__
+
+
+def _row_kinds(ncols, columns, it):
+    kinds = [set() for _ in range(ncols)]
+    for i, row in enumerate(it):
+        if len(row) != ncols:
+            raise ValueError(f"ragged rows: a row of {len(row)} values (the {i}th of its "
+                             f"partition) for the {ncols} columns {list(columns)}")
+        for j, v in enumerate(row):
+            kinds[j].add(_py_kind(v))
+    yield kinds
+
+
+def _spark_type(column, kinds):
+    """One Spark type for a column from the set of Python value kinds found in it."""
+    from pyspark.sql import types as T
+
+    kinds = set(kinds) - {"none"}
+    simple = {"bool": T.BooleanType(), "int": T.LongType(), "float": T.DoubleType(),
+              "str": T.StringType(), "bytes": T.BinaryType(), "timestamp": T.TimestampType(),
+              "date": T.DateType(), "timedelta": T.DayTimeIntervalType(),
+              "decimal": T.DoubleType()}
+    if not kinds:
+        return T.StringType()  # only missing values
+    if len(kinds) == 1 and next(iter(kinds)) in simple:
+        return simple[next(iter(kinds))]
+    if kinds <= {"bool", "int"}:
+        return T.LongType()
+    if kinds <= {"bool", "int", "float", "decimal"}:
+        return T.DoubleType()
+    if kinds <= {"timestamp", "date"}:
+        return T.TimestampType()
+    others = sorted(k.split(":", 1)[-1] for k in kinds)
+    raise TypeError(f"to_spark: column '{column}' holds values of type(s) {others}; a Spark "
+                    "DataFrame column needs one type (numbers, text, bytes, dates or "
+                    "timestamps): convert them first, e.g. with table.map")
+
+
+def _convert_value(kind, v):
+    import datetime
+
+    if v is None:
+        return None
+    if kind == "double":
+        return float(v)
+    if kind == "long":
+        return int(v)
+    if kind == "bool":
+        return bool(v)
+    if kind == "timestamp" and not isinstance(v, datetime.datetime):
+        return datetime.datetime(v.year, v.month, v.day)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _convert_row(kinds, row):
+    return tuple(_convert_value(k, v) for k, v in zip(kinds, row))
+
+
 def to_spark(table):
-    """A Spark DataFrame with the table's rows and column names."""
+    """A Spark DataFrame with the table's rows and column names.
+
+    Numeric tables give ``double`` columns. Other tables get one Spark type per column from
+    all of its values (one Spark job): ints -> ``bigint``, ints mixed with floats ->
+    ``double``, text -> ``string``, ... A column mixing unrelated types raises TypeError.
+    """
+    from pyspark.sql import types as T
+
     spark = table.ctx.spark
     if table.is_numeric:
-        from pyspark.sql.types import DoubleType, StructField, StructType
-
-        schema = StructType([StructField(c, DoubleType(), True) for c in table.columns])
+        schema = T.StructType([T.StructField(c, T.DoubleType(), True) for c in table.columns])
         rows = table._block_source().flatMap(_block_rows_for_spark)
         return spark.createDataFrame(rows, schema)
-    return spark.createDataFrame(table.rdd, list(table.columns))
+    cols = list(table.columns)
+    ncols = len(cols)
+    per_part = table.ctx.run(table.rdd.mapPartitions(
+        task_safe(functools.partial(_row_kinds, ncols, cols))).collect)
+    kinds = [set().union(*(p[j] for p in per_part)) for j in range(ncols)]
+    types = [_spark_type(c, k) for c, k in zip(cols, kinds)]
+    conv = [{"DoubleType": "double", "LongType": "long", "BooleanType": "bool",
+             "TimestampType": "timestamp"}.get(type(t).__name__, "") for t in types]
+    schema = T.StructType([T.StructField(c, t, True) for c, t in zip(cols, types)])
+    rows = table.rdd.map(functools.partial(_convert_row, conv))
+    return spark.createDataFrame(rows, schema, verifySchema=False)
 
 
 # ---------------------------------------------------------------------------- readers
@@ -126,8 +226,24 @@ def _spark_read(ctx, fmt, path, **options):
     try:
         return getattr(reader, fmt)(path)
     except Exception as exc:  # noqa: BLE001
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"cannot read {path} as {fmt}: {first}") from None
+        raise ValueError(f"cannot read {path} as {fmt}: {_spark_message(exc)}") from None
+
+
+def _spark_message(exc) -> str:
+    """The useful line of a Spark/Py4J error (the Java exception's message, not 'o970.parquet')."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            cause = java
+            while cause.getCause() is not None:  # the root cause says what is wrong
+                cause = cause.getCause()
+            text = str(cause.getMessage() or java.getMessage() or "")
+            if text:
+                return text.splitlines()[0][:500]
+        except Exception:  # noqa: BLE001
+            pass
+    text = str(exc)
+    return text.splitlines()[0][:500] if text else type(exc).__name__
 
 
 def read_csv(path: str, *, sep: str = ",", header: bool = True, columns=None,
@@ -175,6 +291,7 @@ def read_parquet(path: str, *, columns=None, ctx: MLContext | None = None):
     ctx = get_context(ctx)
     df = _spark_read(ctx, "parquet", path)
     if columns is not None:
+        columns = [columns] if isinstance(columns, str) else list(columns)
         missing = [c for c in columns if c not in df.columns]
         if missing:
             raise ValueError(f"columns {missing} not in {path}; it has {df.columns}")
@@ -182,18 +299,31 @@ def read_parquet(path: str, *, columns=None, ctx: MLContext | None = None):
     return from_spark(df, ctx=ctx)
 
 
-def _parse_libsvm(zero_based, index, lines):
+class _LibSVMError(ValueError):
+    """A malformed LibSVM line (``line`` counts from 0 within the partition)."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def _parse_lines(zero_based, num_features, lines):
+    """Parse LibSVM lines into (labels, indptr, indices, values); raise _LibSVMError."""
     labels, indptr, indices, values = [], [0], [], []
-    for n, line in enumerate(lines):
-        line = line.split("#", 1)[0].strip()
+    base = "0" if zero_based else "1"
+    n = -1
+    for n, raw in enumerate(lines):
+        line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.split()
         try:
-            labels.append(float(parts[0]))
+            y = float(parts[0])
         except ValueError:
-            raise ValueError(f"LibSVM line {n} of partition {index}: label {parts[0]!r} is not a "
-                             "number") from None
+            raise _LibSVMError(n, f"label {parts[0]!r} is not a number") from None
+        if not np.isfinite(y):
+            raise _LibSVMError(n, f"label {parts[0]!r} is not finite")
+        labels.append(y)
         last = -1
         for tok in parts[1:]:
             k, sep, v = tok.partition(":")
@@ -203,50 +333,84 @@ def _parse_libsvm(zero_based, index, lines):
             except ValueError:
                 j = -2
             if not sep or j < 0:
-                raise ValueError(f"LibSVM line {n} of partition {index}: {tok!r} is not "
-                                 f"index:value with a {'0' if zero_based else '1'}-based index")
+                raise _LibSVMError(n, f"{tok!r} is not index:value with a {base}-based "
+                                      "integer index and a number")
+            if not np.isfinite(x):
+                raise _LibSVMError(n, f"{tok!r}: feature values must be finite")
             if j <= last:
-                raise ValueError(f"LibSVM line {n} of partition {index}: indices must be "
-                                 f"strictly increasing ({tok!r})")
+                raise _LibSVMError(n, f"indices must be strictly increasing ({tok!r})")
+            if num_features is not None and j >= num_features:
+                raise _LibSVMError(n, f"feature index {int(k)} ({tok!r}) exceeds "
+                                      f"num_features={num_features}")
             last = j
             indices.append(j)
             values.append(x)
         indptr.append(len(indices))
-    yield (np.asarray(labels, dtype=np.float64), np.asarray(indptr, dtype=np.int64),
-           np.asarray(indices, dtype=np.int32), np.asarray(values, dtype=np.float64))
+    parsed = (np.asarray(labels, dtype=np.float64), np.asarray(indptr, dtype=np.int64),
+              np.asarray(indices, dtype=np.int32), np.asarray(values, dtype=np.float64))
+    return parsed, n + 1
 
 
-def _max_index(parsed):
-    for _lab, _ptr, idx, _val in parsed:
-        yield int(idx.max()) if len(idx) else -1
+def _scan_libsvm(zero_based, num_features, index, lines):
+    """Per partition: (index, number of lines, largest feature index, first error or None)."""
+    try:
+        parsed, nlines = _parse_lines(zero_based, num_features, lines)
+    except _LibSVMError as exc:
+        yield (index, 0, -1, (exc.line, str(exc)))
+        return
+    idx = parsed[2]
+    yield (index, nlines, int(idx.max()) if len(idx) else -1, None)
+
+
+def _parse_libsvm(zero_based, num_features, where, offsets, index, lines):
+    try:
+        parsed, _ = _parse_lines(zero_based, num_features, lines)
+    except _LibSVMError as exc:  # the scan in read_libsvm normally reports it first
+        line = (f"line {offsets[index] + exc.line + 1}" if offsets is not None
+                else f"line {exc.line + 1} of partition {index}")
+        raise ValueError(f"LibSVM {where}, {line}: {exc}") from None
+    yield parsed
 
 
 def _libsvm_block(num_features, parsed):
     for lab, ptr, idx, val in parsed:
-        if len(idx) and idx.max() >= num_features:
-            raise ValueError(f"LibSVM feature index {int(idx.max()) + 1} exceeds num_features="
-                             f"{num_features}")
         X = sp.csr_matrix((val, idx, ptr), shape=(len(lab), num_features))
         yield LocalMatrix(sp.hstack([sp.csr_matrix(lab.reshape(-1, 1)), X], format="csr"))
 
 
 def read_libsvm(path: str, *, num_features: int | None = None, zero_based: bool = False,
                 ctx: MLContext | None = None, min_partitions: int | None = None):
-    """Read LibSVM/SVMlight files into a sparse numeric table: ``label``, ``x0``.. ``x{d-1}``."""
+    """Read LibSVM/SVMlight files into a sparse numeric table: ``label``, ``x0``.. ``x{d-1}``.
+
+    The files are checked by one Spark job (which also finds ``num_features`` when it is not
+    given): a malformed line raises ValueError naming its line number (1-based; counted over
+    the files in order when ``path`` is a directory or glob) and what is wrong with it.
+    """
     from .table import MLTable
 
     ctx = get_context(ctx)
     _check_path(ctx, path)
-    if num_features is not None and (not isinstance(num_features, int) or num_features < 1):
+    if num_features is not None and (not isinstance(num_features, (int, np.integer))
+                                     or isinstance(num_features, bool) or num_features < 1):
         raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
-    parsed = ctx.sc.textFile(path, minPartitions=min_partitions).mapPartitionsWithIndex(
-        task_safe(functools.partial(_parse_libsvm, zero_based)))
+    lines = ctx.sc.textFile(path, minPartitions=min_partitions)
+    scan = sorted(ctx.run(lines.mapPartitionsWithIndex(
+        task_safe(functools.partial(_scan_libsvm, zero_based, num_features))).collect))
+    offsets = [0]
+    for _index, nlines, _maxj, _err in scan:
+        offsets.append(offsets[-1] + nlines)
+    for index, _n, _maxj, err in scan:
+        if err is not None:
+            line, msg = err
+            # the partitions before this one are complete: their line counts are exact
+            raise ValueError(f"LibSVM {path}, line {offsets[index] + line + 1}: {msg}")
     if num_features is None:
-        parsed.cache()
-        num_features = max(ctx.run(parsed.mapPartitions(_max_index).collect), default=-1) + 1
+        num_features = max((m for _, _, m, _ in scan), default=-1) + 1
         if num_features == 0:
-            raise ValueError(f"{path} has no features")
-    blocks = parsed.mapPartitions(task_safe(functools.partial(_libsvm_block, num_features)),
+            raise ValueError(f"{path} has no features (no index:value pairs)")
+    parsed = lines.mapPartitionsWithIndex(task_safe(functools.partial(
+        _parse_libsvm, zero_based, int(num_features), path, offsets)))
+    blocks = parsed.mapPartitions(task_safe(functools.partial(_libsvm_block, int(num_features))),
                                   preservesPartitioning=True)
     cols = ["label"] + [f"x{j}" for j in range(num_features)]
     return MLTable(ctx, cols, blocks=blocks, numeric=True)

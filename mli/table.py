@@ -15,6 +15,7 @@ Per-partition operations are ``map_batches`` (MLI's matrixBatchMap) and ``aggreg
 """
 from __future__ import annotations
 
+import decimal
 import functools
 import logging
 import math
@@ -92,12 +93,28 @@ def _as_float_array(a, columns=None, what="features") -> np.ndarray:
             if not _is_number(v):
                 name = f"'{columns[j]}'" if columns is not None and j < len(columns) else str(j)
                 raise ValueError(f"{what} must be numeric: row {i}, column {name} holds "
-                                 f"{v!r} ({type(v).__name__})")
+                                 f"{_show(v)} ({type(v).__name__})")
     return arr2.astype(np.float64)
 
 
+def _show(v) -> str:
+    """repr of a value for error messages, numpy scalars shown as plain Python values."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v)
+
+
+def _parses_as_float(v) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _is_number(v) -> bool:
-    return isinstance(v, (numbers.Real, np.number, np.bool_))
+    """A real number (Python or numpy ints/floats/bools, Decimal); not complex, not text."""
+    return isinstance(v, (numbers.Real, np.bool_, decimal.Decimal))
 
 
 def _check_ragged(rows) -> None:
@@ -130,8 +147,8 @@ def _pandas_numeric(s, name) -> np.ndarray:
     missing = np.asarray(s.isna())
     if missing.any():
         i = int(np.argmax(missing))
-        raise ValueError(f"features must be finite: row {i} (index {s.index[i]!r}), column "
-                         f"'{name}' is missing ({s.iloc[i]!r})")
+        raise ValueError(f"features must be finite: row {i} (index {_show(s.index[i])}), column "
+                         f"'{name}' is missing ({_show(s.iloc[i])})")
     return s.to_numpy(dtype=np.float64)
 
 
@@ -195,7 +212,7 @@ def _rows_to_block(columns, dtype, index, rows):
                     except (TypeError, ValueError):
                         pass
                     raise ValueError(f"column '{columns[j]}' must be numeric: row {i} of "
-                                     f"partition {index} holds {v!r} "
+                                     f"partition {index} holds {_show(v)} "
                                      f"({type(v).__name__})") from None
         raise
     if arr.ndim != 2:
@@ -251,7 +268,8 @@ def _validate_block(columns, block, index=0):
     if hit is not None:
         r, c = hit
         raise ValueError(f"features must be finite: row {r} of partition {index}, column "
-                         f"'{columns[c]}' is {a[r, c] if not sp.issparse(a) else a.toarray()[r, c]!r}")
+                         f"'{columns[c]}' is "
+                         f"{_show(a[r, c] if not sp.issparse(a) else a.toarray()[r, c])}")
     return block
 
 
@@ -276,7 +294,7 @@ def _check_labeled(feature_names, index, bundle):
                          f"'{feature_names[c]}' is not")
     if y is not None and not np.isfinite(y).all():
         r = int(np.argmax(~np.isfinite(y)))
-        raise ValueError(f"labels must be finite: row {r} of partition {index} is {y[r]!r}")
+        raise ValueError(f"labels must be finite: row {r} of partition {index} is {_show(y[r])}")
     return bundle
 
 
@@ -335,6 +353,7 @@ class MLTable:
         self._labeled: dict = {}
         self._label_source = None  # (label, feature names, RDD of (X, y)) from from_numpy
         self._default_columns = None  # names to use when the width matches (map_batches)
+        self._partition_rows: list[int] | None = None  # rows per partition, when known
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -407,12 +426,16 @@ class MLTable:
         _check_names(cols)
         check_finite(X, cols)
         nbytes = X.data.nbytes if sp.issparse(X) else X.nbytes
-        parts = num_partitions or _default_partitions(ctx, nbytes, n)
+        parts = (num_partitions if num_partitions is not None
+                 else _default_partitions(ctx, nbytes, n))
         _check_partitions(parts, n)
-        bounds = np.cumsum([0] + _split_sizes(n, parts))
+        sizes = _split_sizes(n, parts)
+        bounds = np.cumsum([0] + sizes)
         if y is None:
             chunks = [LocalMatrix(X[bounds[i]:bounds[i + 1]]) for i in range(parts)]
-            return cls(ctx, cols, blocks=ctx.sc.parallelize(chunks, parts), numeric=True)
+            table = cls(ctx, cols, blocks=ctx.sc.parallelize(chunks, parts), numeric=True)
+            table._partition_rows = sizes
+            return table
         y = _label_array(y, n)
         if label in cols:
             raise ValueError(f"label column name '{label}' clashes with a feature column")
@@ -422,6 +445,7 @@ class MLTable:
         pairs = ctx.sc.parallelize(chunks, parts)
         table = cls(ctx, cols + [label], blocks=pairs.map(_join_label), numeric=True)
         table._label_source = (label, cols, pairs)
+        table._partition_rows = sizes
         return table
 
     @classmethod
@@ -468,7 +492,8 @@ class MLTable:
             raise ValueError(f"got {len(cols)} column names for rows of {width} values")
         _check_names(cols)
         numeric = all(_is_number(v) for r in rows[:1000] for v in r)
-        parts = num_partitions or max(1, min(ctx.default_parallelism, len(rows)))
+        parts = (num_partitions if num_partitions is not None
+                 else max(1, min(ctx.default_parallelism, len(rows))))
         _check_partitions(parts, len(rows))
         return cls(ctx, cols, rows=ctx.sc.parallelize(rows, parts), numeric=numeric)
 
@@ -580,10 +605,12 @@ class MLTable:
                 width = widths[0] if widths else 0
             else:
                 first = self.take(1)
-                width = len(first[0]) if first else 0
+                width = len(first[0]) if first else None  # no rows: any width fits
             default = self._default_columns
-            self._columns = (tuple(default) if default is not None and len(default) == width
-                             else tuple(f"c{j}" for j in range(width)))
+            if default is not None and (width is None or len(default) == width):
+                self._columns = tuple(default)
+            else:
+                self._columns = tuple(f"c{j}" for j in range(width or 0))
         return self._columns
 
     @property
@@ -592,9 +619,18 @@ class MLTable:
 
     @property
     def num_rows(self) -> int:
-        if self._store is not None:
-            return self._store.num_rows
-        return int(self._ctx.run(self.rdd.count))
+        return int(sum(self._rows_per_partition()))
+
+    def _rows_per_partition(self) -> list[int]:
+        """Rows in each partition: known from construction or the resident blocks, else
+        counted by one Spark job (and remembered: a table's rows never change)."""
+        if self._partition_rows is None:
+            if self._store is not None and self._store._meta is not None:
+                self._partition_rows = list(self._store.partition_rows)
+            else:
+                self._partition_rows = [int(c) for c in self._ctx.run(
+                    self.rdd.mapPartitions(_rows_count).collect)]
+        return self._partition_rows
 
     def __len__(self) -> int:
         return self.num_rows
@@ -634,18 +670,27 @@ class MLTable:
 
     # ------------------------------------------------------------------ row operations
     def map(self, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
-        """Apply ``fn(row) -> row`` (a tuple, or a scalar for one column) to every row."""
+        """Apply ``fn(row) -> row`` (a tuple, or a scalar for one column) to every row.
+
+        The result's columns are ``columns``; by default the input's names when the rows keep
+        their width, else ``c0``, ``c1``, ... Numeric or not is decided from the first row.
+        """
         _check_fn(fn, "map")
         columns = _opt_names(columns)
         rows = self.rdd.map(task_safe(functools.partial(_as_row_result, fn)))
-        return MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
+        table = MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
+        table._default_columns = self.columns
+        return table
 
     def flat_map(self, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
-        """Apply ``fn(row) -> iterable of rows`` and concatenate the results."""
+        """Apply ``fn(row) -> iterable of rows`` and concatenate the results (columns: as
+        in :meth:`map`)."""
         _check_fn(fn, "flat_map")
         columns = _opt_names(columns)
         rows = self.rdd.flatMap(task_safe(functools.partial(_as_rows_result, fn)))
-        return MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
+        table = MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
+        table._default_columns = self.columns
+        return table
 
     def filter(self, predicate: Callable) -> "MLTable":
         """Keep the rows for which ``predicate(row)`` is true."""
@@ -660,7 +705,7 @@ class MLTable:
             raise ValueError(f"union needs the same columns: {list(self.columns)} vs "
                              f"{list(other.columns)}")
         return self._derive(rows=self.rdd.union(other.rdd),
-                            numeric=self.is_numeric and other.is_numeric)
+                            numeric=_both_numeric(self._numeric, other._numeric))
 
     def join(self, other: "MLTable", on, how: str = "inner") -> "MLTable":
         """Join on key column(s) ``on``; result columns: keys, then the others of each side."""
@@ -687,15 +732,19 @@ class MLTable:
         rnames = [n + "_right" if n in lnames or n in keys else n for n in rnames]
         cols = keys + lnames + rnames
         _check_names(cols)
+        # outer joins fill missing values with None: not numeric
         return MLTable(self._ctx, cols, rows=rows,
-                       numeric=self.is_numeric and other.is_numeric and how == "inner")
+                       numeric=_both_numeric(self._numeric, other._numeric) if how == "inner"
+                       else False)
 
     def reduce(self, fn: Callable):
         """Combine all rows with ``fn(row_a, row_b) -> row``."""
         _check_fn(fn, "reduce")
-        if self.is_empty():
+        parts = self._ctx.run(self.rdd.mapPartitions(
+            functools.partial(_reduce_partition, task_safe(fn))).collect)
+        if not parts:
             raise ValueError("reduce of an empty table (0 rows)")
-        return self._ctx.run(self.rdd.reduce, task_safe(fn))
+        return functools.reduce(fn, parts)  # partition results, in partition order
 
     def reduce_by(self, key, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
         """Group rows by key column(s) and combine the other values with ``fn(a, b)``.
@@ -739,8 +788,9 @@ class MLTable:
         if self._rows is None and self.is_numeric:
             return MLTable(self._ctx, names, blocks=self._block_source().map(
                 functools.partial(_select_block, idx)), numeric=True)
+        # a subset of numeric columns is numeric; of other tables, it may be (decided lazily)
         return MLTable(self._ctx, names, rows=self.rdd.map(functools.partial(_pick_tuple, idx)),
-                       numeric=self.is_numeric or None)
+                       numeric=True if self._numeric else None)
 
     project = select
 
@@ -780,7 +830,7 @@ class MLTable:
     def _tagged(self, seed: int):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise TypeError(f"seed must be an integer, got {seed!r}")
-        counts = self._ctx.run(self.rdd.mapPartitions(_rows_count).collect)
+        counts = self._rows_per_partition()
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
         return self.rdd.mapPartitionsWithIndex(
             functools.partial(_tag_uniform, int(seed), offsets))
@@ -794,7 +844,11 @@ class MLTable:
         keyed = self._ctx.run(self.rdd.zipWithIndex).map(_swap)
         rows = (keyed.partitionBy(num_partitions, functools.partial(_range_part, n, num_partitions))
                 .mapPartitions(_sorted_values, preservesPartitioning=True))
-        return self._derive(rows=rows)
+        table = self._derive(rows=rows)
+        table._partition_rows = [_ceil_div((k + 1) * n, num_partitions)
+                                 - _ceil_div(k * n, num_partitions)
+                                 for k in range(num_partitions)]
+        return table
 
     # ------------------------------------------------------------------ actions
     def collect(self) -> list[tuple]:
@@ -920,10 +974,10 @@ class MLTable:
         if value is None:
             detail = f"row {row} of column '{self.columns[j]}' is missing (None)"
         elif hard:
-            detail = (f"row {row} of column '{self.columns[j]}' holds {value!r} "
+            detail = (f"row {row} of column '{self.columns[j]}' holds {_show(value)} "
                       f"({type(value).__name__}), which is not a number")
         else:
-            detail = (f"row {row} of column '{self.columns[j]}' holds {value!r} "
+            detail = (f"row {row} of column '{self.columns[j]}' holds {_show(value)} "
                       f"({type(value).__name__}); text is not converted to numbers")
         return ValueError(f"{what} must be numeric, but column(s) {names} are not: {detail}. "
                           "Select numeric columns (table.select) or featurize them first")
@@ -956,6 +1010,13 @@ def _is_not_none(x):
     return x is not None
 
 
+def _both_numeric(a: bool | None, b: bool | None) -> bool | None:
+    """Numeric flag of a table made of two tables' values (None: unknown, decided lazily)."""
+    if a is False or b is False:
+        return False
+    return True if a and b else None
+
+
 def _check_partitions(parts, n):
     if not isinstance(parts, (int, np.integer)) or isinstance(parts, bool) or parts < 1:
         raise ValueError(f"num_partitions must be an integer >= 1, got {parts!r}")
@@ -978,12 +1039,12 @@ def _label_array(y, n) -> np.ndarray:
         try:
             y = y.astype(np.float64)
         except (TypeError, ValueError):
-            i = next(i for i, v in enumerate(y) if not _is_number(v))
-            raise ValueError(f"y must be numeric: row {i} holds {y[i]!r}") from None
+            i = next(i for i, v in enumerate(y) if not _parses_as_float(v))
+            raise ValueError(f"y must be numeric: row {i} holds {_show(y[i])}") from None
     y = y.astype(np.float64)
     if not np.isfinite(y).all():
         i = int(np.argmax(~np.isfinite(y)))
-        raise ValueError(f"labels must be finite: row {i} is {y[i]!r}")
+        raise ValueError(f"labels must be finite: row {i} is {_show(y[i])}")
     return y
 
 
@@ -1023,6 +1084,17 @@ def _guess_numeric(rows, ctx):
     return None  # decided lazily (see MLTable.is_numeric fallback)
 
 
+def _reduce_partition(fn, it):
+    it = iter(it)
+    try:
+        acc = next(it)
+    except StopIteration:
+        return
+    for row in it:
+        acc = fn(acc, row)
+    yield acc
+
+
 def _keyed(ki, rest, row):
     k = row[ki[0]] if len(ki) == 1 else tuple(row[i] for i in ki)
     return (k, tuple(row[j] for j in rest))
@@ -1060,6 +1132,10 @@ def _swap(t):
 
 def _range_part(n, parts, i):
     return min(parts - 1, i * parts // max(n, 1))
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
 
 
 def _sorted_values(it):
@@ -1120,8 +1196,8 @@ class LabeledData:
 
     def labels(self) -> np.ndarray:
         """All labels, in row order, on the driver."""
-        parts = self.blocks.map_collect(_labels_of)
-        return np.concatenate([p for p in parts if p is not None]) if parts else np.zeros(0)
+        parts = [p for p in self.blocks.map_collect(_labels_of) if p is not None]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _labels_of(bundle):
