@@ -1,0 +1,98 @@
+"""Decision trees (classification and regression) by distributed histogram split finding.
+
+The tree is grown level by level: one Spark job per level gathers the per-node, per-feature,
+per-bin label statistics of all partitions and the driver picks the best split of every
+node (see :mod:`mli.trees`). Split rule: ``x <= threshold`` goes left.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mli.base import Algorithm
+from mli.params import Interval, Options
+from mli.trees import TreeEnsembleModel, grow_forest
+
+__all__ = ["DecisionTree", "DecisionTreeModel"]
+
+TREE_CONSTRAINTS = {
+    "task": Options({"classification", "regression"}),
+    "max_depth": Interval(int, 0, None, closed="left"),
+    "max_bins": Interval(int, 2, 65536, closed="both"),
+    "min_samples_leaf": Interval(int, 1, None, closed="left"),
+    "impurity": Options({"auto", "gini", "entropy", "variance"}),
+    "seed": [None, Interval(int, 0, None, closed="left")],
+}
+
+
+class DecisionTree(Algorithm):
+    """A decision tree grown with distributed, histogram-based split finding.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}, default "classification"
+        Classification: labels are class labels (any numbers; ``classes_`` holds them
+        sorted). Regression: labels are real targets.
+    max_depth : int >= 0, default 5
+        Depth of the deepest leaf (0: a single leaf). One pass over the data per level.
+    max_bins : int in [2, 65536], default 32
+        Maximal number of bins (candidate thresholds + 1) per feature. With at least as
+        many bins as a feature has distinct values the thresholds are scikit-learn's
+        (midpoints of adjacent distinct values); otherwise equal-frequency bins from a
+        sample of ``mli.trees.SAMPLE_ROWS`` rows.
+    min_samples_leaf : int >= 1, default 1
+        A split must leave at least this many training rows on each side.
+    impurity : {"auto", "gini", "entropy", "variance"}, default "auto"
+        "auto": gini for classification, variance for regression.
+    seed : int or None, default None
+        Seeds the row sample of the bin thresholds (used only with more than
+        ``SAMPLE_ROWS`` rows).
+
+    Notes
+    -----
+    A node becomes a leaf when it is pure, has fewer than ``2 * min_samples_leaf`` rows,
+    is at ``max_depth``, or has no split that lowers the impurity -- e.g. when every
+    feature is constant on it (constant features never split). A single class gives a
+    one-leaf tree that predicts it. NaN/inf in features or labels raise ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mli.algorithms import DecisionTree
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([5, 5, 7, 7])
+    >>> model = DecisionTree(max_depth=2).fit(X, y)           # doctest: +SKIP
+    >>> model.predict(np.array([[0.2], [2.8]]))               # doctest: +SKIP
+    array([5., 7.])
+    >>> model.threshold[0]                                    # doctest: +SKIP
+    1.5
+    """
+
+    _constraints = TREE_CONSTRAINTS
+
+    def __init__(self, task="classification", max_depth=5, max_bins=32, min_samples_leaf=1,
+                 impurity="auto", seed=None):
+        self.task = task
+        self.max_depth = max_depth
+        self.max_bins = max_bins
+        self.min_samples_leaf = min_samples_leaf
+        self.impurity = impurity
+        self.seed = seed
+
+    def _fit(self, data):
+        return grow_forest(self, data, DecisionTreeModel)
+
+    @classmethod
+    def _conformance_data(cls):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((300, 4))
+        y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3) * 2.0 + (X[:, 2] > 1)
+        return {"X": X, "y": y, "estimator": cls(max_depth=4, max_bins=16), "rtol": 1e-9}
+
+
+class DecisionTreeModel(TreeEnsembleModel):
+    """A fitted decision tree (one tree; see :class:`mli.trees.TreeEnsembleModel`).
+
+    ``predict`` gives the majority class (classification) or the mean target of the leaf;
+    ``predict_proba`` the class frequencies of the leaf; ``apply`` the leaf index.
+    """
+
+    _registry_name = "mli.DecisionTreeModel"

@@ -1,0 +1,90 @@
+"""Random forests: bootstrapped histogram trees with random feature subsets, grown together.
+
+All trees grow in the same passes (one Spark job per level for the whole forest; see
+:mod:`mli.trees`). Bootstrap counts are Poisson(1) per row and tree, drawn from a hash of
+``(seed, tree, global row index)``, and a node's candidate features from
+``(seed, tree, node)``: the forest does not depend on the partitioning.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mli.base import Algorithm
+from mli.params import Interval, Options
+from mli.trees import TreeEnsembleModel, grow_forest
+
+from .decision_tree import TREE_CONSTRAINTS
+
+__all__ = ["RandomForest", "RandomForestModel"]
+
+
+class RandomForest(Algorithm):
+    """A random forest of histogram decision trees (classification or regression).
+
+    Parameters
+    ----------
+    n_trees : int >= 1, default 20
+    task, max_depth, max_bins, min_samples_leaf, impurity
+        As in :class:`~mli.algorithms.DecisionTree`.
+    max_features : {"auto", "sqrt", "log2", "onethird", "all"} or float in (0, 1], default "auto"
+        Candidate features per node: ``ceil(sqrt(d))``, ``ceil(log2(d))``, ``ceil(d / 3)``,
+        all, or ``ceil(fraction * d)``; "auto" is "sqrt" for classification and "onethird"
+        for regression (as pyspark.ml).
+    bootstrap : bool, default True
+        Train every tree on a Poisson(1) bootstrap sample (else on all rows).
+    seed : int or None, default None
+        Seeds the bootstrap, the feature subsets and the bin sample (None: random).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mli.algorithms import RandomForest
+    >>> rng = np.random.default_rng(0); X = rng.standard_normal((500, 5))
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(float)
+    >>> model = RandomForest(n_trees=10, max_depth=4, seed=1).fit(X, y)   # doctest: +SKIP
+    >>> model.predict_proba(X[:2]).shape                                  # doctest: +SKIP
+    (2, 2)
+    """
+
+    _constraints = {
+        **TREE_CONSTRAINTS,
+        "n_trees": Interval(int, 1, None, closed="left"),
+        "max_features": [Options({"auto", "sqrt", "log2", "onethird", "all"}),
+                         Interval(float, 0, 1, closed="right")],
+        "bootstrap": [bool],
+    }
+
+    def __init__(self, n_trees=20, task="classification", max_depth=5, max_bins=32,
+                 min_samples_leaf=1, impurity="auto", max_features="auto", bootstrap=True,
+                 seed=None):
+        self.n_trees = n_trees
+        self.task = task
+        self.max_depth = max_depth
+        self.max_bins = max_bins
+        self.min_samples_leaf = min_samples_leaf
+        self.impurity = impurity
+        self.max_features = max_features
+        self.bootstrap = bootstrap
+        self.seed = seed
+
+    def _fit(self, data):
+        return grow_forest(self, data, RandomForestModel, n_trees=self.n_trees,
+                           max_features=self.max_features, bootstrap=self.bootstrap)
+
+    @classmethod
+    def _conformance_data(cls):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((300, 6))
+        y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3) * 2.0 + (X[:, 2] > 1)
+        return {"X": X, "y": y, "estimator": cls(n_trees=5, max_depth=4, max_bins=16),
+                "rtol": 1e-9}
+
+
+class RandomForestModel(TreeEnsembleModel):
+    """A fitted random forest (see :class:`mli.trees.TreeEnsembleModel`).
+
+    ``predict_proba`` averages the trees' leaf class frequencies and ``predict`` takes the
+    most probable class; regression averages the leaf means.
+    """
+
+    _registry_name = "mli.RandomForestModel"

@@ -1,0 +1,316 @@
+"""Histogram-based decision trees grown level by level on resident blocks.
+
+Shared by :class:`~mli.algorithms.DecisionTree` (one tree, every feature, no bootstrap) and
+:class:`~mli.algorithms.RandomForest` (many trees grown together, bootstrap weights,
+feature subsets). Training makes these Spark jobs:
+
+1. **sample** (one pass): every partition returns the rows of a seeded sample -- a row is
+   kept when a hash of ``(seed, global row index)`` is below ``SAMPLE_ROWS / n``, so the
+   sample does not depend on the partitioning (all rows when ``n <= SAMPLE_ROWS``) -- and
+   its distinct labels. The driver turns every feature's sampled values into at most
+   ``max_bins - 1`` thresholds: the midpoints of adjacent distinct values when there are at
+   most ``max_bins`` of them (scikit-learn's thresholds), else midpoints chosen so the bins
+   hold about equal counts.
+2. **binning** (once, lazily): a derived resident bundle per partition holds the binned
+   features (uint8/uint16), the encoded labels and, for a forest, the per-row, per-tree
+   Poisson(1) bootstrap counts, drawn from a hash of ``(seed, tree, global row index)``.
+3. **one pass per level** (more when the level's histograms exceed ``HIST_BUDGET``
+   entries): every partition routes its rows down the trees grown so far and returns the
+   histograms of the nodes being split (:func:`mli.algorithms.tree_kernels.histograms`),
+   summed across partitions by ``map_reduce``. The driver picks every node's best split
+   (maximal impurity decrease with at least ``min_samples_leaf`` rows on each side; a
+   split must decrease the impurity) and records the children's statistics, so the leaves
+   of the last level need no extra pass.
+4. **driver finishing**: once the (binned) rows still reaching an unfinished node take
+   fewer bytes than the level's histograms (and at most ``LOCAL_BYTES``), one pass gathers
+   them and the remaining levels run on the driver with the same kernels.
+
+Thresholds: a row goes left when ``x <= threshold``. When every value of a feature was
+seen (at most ``max_bins`` distinct values, all rows sampled) a split gets scikit-learn's
+threshold, the midpoint of the node's largest value going left and smallest going right;
+otherwise the middle bin edge between the two non-empty bins. See docs/trees.md.
+
+Every quantity is a function of the global row order and the integer counts, so the model
+is the same for any number of partitions. A node with no valid split (pure, too small, all
+candidate features constant) is a leaf.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import Model
+from .table import _splitmix_uniform
+from mli.algorithms.tree_kernels import apply as _route, best_splits, bin_features, histograms
+
+__all__ = ["grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
+           "HIST_BUDGET", "LOCAL_BYTES"]
+
+SAMPLE_ROWS = 20_000       # rows sampled to place the bin thresholds
+HIST_BUDGET = 1 << 23      # histogram entries (float64) per pass; more nodes take more passes
+LOCAL_BYTES = 256 << 20    # largest gathering of the remaining rows to the driver
+MAX_CLASSES = 1000         # more distinct labels than this: a continuous label, most likely
+_POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(25)])
+
+
+def _midpoint(a, b):
+    mid = a / 2 + b / 2
+    return np.where(mid == b, a, mid)             # as scikit-learn: never the upper value
+
+
+def bin_thresholds(values, max_bins):
+    """At most ``max_bins - 1`` split thresholds for one feature's (sampled) values."""
+    v, counts = np.unique(values, return_counts=True)
+    mid = _midpoint(v[:-1], v[1:])
+    if len(v) <= max_bins:
+        return mid
+    cum, cuts, done = np.cumsum(counts), [], 0
+    for left in range(max_bins - 1, 0, -1):      # re-aim after every cut (heavy ties)
+        target = done + (cum[-1] - done) / (left + 1)
+        i = int(np.searchsorted(cum, target))
+        i -= i > 0 and target - cum[i - 1] < cum[i] - target
+        i = max(i, cuts[-1] + 1 if cuts else 0)
+        if i >= len(v) - 1:
+            break
+        cuts.append(i)
+        done = cum[i]
+    return mid[cuts]
+
+
+def _dense(A):
+    return A.toarray() if sp.issparse(A) else np.asarray(A)
+
+
+def _sample_part(index, bundle, offsets, frac, seed, classification):
+    X, y = bundle
+    if y is None:
+        raise ValueError("trees need labels: pass y (arrays) or label='column' (tables)")
+    keep = _splitmix_uniform(seed, np.arange(offsets[index], offsets[index + 1])) < frac
+    return _dense(X.array[keep]).astype(np.float64), np.unique(y) if classification else None
+
+
+def _bin_part(index, bundle, edges, classes, offsets, n_trees, seed):
+    X, y = bundle
+    Xb = bin_features(_dense(X.array), edges)
+    y = np.searchsorted(classes, y) if classes is not None else y
+    w = None
+    if n_trees:  # bootstrap: Poisson(1) counts from (seed, tree, global row index)
+        rows = np.arange(offsets[index], offsets[index + 1])
+        u = np.column_stack([_splitmix_uniform(seed * 1_000_003 + t, rows)
+                             for t in range(n_trees)])
+        w = np.searchsorted(_POISSON_CDF, u, side="right").astype(np.uint8)
+    return Xb, np.asarray(y, np.float64), w
+
+
+def _hist_part(bundle, tree, slot, sfeat, off, n_classes):
+    Xb, y, w = bundle
+    return histograms(Xb, y, w, *tree, slot, sfeat, off, n_classes)
+
+
+def _gather_part(bundle, tree, active):
+    """The rows of a block that reach an active node (with a non-zero weight)."""
+    Xb, y, w = bundle
+    keep = active[_route(Xb, *tree)] & (True if w is None else w > 0)
+    keep = keep.any(axis=1)
+    return Xb[keep], y[keep], None if w is None else w[keep]
+
+
+class _Local:
+    """Rows gathered on the driver, with the BlockRDD methods the growing loop uses."""
+
+    def __init__(self, parts):
+        self.bundle = tuple(None if p[0] is None else np.concatenate(p) for p in zip(*parts))
+
+    def map_reduce(self, fn, *args):
+        return fn(self.bundle, *args)
+
+    def unpersist(self):
+        pass
+
+
+def _subset_size(max_features, d, classification):
+    if max_features == "auto":
+        max_features = "sqrt" if classification else "onethird"
+    size = {"all": d, "sqrt": math.sqrt(d), "log2": math.log2(max(d, 1)), "onethird": d / 3}
+    return max(1, min(d, math.ceil(size.get(max_features, 0) or max_features * d)))
+
+
+def _prepare_bins(data, max_bins, seed, classification):
+    """One pass: a partition-independent row sample and the labels -> bins and classes."""
+    offsets = np.cumsum([0] + data.blocks.partition_rows)
+    parts = data.blocks.map_collect(_sample_part, offsets, SAMPLE_ROWS / offsets[-1], seed,
+                                    classification, with_index=True)
+    sample = np.vstack([p[0] for p in parts])
+    edges = [bin_thresholds(col, max_bins) for col in sample.T]
+    # every value seen, one per bin: a split gets the midpoint of the node's values on
+    # either side (scikit-learn's threshold); otherwise the middle bin edge of the gap
+    values = [v if len(v) <= max_bins and len(sample) == offsets[-1] else None
+              for v in map(np.unique, sample.T)]
+    classes = np.unique(np.concatenate([p[1] for p in parts])) if classification else None
+    if classification and len(classes) > MAX_CLASSES:
+        raise ValueError(f"{len(classes)} distinct labels (more than {MAX_CLASSES}): is the "
+                         "label continuous? (use task='regression')")
+    return offsets, edges, values, classes
+
+
+def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstrap=False):
+    """Grow ``n_trees`` trees with the hyperparameters of ``est``; return a ``model_cls``."""
+    classification = est.task == "classification"
+    kind = est.impurity if est.impurity != "auto" else ("gini" if classification else "variance")
+    if (kind == "variance") == classification:
+        raise ValueError(f"Invalid value for parameter 'impurity' of {type(est).__name__}: "
+                         f"{kind!r} is not an impurity for {est.task}")
+    seed = est.seed if est.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    offsets, edges, values, classes = _prepare_bins(data, est.max_bins, seed, classification)
+    d, n_stats = data.num_features, len(classes) if classification else 3
+    n_bins = np.array([len(e) + 1 for e in edges])
+    usable = np.flatnonzero(n_bins > 1) if (n_bins > 1).any() else np.arange(1)
+    k = min(_subset_size(max_features, d, classification), len(usable))
+    slot_bytes = k * n_bins.max() * n_stats * 8
+    binned = data.blocks.map(functools.partial(
+        _bin_part, edges=edges, classes=classes, offsets=offsets, seed=seed,
+        n_trees=n_trees if bootstrap else 0), with_index=True, name="binned")
+    feature, tbin, threshold, left, right, stats, tree_of = [], [], [], [], [], [], []
+
+    def node(t, st):
+        for column, v in ((feature, -1), (tbin, -1), (threshold, np.nan), (left, -1),
+                          (right, -1), (stats, st), (tree_of, t)):
+            column.append(v)
+        return len(feature) - 1
+
+    def candidates(nd):
+        if k == len(usable):
+            return usable
+        return np.sort(np.random.default_rng([seed, tree_of[nd], nd]).choice(usable, k, False))
+
+    def weight(st):
+        return st.sum() if classification else st[0]
+
+    roots = [node(t, None) for t in range(n_trees)]
+    frontier, blocks, rows = list(roots), binned, offsets[-1]
+    try:
+        for depth in range(max(est.max_depth, 1)):
+            tree = (roots, feature, tbin, left, right)
+            if blocks is binned and rows * (d + n_trees) < min(LOCAL_BYTES,
+                                                               len(frontier) * slot_bytes):
+                active = np.zeros(len(feature), bool)
+                active[frontier] = True
+                blocks = _Local(binned.map_collect(_gather_part, tree, active))
+            nxt, step = [], max(1, HIST_BUDGET * 8 // slot_bytes)
+            for g0 in range(0, len(frontier), step):   # one pass per level, unless too big
+                group = frontier[g0:g0 + step]
+                slot = np.full(len(feature), -1)
+                slot[group] = np.arange(len(group))
+                sfeat = np.array([candidates(nd) for nd in group])
+                off = np.concatenate([np.zeros((len(group), 1), int),
+                                      np.cumsum(n_bins[sfeat], axis=1)], axis=1)
+                hist = blocks.map_reduce(_hist_part, tree, slot, sfeat, off,
+                                         n_stats if classification else 0)
+                gain, j, b, hi, total, sl, sr = best_splits(hist, off, kind,
+                                                            est.min_samples_leaf)
+                for i, nd in enumerate(group):
+                    stats[nd] = total[i]
+                    if gain[i] <= 0 or depth >= est.max_depth:
+                        continue
+                    f = feature[nd] = int(sfeat[i, j[i]])
+                    tbin[nd], v = int(b[i]), values[f]
+                    threshold[nd] = (_midpoint(v[b[i]], v[hi[i]]) if v is not None
+                                     else edges[f][(b[i] + hi[i] - 1) // 2])
+                    for st, side in ((sl[i], left), (sr[i], right)):
+                        side[nd] = node(tree_of[nd], st)
+                        if weight(st) >= 2 * est.min_samples_leaf and (
+                                not classification or np.count_nonzero(st) > 1):
+                            nxt.append(side[nd])
+            frontier = nxt if depth + 1 < est.max_depth else []
+            rows = min(rows, sum(weight(stats[nd]) for nd in frontier))
+            if not frontier:
+                break
+    finally:
+        binned.unpersist()
+    st = np.array(stats, np.float64)
+    value = (st / np.maximum(st.sum(1, keepdims=True), 1e-300) if classification
+             else st[:, 1:2] / np.maximum(st[:, :1], 1e-300))
+    return model_cls(roots, feature, threshold, left, right, value, classes, n_features=d,
+                     task=est.task)
+
+
+class TreeEnsembleModel(Model):
+    """Trees as flat node arrays (see :mod:`mli.algorithms.tree_kernels`).
+
+    Attributes
+    ----------
+    roots : ndarray of int64, shape (n_trees,)
+        The root node of every tree.
+    feature, threshold, left, right : ndarray, shape (n_nodes,)
+        Node ``i`` sends a row with ``x[feature[i]] <= threshold[i]`` to ``left[i]``, else to
+        ``right[i]``; leaves have ``feature == left == right == -1`` and a NaN threshold.
+    value : ndarray of float64, shape (n_nodes, n_classes) or (n_nodes, 1)
+        Class frequencies (classification) or mean target (regression) of the training
+        rows (bootstrap-weighted for a forest) reaching the node.
+    classes_ : ndarray or None
+        The class labels (classification).
+    task : str
+    """
+
+    _arrays = ("roots", "feature", "threshold", "left", "right", "value", "classes_")
+    _attributes = ("task",)
+
+    def __init__(self, roots, feature, threshold, left, right, value, classes, *, n_features,
+                 task):
+        self.roots, self.feature, self.left, self.right = (
+            np.asarray(a, np.int64) for a in (roots, feature, left, right))
+        self.threshold = np.asarray(threshold, np.float64)
+        self.value = np.asarray(value, np.float64)
+        self.classes_ = None if classes is None else np.asarray(classes, np.float64)
+        self.task = str(task)
+        super().__init__(n_features=n_features)
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.roots)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.feature)
+
+    @property
+    def n_leaves(self) -> int:
+        return int((self.feature < 0).sum())
+
+    @property
+    def depth(self) -> int:
+        """The largest depth of a leaf (0 for a single-leaf tree)."""
+        d = np.zeros(self.n_nodes, np.int64)
+        for i in range(self.n_nodes):           # children are created after their parent
+            if self.feature[i] >= 0:
+                d[self.left[i]] = d[self.right[i]] = d[i] + 1
+        return int(d.max(initial=0))
+
+    def apply(self, data):
+        """The leaf every row reaches in every tree: (n, n_trees) node indices."""
+        return self._apply(data, self._leaves, [f"tree_{t}" for t in range(self.n_trees)])
+
+    def predict_proba(self, data):
+        """Class probabilities (mean over trees of the leaf class frequencies)."""
+        if self.classes_ is None:
+            raise AttributeError("predict_proba is for classification models; this one is a "
+                                 "regression model")
+        return self._apply(data, self._mean_value, [f"p_{c:g}" for c in self.classes_])
+
+    def _leaves(self, X):
+        return _route(_dense(X.array), self.roots, self.feature, self.threshold, self.left,
+                     self.right)
+
+    def _mean_value(self, X):
+        leaves = self._leaves(X)
+        out = self.value[leaves[:, 0]]
+        for t in range(1, self.n_trees):
+            out += self.value[leaves[:, t]]
+        return out / self.n_trees
+
+    def _predict_block(self, X):
+        v = self._mean_value(X)
+        return self.classes_[v.argmax(axis=1)] if self.classes_ is not None else v[:, 0]
