@@ -178,8 +178,8 @@ class MLContext:
         return spark
 
     def stop(self) -> None:
-        """Stop Spark (if this context started it; a context that joined an already running
-        Spark -- another MLContext's, or spark-submit's -- only detaches from it)."""
+        """Stop Spark if this context started it; a context that joined a SparkContext that
+        was already running (e.g. another MLContext's) only detaches from it."""
         global _default
         with self._lock:
             if self._spark is not None:

@@ -352,8 +352,10 @@ class MLTable:
         self._numeric = True if numeric is None and blocks is not None else numeric
         self._labeled: dict = {}
         self._label_source = None  # (label, feature names, RDD of (X, y)) from from_numpy
-        self._default_columns = None  # names to use when the width matches (map_batches)
+        # the table whose names to use when the width matches (map, map_batches, ...)
+        self._default_columns: MLTable | None = None
         self._partition_rows: list[int] | None = None  # rows per partition, when known
+        self._columns_from: MLTable | None = None  # same columns as this table (_derive)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -598,6 +600,8 @@ class MLTable:
     # ------------------------------------------------------------------ schema
     @property
     def columns(self) -> tuple[str, ...]:
+        if self._columns is None and self._columns_from is not None:
+            self._columns = self._columns_from.columns
         if self._columns is None:
             if self._rows is None:  # blocks (map_batches): their width, even when empty
                 widths = self._ctx.run(self._blocks.map(_block_width).filter(_is_not_none)
@@ -607,6 +611,7 @@ class MLTable:
                 first = self.take(1)
                 width = len(first[0]) if first else None  # no rows: any width fits
             default = self._default_columns
+            default = default.columns if default is not None else None
             if default is not None and (width is None or len(default) == width):
                 self._columns = tuple(default)
             else:
@@ -665,8 +670,13 @@ class MLTable:
             raise KeyError(f"no column {col!r}; columns are {list(self.columns)}") from None
 
     def _derive(self, rows=None, blocks=None, columns=None, numeric=None) -> "MLTable":
-        return MLTable(self._ctx, self.columns if columns is None else columns, rows=rows,
-                       blocks=blocks, numeric=self._numeric if numeric is None else numeric)
+        """A table with the same columns (resolved lazily from this one when not yet known:
+        deriving a table never runs a Spark job)."""
+        table = MLTable(self._ctx, self._columns if columns is None else columns, rows=rows,
+                        blocks=blocks, numeric=self._numeric if numeric is None else numeric)
+        if table._columns is None:
+            table._columns_from = self
+        return table
 
     # ------------------------------------------------------------------ row operations
     def map(self, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
@@ -679,7 +689,7 @@ class MLTable:
         columns = _opt_names(columns)
         rows = self.rdd.map(task_safe(functools.partial(_as_row_result, fn)))
         table = MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
-        table._default_columns = self.columns
+        table._default_columns = self  # its names, looked up lazily
         return table
 
     def flat_map(self, fn: Callable, *, columns: Sequence[str] | None = None) -> "MLTable":
@@ -689,7 +699,7 @@ class MLTable:
         columns = _opt_names(columns)
         rows = self.rdd.flatMap(task_safe(functools.partial(_as_rows_result, fn)))
         table = MLTable(self._ctx, columns, rows=rows, numeric=_guess_numeric(rows, self._ctx))
-        table._default_columns = self.columns
+        table._default_columns = self  # its names, looked up lazily
         return table
 
     def filter(self, predicate: Callable) -> "MLTable":
@@ -838,10 +848,12 @@ class MLTable:
     def repartition(self, num_partitions: int) -> "MLTable":
         """The same rows in ``num_partitions`` partitions (order kept)."""
         _check_partitions(num_partitions, None)
-        n = self.num_rows
+        counts = self._rows_per_partition()
+        n = int(sum(counts))
         num_partitions = int(num_partitions)
         # contiguous, balanced ranges of the global row index (sizes differ by at most one)
-        keyed = self._ctx.run(self.rdd.zipWithIndex).map(_swap)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
+        keyed = self.rdd.mapPartitionsWithIndex(functools.partial(_index_rows, offsets))
         rows = (keyed.partitionBy(num_partitions, functools.partial(_range_part, n, num_partitions))
                 .mapPartitions(_sorted_values, preservesPartitioning=True))
         table = self._derive(rows=rows)
@@ -881,7 +893,7 @@ class MLTable:
                                                 None if names is None else len(names)),
                               name="batches")
         table = MLTable(self._ctx, names, blocks=src._source, numeric=True)
-        table._default_columns = self.columns
+        table._default_columns = self  # its names, looked up lazily
         return table
 
     def aggregate(self, fn: Callable, *args, combine: Callable = tree_add):
@@ -1126,8 +1138,9 @@ def _in_range(lo, hi, t):
     return lo <= t[0] < hi
 
 
-def _swap(t):
-    return (t[1], t[0])
+def _index_rows(offsets, index, rows):
+    """(global row index, row) pairs of one partition."""
+    return enumerate(rows, offsets[index])
 
 
 def _range_part(n, parts, i):

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pyspark import cloudpickle
 
-import mli
 from mli import LocalMatrix, MLTable
 from mli.errors import TaskError
 from mli.table import LabeledData, as_labeled, as_matrix
@@ -58,10 +57,9 @@ def test_from_numpy_one_block_per_partition(ctx):
     X = np.random.default_rng(0).normal(size=(1000, 5))
     t = MLTable.from_numpy(X, num_partitions=7, ctx=ctx)
     assert t._rows is None  # no per-row RDD was built
-    per_part = t._blocks.glom().map(lambda items: [type(b).__name__ for b in items]).collect()
-    assert per_part == [["LocalMatrix"]] * 7
-    sizes = t._blocks.map(lambda b: b.shape).collect()
-    assert [s[0] for s in sizes] == [143, 143, 143, 143, 143, 143, 142]
+    per_part = t._blocks.glom().map(lambda items: [(type(b).__name__, b.shape[0])
+                                                   for b in items]).collect()
+    assert per_part == [[("LocalMatrix", 143)]] * 6 + [[("LocalMatrix", 142)]]
     assert t.columns == ("x0", "x1", "x2", "x3", "x4")
     assert t.is_numeric and t.num_partitions == 7 and t.num_rows == 1000 and len(t) == 1000
     np.testing.assert_array_equal(t.to_numpy(), X)
@@ -145,14 +143,13 @@ def test_from_spark_numeric_uses_arrow_blocks(ctx):
     df = ctx.spark.createDataFrame(pdf)
     t = MLTable.from_data(df, ctx=ctx)
     assert t.is_numeric and t._rows is None and t.columns == ("a", "b", "c")
-    assert t._blocks.glom().map(len).collect() == [1] * df.rdd.getNumPartitions()
-    got = t.to_numpy()
+    per_part = t._blocks.glom().collect()  # one LocalMatrix per partition
+    assert [[type(b) for b in items] for items in per_part] == \
+        [[LocalMatrix]] * df.rdd.getNumPartitions()
+    got = np.vstack([items[0].to_numpy() for items in per_part])
     order = np.argsort(got[:, 0])
     np.testing.assert_allclose(got[order], pdf.to_numpy(dtype=float))
-    # non-numeric frames stay rows
-    df2 = ctx.spark.createDataFrame([(1, "x"), (2, "y")], ["k", "s"])
-    t2 = MLTable.from_spark(df2, ctx=ctx)
-    assert not t2.is_numeric and sorted(t2.collect()) == [(1, "x"), (2, "y")]
+    # (non-numeric frames stay rows: see test_io.test_spark_dataframe_round_trips)
 
 
 # ============================================================================ row operations
@@ -179,13 +176,11 @@ def test_row_operations_match_python(ctx, X, seed, fraction):
     for p in PARTITIONS:
         t = _table(ctx, X, p)
         assert (t.num_cols, t.num_partitions, t.schema) == (d, p, [(c, "float64") for c in cols])
-        assert t.collect() == rows
         chain = (t.filter(lambda r: r[0] > 0)
                  .map(lambda r: (r[0] * 2.0, r[-1] + 1.0), columns=["double", "plus"])
                  .flat_map(lambda r: [r] * int(abs(r[1]) % 3))
                  .select("plus", "double"))
         assert chain.columns == ("plus", "double") and chain.collect() == flat
-        assert t.sort_by(cols, ascending=False).collect() == sorted(rows, reverse=True)
         samples.append(t.sample(fraction, seed=seed).collect())
         splits.append([part.collect() for part in t.random_split([0.6, 0.4], seed=seed)])
     # sample / random_split are seeded by the global row index: the same for any partitioning
@@ -195,7 +190,7 @@ def test_row_operations_match_python(ctx, X, seed, fraction):
     assert all(_is_subsequence(part, rows) for part in splits[0])  # row order kept
     assert _is_subsequence(samples[0], rows)
     # the remaining forms, on the last (1-partition) table
-    assert t.num_rows == n and t.take(3) == rows[:3]
+    assert t.collect() == rows and t.num_rows == n and t.take(3) == rows[:3]
     assert t.filter(lambda r: r[0] > 0).num_rows == len(keep)
     assert t.reduce(lambda a, b: tuple(x + y for x, y in zip(a, b))) == tuple(X.sum(axis=0))
 
@@ -255,6 +250,21 @@ def test_block_operations_match_numpy(ctx, X):
     pd.testing.assert_frame_equal(t.to_pandas(), pd.DataFrame(X, columns=_cols(d)))
 
 
+def test_sort_by_matches_python_for_any_partitioning(ctx):
+    # sort_by runs 3 Spark jobs (count, sample, sort): checked on one table with ties
+    X = np.array([[2, 1, 0], [-1, 3, 1], [2, 0, 2], [0, 0, 3], [2, 1, 4], [-1, -5, 5],
+                  [3, 3, 6], [0, 2, 7], [1, 1, 8]], dtype=float)
+    rows = _rows(X)
+    for p in PARTITIONS:
+        t = _table(ctx, X, p)
+        assert t.sort_by(["c0", "c1"], ascending=False).select(0, 1).collect() == \
+            sorted((r[:2] for r in rows), reverse=True)
+        if p == 2:
+            assert t.sort_by("c2", ascending=False).collect() == rows[::-1]
+            assert t.sort_by(lambda r: (r[1], -r[2])).collect() == \
+                sorted(rows, key=lambda r: (r[1], -r[2]))
+
+
 def test_row_operations_other_forms(ctx):
     X = np.array([[3.0, 1.0], [-1.0, 2.0], [3.0, 0.0], [0.0, 5.0], [2.0, 2.0]])
     rows = _rows(X)
@@ -271,8 +281,6 @@ def test_row_operations_other_forms(ctx):
     assert t.map(lambda r: r, columns=["p", "q"]).columns == ("p", "q")
     nothing = t.flat_map(lambda r: [])
     assert nothing.collect() == [] and nothing.columns == t.columns
-    by_fn = t.sort_by(lambda r: (-r[0], r[1])).collect()
-    assert by_fn == sorted(rows, key=lambda r: (-r[0], r[1]))
     assert t.union(t).num_rows == 10 and t.union(t).is_numeric
     np.testing.assert_array_equal(t.union(t).to_numpy(), np.r_[X, X])
 
@@ -305,6 +313,33 @@ def test_repartition_keeps_order_and_balances(ctx):
     assert one.collect() == [row for row in _rows(X) if row[0] > 30]
     many = MLTable.from_rows([(i,) for i in range(3)], ctx=ctx).repartition(5)
     assert many.collect() == [(0,), (1,), (2,)] and many.num_partitions == 5
+
+
+def _spark_jobs(ctx, fn):
+    """(fn(), number of Spark jobs it ran)."""
+    import uuid
+
+    group = f"probe-{uuid.uuid4().hex}"
+    ctx.sc.setJobGroup(group, "counting jobs")
+    try:
+        out = fn()
+    finally:
+        ctx.sc.setLocalProperty("spark.jobGroup.id", None)
+    return out, len(ctx.sc.statusTracker().getJobIdsForGroup(group))
+
+
+def test_building_tables_runs_no_spark_job(ctx):
+    X = np.arange(40.0).reshape(20, 2)
+    t, jobs = _spark_jobs(ctx, lambda: MLTable.from_numpy(X, num_partitions=3, ctx=ctx))
+    assert jobs == 0
+    chain, jobs = _spark_jobs(ctx, lambda: t.map(lambda r: (r[0], r[1] * 2)).map(lambda r: r)
+                              .filter(lambda r: r[0] > 4).flat_map(lambda r: [r]))
+    assert jobs == 0
+    (n, sampled), jobs = _spark_jobs(ctx, lambda: (t.num_rows, t.sample(0.5, seed=1)))
+    assert n == 20 and jobs == 0  # row counts are known from from_numpy
+    rows, jobs = _spark_jobs(ctx, chain.collect)
+    assert rows == [(r[0], r[1] * 2) for r in _rows(X) if r[0] > 4] and jobs == 1
+    assert chain.columns == ("x0", "x1")  # the widths are looked at only when names are asked
 
 
 def test_is_numeric_inference_after_map_and_select(ctx):
@@ -537,7 +572,6 @@ def test_ragged_and_non_numeric_rows_are_rejected(ctx):
         late.to_numpy()  # ...and the conversion names the culprit
     mixed = MLTable.from_rows([(1.0, "a"), (2.0, "b")], columns=["v", "s"], ctx=ctx)
     for action in (mixed.to_numpy, lambda: mixed.aggregate(lambda m: 0),
-                   lambda: mixed.map_batches(lambda m: m).to_numpy(),
                    lambda: as_labeled(mixed, label="v")):
         with pytest.raises(ValueError, match=r"column\(s\) \['s'\] are not: row 0 of column 's' "
                                              r"holds 'a' \(str\)"):
