@@ -43,10 +43,10 @@ implicit
 scale (opt-in: ``--scale``)
     Generated Netflix-shaped explicit ratings (:func:`mli.datasets.netflix_like`: 480,189
     users x 17,770 items, 20M ratings, power-law degrees), rank 20, ``--scale-iters``
-    iterations (default 3), one run: steady-state seconds per iteration of every mli
-    strategy that can hold the data (broadcast, data_parallel, blocked; from the fit's
-    per-iteration history, first iteration excluded) and of pyspark.ml (``(T(n) - T(1)) /
-    (n - 1)`` from two fits).
+    iterations (default 3), one run: seconds per iteration of every mli strategy that can
+    hold the data (broadcast, data_parallel, blocked) and of pyspark.ml, measured the same
+    way for all: ``(T(n) - T(1)) / (n - 1)`` from a 1-iteration and an n-iteration fit
+    (data preparation and set-up cancel out), after a small warm-up fit.
 
 Run: ``python bench/bench_als.py`` (explicit + implicit), ``--parts explicit``,
 ``--scale`` (adds the 20M part), ``--repeats 5``; writes ``bench/results/als.png`` and
@@ -114,7 +114,8 @@ class Rows:
         lines = [f"{'part':9s} {'method':44s} {'seconds':>9s} {'metric':>18s}  note",
                  "-" * 100]
         for r in self.rows:
-            sec = "failed" if r["seconds"] is None else f"{r['seconds']:9.2f}"
+            sec = (("n/a" if r["note"].startswith("n/a") else "failed")
+                   if r["seconds"] is None else f"{r['seconds']:9.2f}")
             met = "" if r["metric"] is None else f"{r['metric_name']} {r['metric']:.4f}"
             lines.append(f"{r['part']:9s} {r['method']:44s} {sec:>9s} {met:>18s}  {r['note']}")
         return "\n".join(lines)
@@ -338,66 +339,66 @@ def implicit_part(ctx, rows, goals, args):
 
 # ----------------------------------------------------------------------------- scale
 def scale_part(ctx, rows, goals, args):
+    """Seconds per iteration, the same way for every method: fits with 1 and with n
+    iterations, ``(T(n) - T(1)) / (n - 1)`` (removes data preparation and set-up, which
+    the 1-iteration fit also pays); a small fit of each kind runs first as warm-up."""
     from pyspark.ml.recommendation import ALS as SparkALS
 
     from mli.algorithms import ALS
     from mli.datasets import netflix_like
 
-    n = args.scale_iters
+    n = max(2, args.scale_iters)
     t = time.perf_counter()
     df = netflix_like(n_ratings=args.scale_ratings, seed=0)
     say(f"\n[scale] generated Netflix-shaped {len(df):,} ratings ({df['user'].nunique():,} "
         f"users x {df['item'].nunique():,} items) in {time.perf_counter() - t:.1f} s; rank 20, "
-        f"{n} iterations, one run each")
+        f"per iteration = (T({n}) - T(1)) / {n - 1}, one run each")
+    small = df.iloc[: 200_000]
     per_iter = {}
-    for strategy in args.strategies.split(","):
+
+    def measure(name, fit):
         try:
-            t = time.perf_counter()
-            m = ALS(rank=20, max_iter=n, reg=0.05, seed=0, strategy=strategy).fit(df)
-            total = time.perf_counter() - t
-            h = [row[2] for row in m.history]
-            s_it = (h[-1] - h[0]) / (len(h) - 1) if len(h) > 1 else h[-1]
-            per_iter[strategy] = s_it
-            rows.add("scale", f"mli ALS {strategy}", s_it, "", None,
-                     f"s/iteration; fit total {total:.1f} s", [total])
-            say(f"  mli {strategy}: {s_it:.2f} s/iteration (fit total {total:.1f} s)")
-        except Exception as exc:  # noqa: BLE001 - report strategies that cannot hold it
+            times = {}
+            for iters in (1, n):
+                t = time.perf_counter()
+                fit(iters)
+                times[iters] = time.perf_counter() - t
+        except Exception as exc:  # noqa: BLE001 - report methods that cannot hold it
             msg = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
-            rows.add("scale", f"mli ALS {strategy}", None, "", None, f"failed ({msg})")
-            say(f"  mli {strategy}: failed ({msg})")
+            rows.add("scale", name, None, "", None, f"failed ({msg})")
+            say(f"  {name}: failed ({msg})")
+            return
+        s_it = (times[n] - times[1]) / (n - 1)
+        note = f"s/iteration; fits: {times[1]:.1f} s (1 it), {times[n]:.1f} s ({n} it)"
+        if s_it <= 0:
+            rows.add("scale", name, None, "", None, f"n/a (timing noise); {note[13:]}")
+            say(f"  {name}: n/a (T(1) >= T({n}): timing noise); {note}")
+            return
+        per_iter[name] = s_it
+        rows.add("scale", name, s_it, "", None, note, [times[1], times[n]])
+        say(f"  {name}: {s_it:.2f} s/iteration ({note[13:]})")
+
+    ALS(rank=20, max_iter=1, reg=0.05, seed=0).fit(small)            # warm-up
+    for strategy in args.strategies.split(","):
+        measure(f"mli ALS {strategy}",
+                lambda it, st=strategy: ALS(rank=20, max_iter=it, reg=0.05, seed=0,
+                                            strategy=st).fit(df))
     if not args.skip_pyspark:
         spark = ctx.spark
         d = spark.createDataFrame(df).cache()
         d.count()
-        times = {}
-        try:
-            for iters in (1, n):
-                sals = SparkALS(rank=20, maxIter=iters, regParam=0.05, userCol="user",
-                                itemCol="item", ratingCol="rating", seed=0)
-                t = time.perf_counter()
-                sals.fit(d)
-                times[iters] = time.perf_counter() - t
-        except Exception as exc:  # noqa: BLE001 - e.g. out of memory at this scale
-            msg = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
-            rows.add("scale", "pyspark.ml ALS", None, "", None, f"failed ({msg})")
-            say(f"  pyspark.ml: failed ({msg})")
-            d.unpersist()
-            return
-        s_it = (times[n] - times[1]) / (n - 1) if n > 1 else times[1]
-        how = f"(T({n}) - T(1)) / {n - 1}"
-        if s_it <= 0:       # timing noise on small data: fall back to the total per iteration
-            s_it, how = times[n] / n, f"T({n}) / {n}"
-        per_iter["pyspark.ml"] = s_it
-        rows.add("scale", "pyspark.ml ALS", s_it, "", None,
-                 f"s/iteration = {how}; fit total {times[n]:.1f} s", [times[n]])
-        say(f"  pyspark.ml: {s_it:.2f} s/iteration (fit total {times[n]:.1f} s)")
+        kw = dict(rank=20, regParam=0.05, userCol="user", itemCol="item", ratingCol="rating",
+                  seed=0)
+        SparkALS(maxIter=1, **kw).fit(spark.createDataFrame(small))  # warm-up
+        measure("pyspark.ml ALS", lambda it: SparkALS(maxIter=it, **kw).fit(d))
         d.unpersist()
-        ours = {k: v for k, v in per_iter.items() if k != "pyspark.ml"}
-        if ours:
+        ours = {k: v for k, v in per_iter.items() if k.startswith("mli")}
+        if ours and "pyspark.ml ALS" in per_iter:
             best = min(ours, key=ours.get)
+            sp_it = per_iter["pyspark.ml ALS"]
             goals.append(("scale: fastest mli strategy faster per iteration than pyspark.ml",
-                          ours[best] < s_it, f"{best} {ours[best]:.2f} s vs {s_it:.2f} s "
-                          f"(ratio 1/{s_it / ours[best]:.1f})"))
+                          ours[best] < sp_it, f"{best} {ours[best]:.2f} s vs {sp_it:.2f} s "
+                          f"(ratio 1/{sp_it / ours[best]:.1f})"))
 
 
 # ----------------------------------------------------------------------------- chart
@@ -504,7 +505,10 @@ def main(argv=None) -> int:
     finally:
         ctx.stop()
     load_after = uptime()
-    say(f"\nALS benchmark results (medians of {args.repeats} runs; {args.master}; "
+    runs = (f"medians of {args.repeats} runs" if parts != ["scale"] else "one run each")
+    if "scale" in parts and parts != ["scale"]:
+        runs += "; scale: one run each"
+    say(f"\nALS benchmark results ({runs}; {args.master}; "
         f"{time.perf_counter() - t0:.0f} s total; load average before {load_before}, "
         f"after {load_after})")
     say(rows.table())
