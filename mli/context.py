@@ -100,6 +100,7 @@ class MLContext:
         self._spark = None
         self._owner = False  # True when this context created the SparkContext (stop() ends it)
         self._lock = threading.RLock()
+        self._previous_defaults: list = []  # defaults displaced by `with` (restored on exit)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -197,11 +198,18 @@ class MLContext:
     def __enter__(self) -> "MLContext":
         global _default
         with _default_lock:
+            self._previous_defaults.append(_default)
             _default = self
         return self
 
     def __exit__(self, *exc) -> None:
+        """Stop (if this context started Spark) and make the previous default current again."""
+        global _default
         self.stop()
+        with _default_lock:
+            previous = self._previous_defaults.pop() if self._previous_defaults else None
+            if _default is None and previous is not self:
+                _default = previous
 
     def __repr__(self) -> str:
         state = "running" if self._spark is not None else "not started"

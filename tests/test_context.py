@@ -133,9 +133,7 @@ def test_a_second_context_joins_the_running_spark_without_stopping_it(ctx):
     with other:  # as a context manager: default context inside, Spark untouched after
         assert get_context() is other
     assert ctx.sc.parallelize([1], 1).count() == 1
-    from mli.context import set_default_context
-
-    set_default_context(ctx)
+    assert get_context() is ctx  # the displaced default is current again
 
 
 def test_context_manager_starts_and_stops_spark(tmp_path):
