@@ -146,13 +146,16 @@ def _root_dir() -> str:
 
 
 def _open(path: str):
+    # the stat also guards cached maps: files removed from under a worker (a lost node's
+    # directory, an unpersist) mean a rebuild, never data from a store that was dropped
+    if not os.path.exists(os.path.join(path, "tree.json")):
+        _drop_cached(path)
+        raise BlockMissingError(f"resident block {path} is not on host {socket.gethostname()}")
     with _CACHE_LOCK:
         hit = _CACHE.get(path)
         if hit is not None:
             _CACHE.move_to_end(path)
             return hit
-    if not os.path.exists(os.path.join(path, "tree.json")):
-        raise BlockMissingError(f"resident block {path} is not on host {socket.gethostname()}")
     bundle = load_bundle(path)
     with _CACHE_LOCK:
         _CACHE[path] = bundle
@@ -294,6 +297,7 @@ class BlockRDD:
         self._ctx = ctx
         self._id = f"{name}-{uuid.uuid4().hex[:12]}"
         self._tokens = None
+        self._pass_tokens = None
         self._meta = None
         self._generation = 0
 
@@ -314,17 +318,33 @@ class BlockRDD:
             task_safe(functools.partial(_write_partition, store_id)), preservesPartitioning=True)
         tokens.persist(StorageLevel.MEMORY_ONLY)
         tokens.setName(f"mli:{store_id}")
-        meta = self._ctx.run(tokens.collect)
-        self._tokens, self._meta, self._store_id = tokens, sorted(meta), store_id
+        meta = sorted(self._ctx.run(tokens.collect))
+        self._tokens, self._meta, self._store_id = tokens, meta, store_id
+        self._pass_tokens = self._pass_rdd(tokens, meta)
         _LIVE[self._id] = self
         return self
+
+    def _pass_rdd(self, tokens, meta):
+        """The RDD each pass runs over.
+
+        When every block sits on one host (``local[*]``, a one-node cluster), the tokens are
+        re-parallelized without lineage, one task per core (each task handles several
+        blocks): a pass then costs one small job, not one that also ships the source
+        partitions (e.g. the user's numpy chunks) in every task. With several hosts, the
+        cached tokens are used: their preferred locations send each task to its block.
+        """
+        if len({host for _i, host, _p, _n in meta}) != 1:
+            return tokens
+        sc = self._ctx.sc
+        slots = max(1, min(len(meta), sc.defaultParallelism))
+        return sc.parallelize(meta, slots).setName(f"mli:{self._store_id}:pass")
 
     def unpersist(self) -> None:
         """Drop the resident files and the cached tokens."""
         if self._tokens is None:
             return
         tokens, store_id = self._tokens, self._store_id
-        self._tokens = self._meta = None
+        self._tokens = self._meta = self._pass_tokens = None
         _LIVE.pop(self._id, None)
         try:
             sc = self._ctx.sc
@@ -361,7 +381,7 @@ class BlockRDD:
         for attempt in range(3):
             self.materialize()
             try:
-                return job(self._tokens)
+                return job(self._pass_tokens)
             except Exception as exc:  # noqa: BLE001
                 original = decode(exc)
                 if isinstance(original, BlockMissingError) and attempt < 2:

@@ -167,12 +167,14 @@ def test_lost_tokens_and_files_are_rebuilt_from_lineage(ctx, data):
     assert sorted(os.listdir(path)) == ["p00000", "p00001", "p00002"]
     expected = s.map_reduce(_gram)
     # the executor "loses" its cached tokens and the block files
+    first_id = s._store_id
     s._tokens.unpersist(blocking=True)
     shutil.rmtree(path)
     got = s.map_reduce(_gram)
     np.testing.assert_allclose(got[0], data.T @ data)
     np.testing.assert_allclose(got[1], expected[1])
-    assert sorted(os.listdir(path)) == ["p00000", "p00001", "p00002"]  # re-written
+    assert s._store_id != first_id  # rebuilt from the source lineage: a new generation
+    assert sorted(os.listdir(_dir(s))) == ["p00000", "p00001", "p00002"]
     s.unpersist()
 
 
@@ -183,7 +185,7 @@ def test_missing_block_files_raise_block_missing_and_are_rebuilt(ctx, data, capl
     fake = [(i, socket.gethostname(), f"/nonexistent/mli-blocks/{first_id}/p{i:05d}", n)
             for i, n in enumerate(s.partition_rows)]
     s._tokens.unpersist()
-    s._tokens = ctx.sc.parallelize(fake, 3).cache()
+    s._tokens = s._pass_tokens = ctx.sc.parallelize(fake, 3).cache()
     with caplog.at_level("WARNING", logger="mli"):
         got = s.map_reduce(_gram)
     np.testing.assert_allclose(got[0], data.T @ data)
