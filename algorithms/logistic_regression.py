@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli.base import Algorithm, Model
-from mli.labels import encode, find_classes
-from mli.optimize import LogisticLoss, MultinomialLogisticLoss, minimize
-from mli.params import Interval, Options
+from mli.classifier import ProbabilisticClassifierModel
+from mli.linear import LinearAlgorithm, LinearClassifierModel, linear_constraints
+from mli.optimize import LogisticLoss, MultinomialLogisticLoss
 
 __all__ = ["LogisticRegression", "LogisticRegressionModel"]
 
 
-class LogisticRegression(Algorithm):
+class LogisticRegression(LinearAlgorithm):
     """Logistic regression, binary or multinomial (softmax).
 
     Parameters
@@ -28,10 +27,13 @@ class LogisticRegression(Algorithm):
         Elastic-net mix: 0 is ridge (L2), 1 is lasso (L1).
     max_iter : int, default 100
     tol : float, default 1e-6
-        Gradient tolerance of the optimizer.
+        Gradient tolerance of the optimizer (for "cocoa": the relative model change per
+        round).
     fit_intercept : bool, default True
-    solver : {"auto", "lbfgs", "owlqn", "gd", "sgd"}, default "auto"
-        "auto": L-BFGS, or OWL-QN when the L1 part is non-zero.
+    solver : {"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}, default "auto"
+        "auto": L-BFGS, or OWL-QN when the L1 part is non-zero. "cocoa": CoCoA+, a local
+        dual solver per partition with the updates added, few rounds (Spark jobs) when
+        passes are expensive; binary only, needs ``reg * (1 - l1_ratio) > 0``.
     callback : callable, optional
         ``callback(iteration, loss, seconds)`` after every iteration.
 
@@ -45,37 +47,11 @@ class LogisticRegression(Algorithm):
     array([0., 1.])
     """
 
-    _constraints = {
-        "reg": Interval(float, 0, None, closed="left"),
-        "l1_ratio": Interval(float, 0, 1, closed="both"),
-        "max_iter": Interval(int, 1, None, closed="left"),
-        "tol": Interval(float, 0, None, closed="left"),
-        "fit_intercept": [bool],
-        "solver": Options({"auto", "lbfgs", "owlqn", "gd", "sgd"}),
-        "callback": [None, "callable"],
-    }
-
-    def __init__(self, reg=0.0, l1_ratio=0.0, max_iter=100, tol=1e-6, fit_intercept=True,
-                 solver="auto", callback=None):
-        self.reg = reg
-        self.l1_ratio = l1_ratio
-        self.max_iter = max_iter
-        self.tol = tol
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.callback = callback
+    _constraints = linear_constraints({"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"})
 
     def _fit(self, data):
-        classes = find_classes(data, type(self).__name__)
-        k = len(classes)
-        loss = LogisticLoss() if k == 2 else MultinomialLogisticLoss(k)
-        result = minimize(loss, encode(data, classes).blocks, reg=self.reg,
-                          l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept,
-                          method=self.solver, max_iter=self.max_iter, tol=self.tol,
-                          callback=self.callback, n_features=data.num_features)
-        w, b = result.objective.unpack(result.x)
-        coef = np.atleast_2d(np.asarray(w).T)            # (1, d) binary, (K, d) multinomial
-        intercept = np.atleast_1d(np.asarray(b, dtype=np.float64))
+        coef, intercept, classes, result = self._fit_classifier(
+            data, lambda k: LogisticLoss() if k == 2 else MultinomialLogisticLoss(k))
         return LogisticRegressionModel(coef, intercept, classes, n_iter=result.n_iter)
 
     @classmethod
@@ -86,44 +62,8 @@ class LogisticRegression(Algorithm):
         return {"X": X, "y": y, "estimator": cls(reg=0.01, tol=1e-8), "rtol": 1e-4}
 
 
-class LogisticRegressionModel(Model):
-    """A fitted logistic regression: ``coef_`` (1 or K, d), ``intercept_``, ``classes_``."""
+class LogisticRegressionModel(LinearClassifierModel, ProbabilisticClassifierModel):
+    """A fitted logistic regression: ``coef_`` (1 or K, d), ``intercept_``, ``classes_``;
+    ``predict_proba`` and ``predict_log_proba`` (a softmax of the class scores)."""
 
-    _arrays = ("coef_", "intercept_", "classes_")
-    _attributes = ("n_iter",)
     _registry_name = "mli.LogisticRegressionModel"
-
-    def __init__(self, coef, intercept, classes, n_iter=0):
-        self.coef_ = np.asarray(coef, dtype=np.float64)
-        self.intercept_ = np.asarray(intercept, dtype=np.float64)
-        self.classes_ = np.asarray(classes, dtype=np.float64)
-        self.n_iter = int(n_iter)
-        super().__init__(n_features=self.coef_.shape[1])
-
-    def decision_function(self, data):
-        """Margins: 1-D for binary, (n, K) for multinomial."""
-        if self.coef_.shape[0] == 1:
-            return self._apply(data, self._margin_block, "margin")
-        return self._apply(data, self._margin_block, [f"margin_{c:g}" for c in self.classes_])
-
-    def predict_proba(self, data):
-        """Class probabilities, one column per class in ``classes_`` order."""
-        return self._apply(data, self._proba_block, [f"p_{c:g}" for c in self.classes_])
-
-    def _margin_block(self, X):
-        z = X @ self.coef_.T + self.intercept_
-        return z.ravel() if self.coef_.shape[0] == 1 else z
-
-    def _proba_block(self, X):
-        z = X @ self.coef_.T + self.intercept_
-        if self.coef_.shape[0] == 1:
-            p1 = 1.0 / (1.0 + np.exp(-z.ravel()))
-            return np.column_stack([1.0 - p1, p1])
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def _predict_block(self, X):
-        z = X @ self.coef_.T + self.intercept_
-        idx = (z.ravel() > 0).astype(int) if self.coef_.shape[0] == 1 else np.argmax(z, axis=1)
-        return self.classes_[idx]

@@ -91,8 +91,11 @@ def get_model_class(key: str) -> type:
         _import_builtin_models()
         cls = _REGISTRY.get(key)
     if cls is None:
-        known = sorted(_REGISTRY)
-        shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+        # the user's own classes first (the likelier target), then mli's; not test locals
+        names = [k for k in _REGISTRY if "<locals>" not in k]
+        known = sorted(k for k in names if not k.startswith("mli.")) + sorted(
+            k for k in names if k.startswith("mli."))
+        shown = ", ".join(known[:40]) + (", ..." if len(known) > 40 else "")
         raise ModelFormatError(
             f"unknown model class {key!r}: no registered mli Model has this name (registered: "
             f"{shown or 'none'}). Import the module that defines the model class before "

@@ -11,7 +11,8 @@ pure functions and explicit state in the style of optax:
 * optimizers, each ``Optimizer(**hyperparameters).minimize(objective, theta0, callback)``:
   :class:`LBFGS` (smooth), :class:`OWLQN` (L1 / elastic net), :class:`GradientDescent`
   (full batch, proximal for L1), :class:`ProximalGradient` (FISTA), :class:`ParallelSGD`
-  (MLI's local SGD + model averaging);
+  (MLI's local SGD + model averaging), :class:`CoCoA` (CoCoA+: local dual coordinate ascent
+  per partition, updates added or averaged; few rounds when passes are expensive);
 * :func:`minimize`: pick an optimizer and run it.
 
 Examples
@@ -27,6 +28,7 @@ import logging
 import numpy as np
 
 from .base import Callback, OptimizeResult, Optimizer, check_float, check_int
+from .cocoa import CoCoA
 from .gd import GradientDescent
 from .lbfgs import LBFGS, LBFGSState, two_loop, update_history
 from .losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
@@ -38,13 +40,13 @@ from .sgd import ParallelSGD
 __all__ = [
     "Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
     "Objective", "LocalBlocks", "OptimizeResult", "Optimizer",
-    "GradientDescent", "LBFGS", "OWLQN", "ProximalGradient", "ParallelSGD",
+    "GradientDescent", "LBFGS", "OWLQN", "ProximalGradient", "ParallelSGD", "CoCoA",
     "LBFGSState", "two_loop", "update_history", "minimize", "METHODS",
 ]
 
 log = logging.getLogger("mli")
 
-METHODS = ("auto", "lbfgs", "owlqn", "gd", "fista", "sgd")
+METHODS = ("auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa")
 
 
 def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
@@ -62,13 +64,13 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
         One ``(X, y)`` bundle per partition.
     reg, l1_ratio, fit_intercept
         See :class:`Objective`.
-    method : {"auto", "lbfgs", "owlqn", "gd", "fista", "sgd"}
+    method : {"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}
         ``"auto"``: OWL-QN when ``reg * l1_ratio > 0``, L-BFGS otherwise.
     max_iter : int
-        Iterations (epochs for ``"sgd"``).
+        Iterations (epochs for ``"sgd"``, rounds for ``"cocoa"``).
     tol : float
         Gradient (pseudo-gradient, gradient-mapping) tolerance; for ``"sgd"`` the relative
-        model change (see each optimizer).
+        model change (see each optimizer); for ``"cocoa"`` the relative model change per round.
     callback : callable, optional
         ``callback(iteration, loss, seconds)`` after every iteration; ``True`` stops.
     n_features : int, optional
@@ -104,6 +106,8 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
             opt = GradientDescent(max_iter=max_iter, tol=tol, **options)
         elif method == "fista":
             opt = ProximalGradient(max_iter=max_iter, tol=tol, **options)
+        elif method == "cocoa":
+            opt = CoCoA(max_iter=max_iter, tol=tol, **options)
         else:
             opt = ParallelSGD(epochs=max_iter, tol=tol, **options)
     except TypeError as exc:  # an option the chosen optimizer does not take

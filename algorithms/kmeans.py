@@ -1,0 +1,138 @@
+"""k-means clustering: k-means|| initialization, then Lloyd iterations.
+
+Initialization (Bahmani et al., "Scalable k-means++", VLDB 2012): a uniformly random first
+center, then rounds that each sample every point with probability ``min(1, l d^2(x) / phi)``
+(``l = 2k`` the oversampling factor, ``phi`` the cost of the current candidates), one pass
+per round; the candidates, weighted by the number of points closest to them, are reduced to
+``k`` centers on the driver (weighted k-means++ and Lloyd, as Spark's ``LocalKMeans``). The
+samples depend only on the seed and the rows' global positions: any partitioning gives the
+same centers. Lloyd: one pass per iteration (per partition, the sums and counts of the points
+nearest to each center, and the cost) with a numba kernel for dense and CSR blocks. Stops
+when the centers moved by at most ``tol`` times the data's mean feature variance (squared
+distances summed over the centers, as scikit-learn).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from mli.base import Algorithm, Model
+from mli.params import Interval, Options
+from mli.sampling import resolve_seed, row_offsets, take_rows
+
+from .kmeans_kernels import local_kmeans, lloyd_stats, nearest, sample_candidates, total_cost
+
+__all__ = ["KMeans", "KMeansModel"]
+
+ROUNDS = 2  # k-means|| sampling rounds (Spark's initSteps)
+
+
+class KMeans(Algorithm):
+    """k-means (Lloyd's algorithm) with k-means|| or random initialization.
+
+    Parameters
+    ----------
+    k : int
+        Number of clusters.
+    max_iter : int, default 20
+        Maximum Lloyd iterations (one pass each).
+    init : {"k-means||", "random"}, default "k-means||"
+        "random": ``k`` distinct rows drawn uniformly.
+    tol : float, default 1e-4
+        Stop when ``sum ||c_new - c_old||^2 <= tol * mean feature variance``.
+    seed : int, optional
+        Seed of the initialization (None: a fresh one).
+
+    Notes
+    -----
+    A center left without points keeps its position. ``k`` larger than the number of rows,
+    or (with "k-means||") than the number of distinct points, raises ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mli.algorithms import KMeans
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    >>> model = KMeans(k=2, seed=0).fit(X)                     # doctest: +SKIP
+    >>> model.predict(X), round(model.cost, 3)                 # doctest: +SKIP
+    (array([0, 0, 1, 1]), 0.01)
+    """
+
+    _constraints = {
+        "k": Interval(int, 1, None, closed="left"),
+        "max_iter": Interval(int, 1, None, closed="left"),
+        "init": Options({"k-means||", "random"}),
+        "tol": Interval(float, 0, None, closed="left"),
+        "seed": [None, Interval(int, 0, None, closed="left")],
+    }
+
+    def __init__(self, k, max_iter=20, init="k-means||", tol=1e-4, seed=None):
+        self.k = k
+        self.max_iter = max_iter
+        self.init = init
+        self.tol = tol
+        self.seed = seed
+
+    def _fit(self, data):
+        blocks, k, offsets = data.blocks, self.k, row_offsets(data.blocks)
+        n = int(offsets[-1])
+        if n < k:
+            raise ValueError(f"k={k} is larger than the number of rows ({n})")
+        rng = np.random.default_rng(seed := resolve_seed(self.seed))
+        if self.init == "random":
+            C = take_rows(blocks, rng.choice(n, k, replace=False), offsets)
+        else:
+            C = self._kmeans_parallel(blocks, offsets, take_rows(blocks, [rng.integers(n)]), seed)
+        for it in range(1, self.max_iter + 1):
+            sums, counts, _, sqsum = blocks.map_reduce(lloyd_stats, C)
+            new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
+            var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
+            shift, C = float(((new - C) ** 2).sum()), new
+            if shift <= self.tol * var:
+                break
+        return KMeansModel(C, blocks.map_reduce(total_cost, C), it)
+
+    def _kmeans_parallel(self, blocks, offsets, C, seed):
+        ell = 2 * self.k
+        for rnd in itertools.count(1):
+            out = blocks.map_collect(sample_candidates, C, seed * 1_000_003 + rnd, offsets,
+                                     3 * ell + 10, with_index=True)
+            phi, weights = sum(o[0] for o in out), sum(o[1] for o in out)
+            if phi == 0 or (rnd > ROUNDS and len(C) >= self.k):
+                break
+            keys, rows = np.concatenate([o[2] for o in out]), np.vstack([o[3] for o in out])
+            C = np.unique(np.vstack([C, rows[keys > phi / ell]]), axis=0)
+        if len(C) < self.k:
+            raise ValueError(f"k={self.k} is larger than the number of distinct points "
+                             f"({len(C)})")
+        return local_kmeans(C, weights, self.k, seed)
+
+    @classmethod
+    def _conformance_data(cls):
+        rng = np.random.default_rng(0)
+        centers = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]])
+        X = centers[rng.integers(3, size=300)] + rng.standard_normal((300, 3))
+        return {"X": X, "y": None, "estimator": cls(k=3, seed=0), "rtol": 1e-6}
+
+
+class KMeansModel(Model):
+    """A fitted k-means model: ``centers`` (k, d) (also ``cluster_centers_``) and ``cost``
+    (also ``inertia_``): the summed squared distances of the training points to their
+    nearest center. ``predict`` gives the index of the nearest center."""
+
+    _arrays = ("centers",)
+    _attributes = ("cost", "n_iter")
+    _registry_name = "mli.KMeansModel"
+
+    def __init__(self, centers, cost, n_iter=0):
+        self.centers = np.asarray(centers, dtype=np.float64)
+        self.cost = float(cost)
+        self.n_iter = int(n_iter)
+        super().__init__(n_features=self.centers.shape[1])
+
+    cluster_centers_ = property(lambda self: self.centers)
+    inertia_ = property(lambda self: self.cost)
+
+    def _predict_block(self, X):
+        return nearest(X, self.centers)[0]

@@ -1,0 +1,40 @@
+"""One pass over training data without making it resident first.
+
+:meth:`mli.blocks.BlockRDD.map_reduce` first writes every block into the workers' node-local
+storage (``materialize``), which pays off from the second pass on. An algorithm that reads
+its data exactly once (Naive Bayes, the normal equations of linear regression) should not
+pay for that write: :func:`one_pass` runs ``fn`` straight on the blocks' source (one Spark
+job, nothing written) when they are not resident yet, and over the resident blocks when they
+are. The result is combined as ``map_reduce`` does (a deterministic tree, partition order).
+
+>>> mom = one_pass(data.blocks, block_moments, combine=merge)     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Callable
+
+from .blocks import _tree_reduce, tree_add
+from .errors import task_safe
+
+__all__ = ["one_pass"]
+
+
+def _apply(fn, args, index, bundles):
+    for bundle in bundles:
+        yield index, fn(bundle, *args)
+
+
+def one_pass(blocks, fn: Callable, *args, combine: Callable = tree_add):
+    """``blocks.map_reduce(fn, *args, combine=combine)`` without materializing ``blocks``.
+
+    ``blocks`` is a :class:`~mli.blocks.BlockRDD` (or anything with ``map_reduce``, e.g.
+    :class:`~mli.optimize.LocalBlocks`, which is used as is).
+    """
+    if getattr(blocks, "_tokens", True) is not None or not hasattr(blocks, "source_bundles"):
+        return blocks.map_reduce(fn, *args, combine=combine)
+    rdd = blocks.source_bundles().mapPartitionsWithIndex(
+        task_safe(functools.partial(_apply, fn, args)))
+    out = sorted(blocks._ctx.run(rdd.collect), key=operator.itemgetter(0))
+    return _tree_reduce([r for _, r in out], combine)

@@ -1,0 +1,119 @@
+"""Moments of blocks of rows in one pass: counts, means and centered second moments.
+
+Per partition, :func:`moments` computes ``(n, mean, M2)`` with the block centered on its own
+mean (``M2`` the scatter matrix ``sum (x - mean)(x - mean)^T``, or only its diagonal); the
+partitions' results are combined exactly with :func:`merge` (Chan, Golub & LeVeque's
+parallel update), which is stable where ``sum x x^T - n mean mean^T`` would cancel. Used
+with :meth:`mli.blocks.BlockRDD.map_reduce`::
+
+    mom = data.blocks.map_reduce(block_moments, combine=merge)   # one Spark job
+    cov = mom.m2 / mom.n
+
+:func:`grouped_moments` does the same per class label (:func:`merge_grouped` combines).
+Shared by :class:`~mli.algorithms.LinearRegression` (normal equations: the moments of
+``[X, y]``) and :class:`~mli.algorithms.NaiveBayes` (per-class counts, means, variances).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["Moments", "moments", "merge", "grouped_moments", "merge_grouped", "stack_grouped",
+           "block_moments"]
+
+_CHUNK = 8192  # rows centered at a time (bounds the temporary copy of a dense block)
+
+
+class Moments(NamedTuple):
+    """``n`` rows, their ``mean`` (d,) and ``m2``: the centered scatter matrix (d, d) or its
+    diagonal (d,), the sums of squared deviations."""
+
+    n: float
+    mean: np.ndarray
+    m2: np.ndarray
+
+
+def _array(X):
+    return getattr(X, "array", X)
+
+
+def moments(X, y=None, *, full: bool = False) -> Moments:
+    """The moments of the rows of ``X`` (dense or CSR), with ``y`` appended as a last column.
+
+    Parameters
+    ----------
+    X : ndarray, scipy sparse matrix or LocalMatrix, shape (n, d)
+    y : ndarray of shape (n,), optional
+    full : bool
+        The whole scatter matrix (``(d, d)``) instead of its diagonal.
+    """
+    A = _array(X)
+    if y is not None:
+        col = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        A = sp.hstack([A, sp.csr_matrix(col)], format="csr") if sp.issparse(A) \
+            else np.hstack([A, col])
+    n, d = A.shape
+    if n == 0:
+        return Moments(0.0, np.zeros(d), np.zeros((d, d) if full else d))
+    if sp.issparse(A):
+        A = A.astype(np.float64)
+        mean = np.asarray(A.sum(axis=0)).ravel() / n
+        if full:
+            m2 = np.asarray((A.T @ A).toarray()) - n * np.outer(mean, mean)
+        else:
+            m2 = np.asarray(A.multiply(A).sum(axis=0)).ravel() - n * mean * mean
+        return Moments(float(n), mean, m2)
+    mean = A.mean(axis=0, dtype=np.float64)
+    m2 = np.zeros((d, d) if full else d)
+    for s in range(0, n, _CHUNK):
+        D = A[s:s + _CHUNK].astype(np.float64) - mean
+        m2 += D.T @ D if full else np.einsum("ij,ij->j", D, D)
+    return Moments(float(n), mean, m2)
+
+
+def merge(a: Moments | None, b: Moments | None) -> Moments | None:
+    """The moments of the union of two sets of rows (exact, stable)."""
+    if a is None or a.n == 0:
+        return b
+    if b is None or b.n == 0:
+        return a
+    n = a.n + b.n
+    delta = b.mean - a.mean
+    mean = a.mean + delta * (b.n / n)
+    f = a.n * b.n / n
+    extra = np.outer(delta, delta) if np.ndim(a.m2) == 2 else delta * delta
+    return Moments(n, mean, a.m2 + b.m2 + f * extra)
+
+
+def block_moments(bundle, full: bool = True) -> Moments:
+    """:func:`moments` of a training bundle ``(X, y)``: of ``[X, y]`` (``y`` last), or of
+    ``X`` when the bundle has no labels."""
+    X, y = bundle
+    return moments(X, y, full=full)
+
+
+def grouped_moments(X, labels, *, full: bool = False) -> dict:
+    """``{label: Moments}`` of the rows of ``X`` with each distinct label."""
+    A = _array(X)
+    labels = np.asarray(labels)
+    return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
+
+
+def merge_grouped(a: dict | None, b: dict | None) -> dict | None:
+    """Merge two ``{label: Moments}`` results (labels of either side)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return {c: merge(a.get(c), b.get(c)) for c in sorted(set(a) | set(b))}
+
+
+def stack_grouped(groups: dict) -> tuple[np.ndarray, Moments]:
+    """``(labels, Moments)``: the sorted labels of a ``{label: Moments}`` result and their
+    moments stacked (``n`` of shape ``(K,)``, ``mean`` and ``m2`` with one row per label)."""
+    labels = np.array(sorted(groups), dtype=np.float64)
+    parts = [groups[c] for c in labels]
+    return labels, Moments(np.array([m.n for m in parts]), np.stack([m.mean for m in parts]),
+                           np.stack([m.m2 for m in parts]))
