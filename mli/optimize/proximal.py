@@ -20,6 +20,12 @@ __all__ = ["ProximalGradient"]
 log = logging.getLogger("mli")
 
 
+def _check_bool(name, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 class ProximalGradient(Optimizer):
     """FISTA with backtracking and adaptive restart.
 
@@ -39,23 +45,28 @@ class ProximalGradient(Optimizer):
         ``False`` gives plain ISTA (proximal gradient descent).
     max_backtrack : int
         Halvings of the step allowed per iteration.
+    backtracking : bool
+        ``False``: a fixed step ``step_size`` (no sufficient-decrease check; a diverging
+        objective raises ``FloatingPointError``).
     """
 
+    _name = "ProximalGradient"
+
     def __init__(self, step_size: float = 1.0, max_iter: int = 500, tol: float = 1e-6,
-                 ftol: float = 0.0, accelerated: bool = True, max_backtrack: int = 40):
+                 ftol: float = 0.0, accelerated: bool = True, max_backtrack: int = 40,
+                 backtracking: bool = True):
         self.step_size = check_float("step_size", step_size, 0.0, min_inclusive=False)
         self.max_iter = check_int("max_iter", max_iter, 1)
         self.tol = check_float("tol", tol, 0.0)
         self.ftol = check_float("ftol", ftol, 0.0)
-        if not isinstance(accelerated, (bool, np.bool_)):
-            raise ValueError(f"accelerated must be True or False, got {accelerated!r}")
-        self.accelerated = bool(accelerated)
+        self.accelerated = _check_bool("accelerated", accelerated)
+        self.backtracking = _check_bool("backtracking", backtracking)
         self.max_backtrack = check_int("max_backtrack", max_backtrack, 1)
 
     def minimize(self, objective, theta0: np.ndarray | None = None,
                  callback: Callback | None = None) -> OptimizeResult:
         """Minimize the full objective (smooth part + L1 term) from ``theta0`` (zeros)."""
-        track = Tracker("ProximalGradient", callback, objective)
+        track = Tracker(self._name, callback, objective)
         mask, l1 = objective.l1_mask, objective.l1
         x = initial_theta(objective, theta0)
         fx, gx = objective.value_grad(x)
@@ -73,8 +84,9 @@ class ProximalGradient(Optimizer):
                 xn = soft_threshold(z, t * l1, mask) if l1 else z
                 fn, gn = objective.value_grad(xn)
                 d = xn - y
-                if math.isfinite(fn) and fn <= fy + float(gy @ d) + float(d @ d) / (2 * t) \
-                        + 1e-12 * abs(fy):
+                if not self.backtracking or (
+                        math.isfinite(fn) and fn <= fy + float(gy @ d) + float(d @ d) / (2 * t)
+                        + 1e-12 * abs(fy)):  # sufficient decrease of the smooth part
                     break
                 t *= 0.5
             else:
@@ -82,6 +94,10 @@ class ProximalGradient(Optimizer):
                 message = "backtracking found no acceptable step"
                 break
             Fn = fn + objective.l1_penalty(xn)
+            if not math.isfinite(Fn):
+                raise FloatingPointError(
+                    f"{self._name} diverged (objective {Fn}); lower step_size "
+                    f"({self.step_size:g}) or use backtracking=True")
             gmap = float(np.max(np.abs(d), initial=0.0)) / t
             F_old = F
             if self.accelerated and Fn <= F:
