@@ -158,6 +158,9 @@ class MLContext:
         if master is not None and master.startswith("local"):
             conf["spark.ui.enabled"] = "false"
             conf["spark.driver.memory"] = "4g"
+            local_dir = _memory_backed_dir()
+            if local_dir is not None and "SPARK_LOCAL_DIRS" not in os.environ:
+                conf["spark.local.dir"] = local_dir
         if active is None and not under_submit and "MLI_SPARK_LOG_LEVEL" not in os.environ:
             log4j = os.path.join(os.path.dirname(__file__), "data", "log4j2.properties")
             opt = f"-Dlog4j2.configurationFile=file:{log4j}"
@@ -231,6 +234,35 @@ class MLContext:
 
     def broadcast(self, value):
         return self.sc.broadcast(value)
+
+
+#: free space a RAM-backed file system needs before local mode puts Spark's scratch space on it
+SHM_MIN_FREE = 8 << 30
+
+
+def _memory_backed_dir(root: str = "/dev/shm") -> str | None:
+    """Spark's scratch directory for ``local[*]``: ``/dev/shm/mli`` when that RAM-backed
+    file system exists and has at least :data:`SHM_MIN_FREE` bytes free, else ``None``
+    (Spark's default, ``/tmp``).
+
+    Local mode moves the user's arrays into the Python workers through files
+    (``parallelize``'s temporary file, the resident block files): on a disk-backed ``/tmp``
+    a few hundred MB can cost seconds of write-back, in RAM a fraction of a second. The
+    data sits in memory either way (Spark's cache, the page cache). Pass
+    ``spark_local_dir=...`` (or set ``SPARK_LOCAL_DIRS``) to choose another place.
+    """
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return None
+    if st.f_bavail * st.f_frsize < SHM_MIN_FREE:
+        return None
+    path = os.path.join(root, "mli")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
 
 
 def get_context(ctx: MLContext | None = None) -> MLContext:

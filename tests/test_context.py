@@ -212,3 +212,24 @@ def test_java_help_mentions_every_platform():
     text = JAVA_HELP.format(what="x")
     for needle in ("Java 17", "apt-get", "brew", "adoptium", "JAVA_HOME", "PATH"):
         assert needle in text
+
+
+def test_local_scratch_dir_is_memory_backed_only_with_room(tmp_path, monkeypatch):
+    from mli import context as mctx
+
+    assert mctx._memory_backed_dir(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(mctx, "SHM_MIN_FREE", 1)
+    assert mctx._memory_backed_dir(str(tmp_path)) == str(tmp_path / "mli")
+    monkeypatch.setattr(mctx, "SHM_MIN_FREE", 1 << 62)  # more than any disk has free
+    assert mctx._memory_backed_dir(str(tmp_path)) is None
+
+
+def test_session_scratch_dir(ctx):
+    from mli import context as mctx
+
+    expected = mctx._memory_backed_dir()
+    got = ctx.sc.getConf().get("spark.local.dir", None)
+    if "SPARK_LOCAL_DIRS" in os.environ or expected is None:
+        assert got != "/dev/shm/mli"
+    else:
+        assert got == expected
