@@ -32,19 +32,22 @@ from .cocoa import CoCoA
 from .gd import GradientDescent
 from .lbfgs import LBFGS, LBFGSState, two_loop, update_history
 from .losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
-from .objective import LocalBlocks, Objective
+from .objective import Preconditioned, LocalBlocks, Objective
 from .owlqn import OWLQN
 from .proximal import ProximalGradient
 from .sgd import ParallelSGD
 
 __all__ = [
     "Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
-    "Objective", "LocalBlocks", "OptimizeResult", "Optimizer",
+    "Objective", "Preconditioned", "LocalBlocks", "OptimizeResult", "Optimizer",
     "GradientDescent", "LBFGS", "OWLQN", "ProximalGradient", "ParallelSGD", "CoCoA",
     "LBFGSState", "two_loop", "update_history", "minimize", "METHODS",
 ]
 
 log = logging.getLogger("mli")
+
+#: "auto" preconditioning threshold: p90 / p10 of the features' standard deviations
+PRECONDITION_SPREAD = 2.0
 
 METHODS = ("auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa")
 
@@ -53,7 +56,7 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
              fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
              tol: float = 1e-6, callback: Callback | None = None,
              n_features: int | None = None, theta0: np.ndarray | None = None,
-             **options) -> OptimizeResult:
+             precondition: bool | str = "auto", **options) -> OptimizeResult:
     """Minimize mean ``loss`` + elastic-net penalty over ``blocks``.
 
     Parameters
@@ -77,6 +80,14 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
         Read from the blocks when omitted.
     theta0 : ndarray, optional
         Starting point (zeros by default).
+    precondition : {"auto", True, False}, default "auto"
+        ``"lbfgs"``: iterate on features divided by their standard deviations
+        (:class:`Preconditioned`; one extra pass computes them). The objective and its
+        minimizer are those of the raw features -- as pyspark.ml's
+        ``standardization=False`` -- but badly scaled features (word counts) cost far fewer
+        iterations. ``"auto"``: only when the standard deviations are unequal (90th / 10th
+        percentile above ``PRECONDITION_SPREAD`` = 2); on evenly scaled features the
+        rescaling does not help.
     **options
         Further hyperparameters of the chosen optimizer (``m``, ``ftol``, ``step_size``,
         ``batch_size``, ``seed``...).
@@ -113,6 +124,20 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     except TypeError as exc:  # an option the chosen optimizer does not take
         raise ValueError(f"invalid option for method={method!r}: {exc}") from None
     log.debug("minimize: %r with %r", objective, opt)
-    result = opt.minimize(objective, theta0, callback=callback)
+    if precondition not in (True, False, "auto"):
+        raise ValueError(f"precondition must be True, False or 'auto', got {precondition!r}")
+    scaled = None
+    if method == "lbfgs" and precondition is not False:
+        scaled = Preconditioned.by_feature_std(objective)
+        if precondition == "auto" and scaled.spread <= PRECONDITION_SPREAD:
+            scaled = None
+        log.debug("minimize: feature scales spread %.3g -> %s",
+                  getattr(scaled, "spread", 0.0), "preconditioned" if scaled else "raw")
+    if scaled is not None:
+        start = None if theta0 is None else scaled.from_theta(theta0)
+        result = opt.minimize(scaled, start, callback=callback)
+        result.x = scaled.to_theta(result.x)
+    else:
+        result = opt.minimize(objective, theta0, callback=callback)
     result.objective = objective
     return result
