@@ -303,6 +303,16 @@ def _bin_features(A, edges, eoff, out):
             out[i, j] = lo - eoff[j]
 
 
+@numba.njit(**_JIT)
+def _bin_features_few(A, table, out):
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            x, c = A[i, j], 0
+            for q in range(table.shape[1]):  # branch-free count, vectorized by LLVM
+                c += table[j, q] < x
+            out[i, j] = c
+
+
 def bin_features(A, edges):
     """Bin index of every value: ``out[i, j] = searchsorted(edges[j], A[i, j], "left")``,
     uint8 when every feature has fewer than 255 edges, else uint16.
@@ -315,9 +325,16 @@ def bin_features(A, edges):
     A = np.ascontiguousarray(A)
     if A.dtype not in (np.float32, np.float64):
         A = A.astype(np.float64)
+    m = max(map(len, edges), default=0)
+    out = np.empty(A.shape, np.uint8 if m < 255 else np.uint16)
+    if m < 255:  # few edges: count them in a row padded with +inf (never below a value)
+        table = np.full((len(edges), -(-m // 8) * 8), np.inf)
+        for j, e in enumerate(edges):
+            table[j, :len(e)] = e
+        _bin_features_few(A, table, out)
+        return out
     eoff = np.cumsum([0] + [len(e) for e in edges]).astype(np.int64)
     flat = np.concatenate([np.asarray(e, np.float64) for e in edges] + [np.zeros(0)])
-    out = np.empty(A.shape, np.uint8 if max(map(len, edges), default=0) < 255 else np.uint16)
     _bin_features(A, flat, eoff, out)
     return out
 

@@ -15,7 +15,9 @@ fits on small data come first (JVM, Python workers, numba's cache), then ``--rep
 fits (median).
 
 Run: python bench/bench_trees.py [--quick] [--repeats 1] [--partitions 4] [--skip-pyspark-ml]
-``--quick``: 100,000 dense rows, 10 trees, depth 6 on the dense set.
+[--skip-sklearn] [--sklearn-repeats N] [--only TEXT]
+``--quick``: 100,000 dense rows, 10 trees, depth 6 on the dense set. ``--only dense`` (or
+``mnist``, ``tree``, ``forest``, ``"dense 400k x 100: tree"``): only the matching cases.
 Writes bench/results/trees.png.
 """
 from __future__ import annotations
@@ -60,6 +62,8 @@ def median_time(fn, repeats):
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
+    if repeats > 1:
+        print(f"    runs: {' '.join(f'{t:.2f}' for t in times)} s", flush=True)
     return statistics.median(times), out
 
 
@@ -105,9 +109,13 @@ def main(argv=None):
     ap.add_argument("--cols", type=int, default=100)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--sklearn-repeats", type=int, default=None,
+                    help="timed scikit-learn fits (default: --repeats)")
     ap.add_argument("--max-bins", type=int, default=32)
     ap.add_argument("--skip-pyspark-ml", action="store_true")
     ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--only", default=None, help="run only the cases whose name contains "
+                    "this text (e.g. 'dense', 'mnist', 'tree', 'dense 400k x 100: tree')")
     ap.add_argument("--png", default=str(ROOT / "bench" / "results" / "trees.png"))
     args = ap.parse_args(argv)
     rows = args.rows or (100_000 if args.quick else 400_000)
@@ -120,13 +128,18 @@ def main(argv=None):
     from sklearn.tree import DecisionTreeClassifier as SkDT
 
     datasets = {}
+    wanted = (lambda case: args.only is None or args.only.lower() in case.lower())
+    dense = f"dense {rows // 1000}k x {args.cols}"
+    cases = {name: [k for k in ("tree", "forest") if wanted(
+        f"{name}: {'tree' if k == 'tree' else f'forest {n_trees}'} d{depth}")]
+        for name, depth in (("MNIST t10k", 10), (dense, dense_depth))}
     if (DATA / "mnist-t10k").exists():
-        datasets["MNIST t10k"] = (*load_mnist(), 10)
+        if cases["MNIST t10k"]:
+            datasets["MNIST t10k"] = (*load_mnist(), 10)
     else:
         print(f"MNIST not found under {DATA}; skipping it", file=sys.stderr)
     X, y = make_dense(rows + 100_000, args.cols)
-    datasets[f"dense {rows // 1000}k x {args.cols}"] = (X[:rows], y[:rows], X[rows:], y[rows:],
-                                                        dense_depth)
+    datasets[dense] = (X[:rows], y[:rows], X[rows:], y[rows:], dense_depth)
     del X, y
 
     ctx = mli.MLContext("local[2]", app_name="bench-trees")
@@ -146,12 +159,14 @@ def main(argv=None):
 
     results = []  # (case, mli s, mli acc, ml s, ml acc, sk s, sk acc)
     for name, (Xtr, ytr, Xte, yte, depth) in datasets.items():
+        if not cases[name]:
+            continue
         if not args.skip_pyspark_ml:
             t0 = time.perf_counter()
             df, df_test = spark_frame(spark, Xtr, ytr, P), spark_frame(spark, Xte, yte, P)
             print(f"[{name}] pyspark.ml DataFrame build (not timed): "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
-        for kind in ("tree", "forest"):
+        for kind in cases[name]:
             case = f"{name}: {'tree' if kind == 'tree' else f'forest {n_trees}'} d{depth}"
             if kind == "tree":
                 ours = DecisionTree(max_depth=depth, max_bins=B, seed=0)
@@ -171,7 +186,7 @@ def main(argv=None):
             if not args.skip_sklearn:
                 sk = (SkDT(max_depth=depth, random_state=0) if kind == "tree" else
                       SkRF(n_estimators=n_trees, max_depth=depth, random_state=0, n_jobs=1))
-                t_sk, skm = median_time(lambda: sk.fit(Xtr, ytr), R)
+                t_sk, skm = median_time(lambda: sk.fit(Xtr, ytr), args.sklearn_repeats or R)
                 acc_sk = float(skm.score(Xte, yte))
                 print(f"[{case}] scikit-learn {t_sk:.1f} s, accuracy {acc_sk:.4f}", flush=True)
             results.append((case, t_mli, acc_mli, t_ml, acc_ml, t_sk, acc_sk, t_ing))
@@ -182,7 +197,8 @@ def main(argv=None):
 
     load = os.getloadavg()
     print(f"\nTrees benchmark: Spark local[2], {P} partitions, maxBins {B}, median of {R} "
-          f"run(s); load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+          f"run(s) (scikit-learn: {args.sklearn_repeats or R}); load average {load[0]:.1f} "
+          f"{load[1]:.1f} {load[2]:.1f}")
     head = (f"{'case':30s} {'mli s':>7s} {'(ingest)':>8s} {'acc':>7s} {'pyspark.ml s':>12s} "
             f"{'acc':>7s} {'ml/mli':>7s} {'sklearn s':>9s} {'acc':>7s}")
     print(head)

@@ -11,19 +11,30 @@ feature subsets). Training makes these Spark jobs:
    ``max_bins - 1`` thresholds: the midpoints of adjacent distinct values when there are at
    most ``max_bins`` of them (scikit-learn's thresholds), else midpoints chosen so the bins
    hold about equal counts.
-2. **binning** (once, lazily): a derived resident bundle per partition holds the binned
-   features (uint8/uint16), the encoded labels and, for a forest, the per-row, per-tree
-   Poisson(1) bootstrap counts, drawn from a hash of ``(seed, tree, global row index)``.
+2. **binning** (inside the first pass that needs it, no job of its own): a task bins its
+   resident block (uint8/uint16 features, labels as class indices and, for a forest, the
+   per-row, per-tree Poisson(1) bootstrap counts drawn from a hash of
+   ``(seed, tree, global row index)``) and writes it next to the block, in the node's
+   app-scoped Spark directory; later passes memory-map that file (or bin again when it is
+   missing: another node, a lost file). The last pass deletes the files (else one cleanup
+   job does).
 3. **one pass per level** (more when the level's histograms exceed ``HIST_BUDGET``
    entries): every partition routes its rows down the trees grown so far and returns the
-   histograms of the nodes being split (:func:`mli.algorithms.tree_kernels.histograms`),
-   summed across partitions by ``map_reduce``. The driver picks every node's best split
-   (maximal impurity decrease with at least ``min_samples_leaf`` rows on each side; a
-   split must decrease the impurity) and records the children's statistics, so the leaves
-   of the last level need no extra pass.
-4. **driver finishing**: once the (binned) rows still reaching an unfinished node take
-   fewer bytes than the level's histograms (and at most ``LOCAL_BYTES``), one pass gathers
-   them and the remaining levels run on the driver with the same kernels.
+   histograms of the nodes being split (:func:`mli.algorithms.tree_kernels.histograms`;
+   class counts as int32), summed across partitions by ``map_reduce``. The driver picks
+   every node's best split (maximal impurity decrease with at least ``min_samples_leaf``
+   rows on each side; a split must decrease the impurity) and records the children's
+   statistics, so the leaves of the last level need no extra pass. When a node's children
+   have its candidate features (a classification tree: every feature), only the smaller
+   child is histogrammed; the other is the parent's histogram minus it (exact counts).
+4. **driver finishing**: when gathering the binned rows still reaching an unfinished node
+   (at most ``LOCAL_BYTES``) and growing the remaining levels on the driver, with the same
+   kernels, is expected to be faster than one pass per remaining level (cost model:
+   ``JOB_SECONDS`` per Spark job, ``BYTE_SECONDS`` per byte moved to the driver,
+   ``UNIT_SECONDS`` per row and feature histogrammed, the passes' work shared by the
+   cores) and they take fewer bytes than the level's histograms would (what a pass moves
+   to the driver anyway), one pass gathers them: the data set is split in Spark, small
+   nodes are finished on the driver (PLANET's in-memory build), never the whole data.
 
 Thresholds: a row goes left when ``x <= threshold``. When every value of a feature was
 seen (at most ``max_bins`` distinct values, all rows sampled) a split gets scikit-learn's
@@ -36,22 +47,28 @@ candidate features constant) is a leaf.
 """
 from __future__ import annotations
 
-import functools
 import math
+import os
+import shutil
+import uuid
 
 import numpy as np
 import scipy.sparse as sp
 
 from .base import Model
+from .blocks import _root_dir, load_bundle, save_bundle
 from .table import _splitmix_uniform
 from mli.algorithms.tree_kernels import apply as _route, best_splits, bin_features, histograms
 
 __all__ = ["grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
-           "HIST_BUDGET", "LOCAL_BYTES"]
+           "HIST_BUDGET", "LOCAL_BYTES", "JOB_SECONDS", "BYTE_SECONDS", "UNIT_SECONDS"]
 
 SAMPLE_ROWS = 20_000       # rows sampled to place the bin thresholds
 HIST_BUDGET = 1 << 23      # histogram entries (float64) per pass; more nodes take more passes
 LOCAL_BYTES = 256 << 20    # largest gathering of the remaining rows to the driver
+# its cost model, in seconds: a Spark job; moving a byte to the driver; routing a row one
+# level down or adding it to one feature's histogram
+JOB_SECONDS, BYTE_SECONDS, UNIT_SECONDS = 0.15, 1e-8, 2e-9
 MAX_CLASSES = 1000         # more distinct labels than this: a continuous label, most likely
 _POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(25)])
 
@@ -105,30 +122,58 @@ def _bin_part(index, bundle, edges, classes, offsets, n_trees, seed):
     return Xb, np.asarray(y, np.float64), w
 
 
-def _hist_part(bundle, tree, slot, sfeat, off, n_classes):
-    Xb, y, w = bundle
-    return histograms(Xb, y, w, *tree, slot, sfeat, off, n_classes)
+def _binned(index, bundle, key, spec, keep=True):
+    """The binned bundle of partition ``index``: this node's file of it when an earlier pass
+    wrote one, else binned from the resident bundle now (and written for the next passes)."""
+    path = os.path.join(_root_dir(), f"{key}-p{index:05d}")
+    if os.path.exists(os.path.join(path, "tree.json")):
+        return load_bundle(path)
+    out = _bin_part(index, bundle, *spec)
+    if keep:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        save_bundle(out, path)
+    return out
 
 
-def _gather_part(bundle, tree, active):
-    """The rows of a block that reach an active node (with a non-zero weight)."""
-    Xb, y, w = bundle
+def _drop_part(index, bundle, key):
+    shutil.rmtree(os.path.join(_root_dir(), f"{key}-p{index:05d}"), ignore_errors=True)
+
+
+def _hist_part(index, bundle, key, spec, last, tree, slot, sfeat, off, n_classes):
+    Xb, y, w = _binned(index, bundle, key, spec)
+    hist = histograms(Xb, y, w, *tree, slot, sfeat, off, n_classes)
+    if last:
+        _drop_part(index, bundle, key)
+    # class counts travel as int32: exact, as a count is at most 255 * rows < 2**31
+    return hist.astype(np.int32) if n_classes and len(y) < 1 << 23 else hist
+
+
+def _sum64(a, b):
+    return np.add(a, b, dtype=np.float64)
+
+
+def _gather_part(index, bundle, key, spec, tree, active):
+    """The binned rows of a block that reach an active node (with a non-zero weight)."""
+    Xb, y, w = _binned(index, bundle, key, spec, keep=False)
+    _drop_part(index, bundle, key)
     keep = active[_route(Xb, *tree)] & (True if w is None else w > 0)
     keep = keep.any(axis=1)
     return Xb[keep], y[keep], None if w is None else w[keep]
 
 
-class _Local:
-    """Rows gathered on the driver, with the BlockRDD methods the growing loop uses."""
-
-    def __init__(self, parts):
-        self.bundle = tuple(None if p[0] is None else np.concatenate(p) for p in zip(*parts))
-
-    def map_reduce(self, fn, *args):
-        return fn(self.bundle, *args)
-
-    def unpersist(self):
-        pass
+def _finish_locally(rows, d, n_trees, k, levels, hist_bytes, partitions, cores):
+    """Whether gathering ``rows`` binned rows and growing the last ``levels`` levels on the
+    driver is expected to be faster than one pass per level (levels of ``hist_bytes``)."""
+    gather = rows * (d + n_trees + 8)
+    work = rows * n_trees * (k + levels) * levels * UNIT_SECONDS
+    passes = ((levels - 1) * JOB_SECONDS + work / cores
+              + levels * hist_bytes * partitions * BYTE_SECONDS)
+    # never more than the passes themselves would move to the driver (the level's
+    # histograms from every partition): the data is split in Spark, only nodes whose rows
+    # are smaller than their histograms are finished on the driver (PLANET's in-memory
+    # build), never the whole data set
+    moved = hist_bytes * partitions
+    return gather <= min(LOCAL_BYTES, moved) and gather * BYTE_SECONDS + work < passes
 
 
 def _subset_size(max_features, d, classification):
@@ -170,10 +215,11 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
     usable = np.flatnonzero(n_bins > 1) if (n_bins > 1).any() else np.arange(1)
     k = min(_subset_size(max_features, d, classification), len(usable))
     slot_bytes = k * n_bins.max() * n_stats * 8
-    binned = data.blocks.map(functools.partial(
-        _bin_part, edges=edges, classes=classes, offsets=offsets, seed=seed,
-        n_trees=n_trees if bootstrap else 0), with_index=True, name="binned")
+    spec = (edges, classes, offsets, n_trees if bootstrap else 0, seed)
+    key, n_cls = f"tree-{uuid.uuid4().hex[:12]}", n_stats if classification else 0
     feature, tbin, threshold, left, right, stats, tree_of = [], [], [], [], [], [], []
+    local, live = None, True   # rows gathered on the driver; binned files on the workers
+    cores = min(data.num_partitions, data.ctx.sc.defaultParallelism)
 
     def node(t, st):
         for column, v in ((feature, -1), (tbin, -1), (threshold, np.nan), (left, -1),
@@ -189,26 +235,50 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
     def weight(st):
         return st.sum() if classification else st[0]
 
-    roots = [node(t, None) for t in range(n_trees)]
-    frontier, blocks, rows = list(roots), binned, offsets[-1]
+    def histogram_pass(tree, slot, sfeat, off, last):
+        nonlocal live
+        if local is not None:
+            return histograms(*local, *tree, slot, sfeat, off, n_cls)
+        hist = data.blocks.map_reduce(_hist_part, key, spec, last, tree, slot, sfeat, off,
+                                      n_cls, combine=_sum64, with_index=True)
+        live = not last
+        return np.asarray(hist, np.float64)
+
+    # same candidate features in a node and its children (a tree, exact class counts): the
+    # larger child's histogram is its parent's minus its sibling's (no row adds to it)
+    subtract = classification and k == len(usable)
+    roots, pairs = [node(t, None) for t in range(n_trees)], {}
+    frontier, rows = list(roots), offsets[-1]
     try:
         for depth in range(max(est.max_depth, 1)):
             tree = (roots, feature, tbin, left, right)
-            if blocks is binned and rows * (d + n_trees) < min(LOCAL_BYTES,
-                                                               len(frontier) * slot_bytes):
+            if local is None and _finish_locally(
+                    rows, d, n_trees, k, max(est.max_depth, 1) - depth,
+                    len(frontier) * slot_bytes, data.num_partitions, cores):
                 active = np.zeros(len(feature), bool)
                 active[frontier] = True
-                blocks = _Local(binned.map_collect(_gather_part, tree, active))
-            nxt, step = [], max(1, HIST_BUDGET * 8 // slot_bytes)
+                parts = data.blocks.map_collect(_gather_part, key, spec, tree, active,
+                                                with_index=True)
+                live = False
+                local = tuple(None if p[0] is None else np.concatenate(p) for p in zip(*parts))
+            nxt, kept, step = [], {}, max(1, HIST_BUDGET * 8 // slot_bytes)
             for g0 in range(0, len(frontier), step):   # one pass per level, unless too big
                 group = frontier[g0:g0 + step]
+                pos = {nd: i for i, nd in enumerate(group)}
+                derived = {i: pos[pairs[nd][0]] for i, nd in enumerate(group)
+                           if nd in pairs and pairs[nd][0] in pos}
+                done = [i for i in range(len(group)) if i not in derived]
                 slot = np.full(len(feature), -1)
-                slot[group] = np.arange(len(group))
+                slot[np.array(group)[done]] = np.arange(len(done))
                 sfeat = np.array([candidates(nd) for nd in group])
                 off = np.concatenate([np.zeros((len(group), 1), int),
                                       np.cumsum(n_bins[sfeat], axis=1)], axis=1)
-                hist = blocks.map_reduce(_hist_part, tree, slot, sfeat, off,
-                                         n_stats if classification else 0)
+                part = histogram_pass(tree, slot, sfeat[done], off[done], depth + 1 >=
+                                      est.max_depth and g0 + step >= len(frontier))
+                hist = np.empty((len(group),) + part.shape[1:])
+                hist[done] = part
+                for i, sib in derived.items():
+                    hist[i] = pairs[group[i]][1] - hist[sib]
                 gain, j, b, hi, total, sl, sr = best_splits(hist, off, kind,
                                                             est.min_samples_leaf)
                 for i, nd in enumerate(group):
@@ -219,17 +289,26 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
                     tbin[nd], v = int(b[i]), values[f]
                     threshold[nd] = (_midpoint(v[b[i]], v[hi[i]]) if v is not None
                                      else edges[f][(b[i] + hi[i] - 1) // 2])
+                    kids = []
                     for st, side in ((sl[i], left), (sr[i], right)):
                         side[nd] = node(tree_of[nd], st)
                         if weight(st) >= 2 * est.min_samples_leaf and (
                                 not classification or np.count_nonzero(st) > 1):
-                            nxt.append(side[nd])
-            frontier = nxt if depth + 1 < est.max_depth else []
+                            kids.append(side[nd])
+                    nxt += kids
+                    if subtract and len(kids) == 2:
+                        small, large = sorted(kids, key=lambda c: weight(stats[c]))
+                        kept[large] = (small, hist[i])
+            frontier, pairs = (nxt if depth + 1 < est.max_depth else []), kept
             rows = min(rows, sum(weight(stats[nd]) for nd in frontier))
             if not frontier:
                 break
     finally:
-        binned.unpersist()
+        if live:  # the growth stopped before its last level: drop the binned files
+            try:
+                data.blocks.map_collect(_drop_part, key, with_index=True)
+            except Exception:  # noqa: BLE001 - Spark may be stopped; they go with the app
+                pass
     st = np.array(stats, np.float64)
     value = (st / np.maximum(st.sum(1, keepdims=True), 1e-300) if classification
              else st[:, 1:2] / np.maximum(st[:, :1], 1e-300))

@@ -199,6 +199,40 @@ def test_same_model_for_1_and_4_partitions(ctx):
         np.testing.assert_allclose(m1.value, m4.value, rtol=1e-12)
 
 
+def test_distributed_growth_equals_driver_growth(ctx, monkeypatch):
+    """Small data is grown on the driver after one gathering pass (driver finishing); with
+    that off and a small histogram budget every level takes Spark passes (several per level,
+    binned files on the workers, the larger child's histogram by subtraction). Same models,
+    for 1 and 4 partitions, and no binned files left behind."""
+    import os
+
+    import mli.trees as T
+    from mli.blocks import _root_dir
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((2000, 6))
+    X[:, 5] = np.round(X[:, 5])
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0.3) * 2.0 + (X[:, 3] > 1)
+    target = X[:, 0] - 2 * X[:, 1] ** 2
+    ests = [(DecisionTree(max_depth=5, max_bins=16), y),
+            (DecisionTree(max_depth=8, min_samples_leaf=200), y),   # stops before depth 8
+            (RandomForest(n_trees=4, max_depth=5, max_bins=16, seed=1), y),
+            (RandomForest(n_trees=2, max_depth=4, max_features="all", seed=1), y),
+            (DecisionTree(task="regression", max_depth=4, max_bins=16), target)]
+    on_driver = [est.fit(X, labels) for est, labels in ests]
+    monkeypatch.setattr(T, "LOCAL_BYTES", 0)
+    monkeypatch.setattr(T, "HIST_BUDGET", 4800)
+    for p in (1, 4):
+        for (est, labels), ref in zip(ests, on_driver):
+            m = est.fit(mli.MLTable.from_numpy(X, labels, num_partitions=p), label="label")
+            for name in ("roots", "feature", "threshold", "left", "right"):
+                np.testing.assert_array_equal(getattr(m, name), getattr(ref, name))
+            np.testing.assert_allclose(m.value, ref.value, rtol=1e-12)
+            if est.task == "classification":
+                np.testing.assert_array_equal(m.value, ref.value)
+    assert not [f for f in os.listdir(_root_dir()) if f.startswith("tree-")]
+
+
 def test_sparse_and_float32_input_give_the_dense_model(ctx, continuous):
     import scipy.sparse as sp
 
