@@ -22,6 +22,12 @@ token and document offsets), so NGrams, StopWords, HashingTF and CountVectorizer
 numba kernels (:mod:`mli.featurize.text_kernels`) with no Python object per token. Called
 directly, the token stages accept lists of token lists and return lists of token lists.
 
+``Tokenizer`` followed by ``HashingTF`` (with a run pattern such as the default, ``\\w+`` or
+``\\S+``) is one numba pass over the UTF-8 bytes of the whole batch: tokenize, lowercase,
+hash and count, straight to CSR (``text_kernels.tokenize_hash``). When the documents are
+the lines ``MLTable.read_text`` just read in the same Python worker, the pass runs on the
+bytes read from the file (no re-encoding; see ``mli.io.lines_bytes``).
+
 Compatibility
 -------------
 * ``HashingTF`` computes pyspark.ml's ``HashingTF`` exactly: MurmurHash3 x86_32 with seed 42
@@ -71,6 +77,18 @@ _SEP = "\n\x00\n"  # between documents when a batch is tokenized as one string
 # ============================================================================ token batches
 
 
+
+def _materialized(name: str) -> property:
+    """A read-only attribute computed on first access (by ``_materialize``)."""
+
+    def get(self) -> np.ndarray:
+        if self._pending is not None:
+            self._materialize()
+        return getattr(self, name)
+
+    return property(get)
+
+
 class TokenBatch:
     """The tokens of a batch of documents: UTF-8 bytes plus offsets (no Python str per token).
 
@@ -82,22 +100,50 @@ class TokenBatch:
         Token ``t`` is ``buf[starts[t]:ends[t]]``.
     doc_ptr : int64 array of length ``n_docs + 1``
         Document ``d`` holds tokens ``doc_ptr[d]:doc_ptr[d + 1]``.
+
+    A Tokenizer whose pattern is a run of one character class returns the batch *pending*:
+    it holds the documents and is tokenized on first use of these attributes, unless the
+    next stage is a HashingTF, which tokenizes and hashes the text in one pass instead.
     """
 
-    __slots__ = ("buf", "starts", "ends", "doc_ptr")
+    __slots__ = ("_buf", "_starts", "_ends", "_doc_ptr", "_pending")
 
     def __init__(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                  doc_ptr: np.ndarray):
-        self.buf, self.starts, self.ends, self.doc_ptr = buf, starts, ends, doc_ptr
+        self._buf, self._starts, self._ends, self._doc_ptr = buf, starts, ends, doc_ptr
+        self._pending = None
+
+    @classmethod
+    def _deferred(cls, tokenizer: "Tokenizer", values: list, kind: str, min_chars: int,
+                  raw: bytes | None = None) -> "TokenBatch":
+        tb = cls.__new__(cls)
+        tb._buf = tb._starts = tb._ends = tb._doc_ptr = None
+        tb._pending = (tokenizer, values, kind, min_chars, raw)
+        return tb
+
+    def _materialize(self) -> None:
+        tokenizer, values, kind, min_chars, _ = self._pending
+        tb = tokenizer._runs(values, kind, min_chars)
+        self._buf, self._starts, self._ends, self._doc_ptr = tb.buf, tb.starts, tb.ends, \
+            tb.doc_ptr
+        self._pending = None
+
+    buf = _materialized("_buf")
+    starts = _materialized("_starts")
+    ends = _materialized("_ends")
+    doc_ptr = _materialized("_doc_ptr")
 
     def __getstate__(self):
         return (np.asarray(self.buf), self.starts, self.ends, self.doc_ptr)
 
     def __setstate__(self, state):
-        self.buf, self.starts, self.ends, self.doc_ptr = state
+        self._buf, self._starts, self._ends, self._doc_ptr = state
+        self._pending = None
 
     @property
     def n_docs(self) -> int:
+        if self._pending is not None:
+            return len(self._pending[1])
         return len(self.doc_ptr) - 1
 
     @property
@@ -267,12 +313,23 @@ _RUN_PATTERNS.update({(p, True): ("S", 1) for p in (r"\s+", r"\s", r"(?u)\s+", r
 @functools.lru_cache(maxsize=2)
 def _char_table(kind: str) -> np.ndarray:
     """``table[c]`` is 1 when code point ``c`` matches ``\\w`` (kind "w") or ``\\S`` ("S")
-    in Python's ``re`` -- built with ``re`` itself, so the semantics are identical."""
-    chars = "".join(map(chr, range(0x110000)))
+    in Python's ``re`` -- built with ``re`` itself, so the semantics are identical: the
+    string of all code points, with the runs of the other class removed by one ``re.sub``."""
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    kept = re.sub(r"\W+" if kind == "w" else r"\s+", "", every)
     table = np.zeros(0x110000, dtype=np.uint8)
-    for m in re.finditer(r"\w+" if kind == "w" else r"\S+", chars):
-        table[m.start():m.end()] = 1
+    table[np.frombuffer(kept.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)] = 1
     return table
+
+
+def _read_bytes(values: list) -> bytes | None:
+    """The UTF-8 bytes of ``values`` (each followed by a newline) if they are the lines
+    ``MLTable.read_text`` just read in this process (see :func:`mli.io.lines_bytes`)."""
+    if not values:
+        return None
+    from mli.io import lines_bytes
+
+    return lines_bytes(values)
 
 
 def _check_text(values: list, owner: str) -> None:
@@ -362,13 +419,15 @@ class Tokenizer(Transformer):
         if isinstance(batch, np.ndarray):
             batch = batch.tolist()
         values = list(batch)
-        _check_text(values, "Tokenizer")
-        user, combined = _compiled(self.pattern, bool(self.lowercase))
         min_len = max(1, int(self.min_length))
-        n = len(values)
         run = _RUN_PATTERNS.get((self.pattern, bool(self.gaps)))
-        if run is not None:
-            return self._runs(values, run[0], max(run[1], min_len))
+        raw = _read_bytes(values) if run is not None else None
+        if raw is None:
+            _check_text(values, "Tokenizer")
+        if run is not None:  # tokenized when used (HashingTF: tokenized and hashed at once)
+            return TokenBatch._deferred(self, values, run[0], max(run[1], min_len), raw)
+        user, combined = _compiled(self.pattern, bool(self.lowercase))
+        n = len(values)
         if not self.gaps and combined is not None and n > 0:
             joined = _SEP.join(values)
             if joined.count("\x00") == n - 1:          # no document holds a NUL itself
@@ -542,9 +601,80 @@ class HashingTF(Transformer):
     def _transform_batch(self, batch: Any) -> sp.csr_matrix:
         tb = TokenBatch.coerce(batch, "HashingTF")
         nf = int(self.num_features)
+        if tb._pending is not None:
+            X = _tokenize_hash(tb, nf, bool(self.binary))
+            if X is not None:
+                return X
         cols = K.nonnegative_mod(K.murmur3_32(np.asarray(tb.buf), tb.starts, tb.ends, 42), nf)
         indptr, indices, data = K.term_counts(cols, tb.doc_ptr, bool(self.binary))
         return sp.csr_matrix((data, indices, indptr), shape=(tb.n_docs, nf))
+
+
+class _Counts(sp.csr_matrix):
+    """HashingTF's output inside a Spark task: a csr_matrix that pickles (Spark's cache of a
+    pipeline's intermediate output) with its counts as uint8/uint16 when they are small
+    integers -- 5 bytes per nonzero instead of 12 -- and unpickles as a plain csr_matrix."""
+
+    def __reduce__(self):
+        data = self.data
+        for small in (np.uint8, np.uint16):
+            if data.dtype == np.float64 and (not len(data) or data.max() <= np.iinfo(small).max):
+                counts = data.astype(small)
+                if np.array_equal(counts, data):
+                    return (_counts_csr, (self.shape, self.indptr, self.indices, counts))
+                break
+        return (_counts_csr, (self.shape, self.indptr, self.indices, data))
+
+
+def _counts_csr(shape, indptr, indices, counts) -> sp.csr_matrix:
+    return sp.csr_matrix((counts.astype(np.float64, copy=False), indices, indptr), shape=shape)
+
+
+def _in_spark_task() -> bool:
+    try:
+        from pyspark import TaskContext
+    except ImportError:  # pragma: no cover
+        return False
+    return TaskContext.get() is not None
+
+
+def _tokenize_hash(tb: TokenBatch, nf: int, binary: bool) -> sp.csr_matrix | None:
+    """A pending TokenBatch's hashed term counts, tokenized and hashed in one numba pass
+    over the UTF-8 text (None: the text needs Python's lowercasing; tokenize first)."""
+    tokenizer, values, kind, min_chars, raw = tb._pending
+    n = len(values)
+    if n == 0:
+        return sp.csr_matrix((0, nf), dtype=np.float64)
+    low = K.lower_table() if tokenizer.lowercase else None
+    if raw is not None:  # the bytes read_text read: every line followed by "\n"
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        out = K.tokenize_hash(buf, K.newline_offsets(buf, n), _char_table(kind), low,
+                              min_chars, nf, binary)
+        if out is None:
+            return None
+        indptr, indices, data = out
+        return _Counts((data, indices, indptr), shape=(n, nf))
+    joined = "\n".join(values)     # "\n" is neither \w nor \S: no token crosses it
+    buf = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if joined.isascii():
+        lens = np.fromiter(map(len, values), dtype=np.int64, count=n)
+        doc_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens + 1, out=doc_off[1:])
+        doc_off[-1] = len(buf)
+    elif joined.count("\n") == n - 1:  # no document holds a newline
+        doc_off = K.newline_offsets(buf, n)
+    else:
+        lens = np.fromiter(map(len, values), dtype=np.int64, count=n)
+        doc_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens + 1, out=doc_off[1:])
+        doc_off[-1] = len(joined)
+        doc_off = K.char_to_byte_offsets(buf, doc_off)
+    out = K.tokenize_hash(buf, doc_off, _char_table(kind), low, min_chars, nf, binary)
+    if out is None:
+        return None
+    indptr, indices, data = out
+    csr = _Counts if _in_spark_task() else sp.csr_matrix
+    return csr((data, indices, indptr), shape=(n, nf))
 
 
 # ============================================================================ CountVectorizer

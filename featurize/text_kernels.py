@@ -24,7 +24,7 @@ from numba import njit
 __all__ = ["murmur3_32", "murmur3_32_ref", "hash64", "hash64_ref", "term_counts",
            "term_counts_ref", "lookup", "ngrams", "ngrams_ref", "char_to_byte_offsets",
            "char_to_byte_offsets_ref", "nonnegative_mod", "row_norms", "row_norms_ref",
-           "token_runs", "ascii_lower"]
+           "token_runs", "ascii_lower", "tokenize_hash", "newline_offsets", "lower_table"]
 
 _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -39,42 +39,7 @@ def _rotl32(x, r):
 
 @njit(cache=True, nogil=True)
 def _murmur3_one(buf, start, end, seed):
-    c1 = np.uint64(0xCC9E2D51)
-    c2 = np.uint64(0x1B873593)
-    m = np.uint64(0xFFFFFFFF)
-    h1 = np.uint64(seed) & m
-    n = end - start
-    nblocks = n // 4
-    for b in range(nblocks):
-        i = start + 4 * b
-        k1 = (np.uint64(buf[i]) | (np.uint64(buf[i + 1]) << np.uint64(8))
-              | (np.uint64(buf[i + 2]) << np.uint64(16)) | (np.uint64(buf[i + 3]) << np.uint64(24)))
-        k1 = (k1 * c1) & m
-        k1 = ((k1 << np.uint64(15)) | (k1 >> np.uint64(17))) & m
-        k1 = (k1 * c2) & m
-        h1 ^= k1
-        h1 = ((h1 << np.uint64(13)) | (h1 >> np.uint64(19))) & m
-        h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & m
-    tail = start + 4 * nblocks
-    rem = n & 3
-    k1 = np.uint64(0)
-    if rem == 3:
-        k1 ^= np.uint64(buf[tail + 2]) << np.uint64(16)
-    if rem >= 2:
-        k1 ^= np.uint64(buf[tail + 1]) << np.uint64(8)
-    if rem >= 1:
-        k1 ^= np.uint64(buf[tail])
-        k1 = (k1 * c1) & m
-        k1 = ((k1 << np.uint64(15)) | (k1 >> np.uint64(17))) & m
-        k1 = (k1 * c2) & m
-        h1 ^= k1
-    h1 ^= np.uint64(n)
-    h1 ^= h1 >> np.uint64(16)
-    h1 = (h1 * np.uint64(0x85EBCA6B)) & m
-    h1 ^= h1 >> np.uint64(13)
-    h1 = (h1 * np.uint64(0xC2B2AE35)) & m
-    h1 ^= h1 >> np.uint64(16)
-    return h1
+    return _murmur3_bytes(buf[start:end], end - start, np.uint64(seed) & np.uint64(0xFFFFFFFF))
 
 
 @njit(cache=True, nogil=True)
@@ -208,6 +173,37 @@ def hash64_ref(data: bytes, fold: bool = False) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _emit_counts(seg, m, binary, indices, data, nnz):
+    """Sort the ``m`` column ids in ``seg`` and append (column, count) pairs at ``nnz``;
+    returns the new ``nnz``."""
+    if m <= 24:  # insertion sort: documents are short
+        for a in range(1, m):
+            v = seg[a]
+            b = a - 1
+            while b >= 0 and seg[b] > v:
+                seg[b + 1] = seg[b]
+                b -= 1
+            seg[b + 1] = v
+        s = seg
+    else:
+        s = np.sort(seg[:m])
+    prev = s[0]
+    cnt = 1.0
+    for t in range(1, m):
+        if s[t] == prev:
+            cnt += 1.0
+        else:
+            indices[nnz] = prev
+            data[nnz] = 1.0 if binary else cnt
+            nnz += 1
+            prev = s[t]
+            cnt = 1.0
+    indices[nnz] = prev
+    data[nnz] = 1.0 if binary else cnt
+    return nnz + 1
+
+
+@njit(cache=True, nogil=True)
 def _term_counts(cols, doc_ptr, binary, indptr, indices, data):
     n_docs = doc_ptr.shape[0] - 1
     nnz = 0
@@ -226,31 +222,7 @@ def _term_counts(cols, doc_ptr, binary, indptr, indices, data):
                     seg[m] = cols[t]
                     m += 1
             if m > 0:
-                if m <= 24:  # insertion sort: documents are short
-                    for i in range(1, m):
-                        v = seg[i]
-                        j = i - 1
-                        while j >= 0 and seg[j] > v:
-                            seg[j + 1] = seg[j]
-                            j -= 1
-                        seg[j + 1] = v
-                    s = seg
-                else:
-                    s = np.sort(seg[:m])
-                prev = s[0]
-                cnt = 1.0
-                for t in range(1, m):
-                    if s[t] == prev:
-                        cnt += 1.0
-                    else:
-                        indices[nnz] = prev
-                        data[nnz] = 1.0 if binary else cnt
-                        nnz += 1
-                        prev = s[t]
-                        cnt = 1.0
-                indices[nnz] = prev
-                data[nnz] = 1.0 if binary else cnt
-                nnz += 1
+                nnz = _emit_counts(seg, m, binary, indices, data, nnz)
         indptr[d + 1] = nnz
     return nnz
 
@@ -568,3 +540,237 @@ def ascii_lower(buf):
         c = buf[i]
         out[i] = c + 32 if c >= 65 and c <= 90 else c
     return out
+
+
+# ============================================================================ fused tokenize + hash
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _murmur3_bytes(tok, nb, h1):
+    """MurmurHash3 x86_32 of ``tok[:nb]`` with seed ``h1`` (unsigned, in a uint64)."""
+    m = np.uint64(0xFFFFFFFF)
+    nblocks = nb >> 2
+    for b in range(nblocks):
+        i = 4 * b
+        k1 = (np.uint64(tok[i]) | (np.uint64(tok[i + 1]) << np.uint64(8))
+              | (np.uint64(tok[i + 2]) << np.uint64(16)) | (np.uint64(tok[i + 3]) << np.uint64(24)))
+        k1 = (k1 * np.uint64(0xCC9E2D51)) & m
+        k1 = ((k1 << np.uint64(15)) | (k1 >> np.uint64(17))) & m
+        k1 = (k1 * np.uint64(0x1B873593)) & m
+        h1 ^= k1
+        h1 = ((h1 << np.uint64(13)) | (h1 >> np.uint64(19))) & m
+        h1 = (h1 * np.uint64(5) + np.uint64(0xE6546B64)) & m
+    tail = 4 * nblocks
+    rem = nb & 3
+    k1 = np.uint64(0)
+    if rem == 3:
+        k1 ^= np.uint64(tok[tail + 2]) << np.uint64(16)
+    if rem >= 2:
+        k1 ^= np.uint64(tok[tail + 1]) << np.uint64(8)
+    if rem >= 1:
+        k1 ^= np.uint64(tok[tail])
+        k1 = (k1 * np.uint64(0xCC9E2D51)) & m
+        k1 = ((k1 << np.uint64(15)) | (k1 >> np.uint64(17))) & m
+        k1 = (k1 * np.uint64(0x1B873593)) & m
+        h1 ^= k1
+    h1 ^= np.uint64(nb)
+    h1 ^= h1 >> np.uint64(16)
+    h1 = (h1 * np.uint64(0x85EBCA6B)) & m
+    h1 ^= h1 >> np.uint64(13)
+    h1 = (h1 * np.uint64(0xC2B2AE35)) & m
+    h1 ^= h1 >> np.uint64(16)
+    return h1
+
+
+@njit(cache=True, nogil=True)
+def _tokenize_hash(buf, doc_off, table, asc, low, use_low, min_chars, seed, nf, binary,
+                   indptr, indices, data, seg, tok, d0, nnz0):
+    # asc[b] (ASCII b): -1 when b is not a token character, else b as it goes into the
+    # token (lowercased); other code points: table[low[cp]] (table[cp] without lowercasing)
+    # returns (0, n_docs, nnz) when done, (1, d, nnz) when the output arrays are full at
+    # document d (call again from there with larger arrays), (-1, d, nnz) for the fallback
+    n = buf.shape[0]
+    nnz = nnz0
+    cap = indices.shape[0]
+    s0 = np.uint64(seed) & np.uint64(0xFFFFFFFF)
+    for d in range(d0, doc_off.shape[0] - 1):
+        i = doc_off[d]
+        stop = doc_off[d + 1]
+        m = 0
+        nb = 0
+        chars = 0
+        while True:
+            if i < stop:
+                b0 = buf[i]
+                if b0 < 0x80:
+                    v = asc[b0]
+                    i += 1
+                    if v >= 0:
+                        tok[nb] = v
+                        nb += 1
+                        chars += 1
+                        continue
+                else:
+                    cp, ln = _decode_at(buf, i, n)
+                    i += ln
+                    if use_low:
+                        cp = np.int64(low[cp])
+                        if cp < 0:
+                            return -1, d, nnz  # lowercase: context-dependent or 2 characters
+                    if table[cp] != 0:
+                        chars += 1
+                        if cp < 0x80:
+                            tok[nb] = cp
+                            nb += 1
+                        elif cp < 0x800:
+                            tok[nb] = 0xC0 | (cp >> 6)
+                            tok[nb + 1] = 0x80 | (cp & 0x3F)
+                            nb += 2
+                        elif cp < 0x10000:
+                            tok[nb] = 0xE0 | (cp >> 12)
+                            tok[nb + 1] = 0x80 | ((cp >> 6) & 0x3F)
+                            tok[nb + 2] = 0x80 | (cp & 0x3F)
+                            nb += 3
+                        else:
+                            tok[nb] = 0xF0 | (cp >> 18)
+                            tok[nb + 1] = 0x80 | ((cp >> 12) & 0x3F)
+                            tok[nb + 2] = 0x80 | ((cp >> 6) & 0x3F)
+                            tok[nb + 3] = 0x80 | (cp & 0x3F)
+                            nb += 4
+                        continue
+            # a separator or the end of the document: the token so far (if any) ends
+            if nb > 0:
+                if chars >= min_chars:
+                    h = _murmur3_bytes(tok, nb, s0)
+                    hs = np.int64(h) - (np.int64(1) << 32) if h >= np.uint64(0x80000000) \
+                        else np.int64(h)
+                    c = hs % nf
+                    if c < 0:
+                        c += nf
+                    seg[m] = c
+                    m += 1
+                nb = 0
+                chars = 0
+            if i >= stop:
+                break
+        if m > 0:
+            if nnz + m > cap:
+                return 1, d, nnz
+            nnz = _emit_counts(seg, m, binary, indices, data, nnz)
+        indptr[d + 1] = nnz
+    return 0, doc_off.shape[0] - 1, nnz
+
+
+_ASC_CACHE: dict = {}
+
+
+def _ascii_table(table: np.ndarray, lowercase: bool) -> np.ndarray:
+    key = (table.ctypes.data, bool(lowercase))
+    asc = _ASC_CACHE.get(key)
+    if asc is None:
+        asc = np.full(128, -1, dtype=np.int16)
+        for c in range(128):
+            lc = c + 32 if lowercase and 65 <= c <= 90 else c
+            if table[lc]:
+                asc[c] = lc
+        _ASC_CACHE[key] = asc
+    return asc
+
+
+def tokenize_hash(buf: np.ndarray, doc_off: np.ndarray, table: np.ndarray,
+                  low: np.ndarray | None, min_chars: int, num_features: int,
+                  binary: bool = False, seed: int = 42):
+    """Tokenize and hash in one pass: CSR arrays ``(indptr, indices, data)`` of the hashed
+    term counts of every document ``buf[doc_off[d]:doc_off[d+1]]`` (UTF-8), or None.
+
+    Tokens are as in :func:`token_runs` (maximal runs of code points ``c`` with
+    ``table[c]``, at least ``min_chars`` long) over the text lowercased with ``low``
+    (``low[c]``: the lowercase code point of ``c``, see :func:`lower_table`; None: no
+    lowercasing); a token's column is ``nonNegativeMod(murmur3_32(utf8(token), seed),
+    num_features)`` as in :func:`murmur3_32` -- pyspark.ml's HashingTF. Indices are sorted
+    within a row, duplicates summed (1.0 with ``binary``). Returns None when a code point
+    with ``low[c] < 0`` occurs (its lowercase is not one code point, or depends on its
+    neighbours): the caller then lowercases with Python's ``str.lower``.
+    """
+    n_docs = len(doc_off) - 1
+    indptr = np.zeros(max(n_docs, 0) + 1,
+                      dtype=np.int32 if buf.shape[0] < 2**31 else np.int64)
+    if n_docs <= 0:
+        return indptr, np.zeros(0, np.int32), np.zeros(0, np.float64)
+    doc_off = doc_off.astype(np.int64, copy=False)
+    # output capacity: a guess (~ one distinct term per 4 bytes), grown when it is short;
+    # close to nnz so that scipy keeps the views instead of copying them (it copies a view
+    # of less than half its buffer)
+    worst = (buf.shape[0] + n_docs) // 2 + n_docs + 1
+    cap = min(worst, buf.shape[0] // 4 + n_docs + 64)
+    indices = np.empty(cap, dtype=np.int32)
+    data = np.empty(cap, dtype=np.float64)
+    longest = int(np.max(np.diff(doc_off)))
+    seg = np.empty(longest + 1, dtype=np.int64)
+    tok = np.empty(4 * longest + 4, dtype=np.uint8)
+    use_low = low is not None
+    asc = _ascii_table(table, use_low)
+    low_arr = low if use_low else np.zeros(1, np.int32)
+    d, nnz = 0, 0
+    while True:
+        status, d, nnz = _tokenize_hash(buf, doc_off, table, asc, low_arr, use_low,
+                                        max(1, int(min_chars)), np.int64(seed & _M32),
+                                        np.int64(num_features), bool(binary), indptr, indices,
+                                        data, seg, tok, d, nnz)
+        if status < 0:
+            return None
+        if status == 0:
+            break
+        cap = min(worst, max(2 * cap, nnz + longest + 1))
+        indices = np.concatenate([indices[:nnz], np.empty(cap - nnz, dtype=np.int32)])
+        data = np.concatenate([data[:nnz], np.empty(cap - nnz, dtype=np.float64)])
+    return indptr, indices[:nnz], data[:nnz]
+
+
+@njit(cache=True, nogil=True)
+def _newline_offsets(buf, out):
+    k = 1
+    out[0] = 0
+    for i in range(buf.shape[0]):
+        if buf[i] == 10:
+            out[k] = i + 1
+            k += 1
+            if k == out.shape[0] - 1:
+                break
+    out[out.shape[0] - 1] = buf.shape[0]
+    return k
+
+
+def newline_offsets(buf: np.ndarray, n_docs: int) -> np.ndarray:
+    """Document offsets in ``buf`` holding ``n_docs`` documents joined by ``b"\\n"`` (no
+    document holds a newline): ``doc_off[d]`` is where document ``d`` starts and
+    ``doc_off[n_docs] = len(buf)`` (document ``d`` plus its separator is
+    ``buf[doc_off[d]:doc_off[d+1]]``).
+    """
+    out = np.empty(n_docs + 1, dtype=np.int64)
+    if n_docs > 0:
+        _newline_offsets(buf, out)
+    return out
+
+
+_LOWER = None
+
+
+def lower_table() -> np.ndarray:
+    """``table[c]``: the code point of ``chr(c).lower()`` (Python's ``str.lower``), or -1
+    where that is not one code point regardless of the neighbours (U+0130, which lowercases
+    to two code points, and U+03A3, whose lowercase depends on its position in a word)."""
+    global _LOWER
+    if _LOWER is None:
+        cps = np.arange(0x110000, dtype=np.uint32)
+        cps[0x130] = 0x20
+        text = cps.tobytes().decode("utf-32-le", "surrogatepass").lower()
+        low = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        if low.shape[0] != 0x110000:  # pragma: no cover - another multi-code-point lowercase
+            low = np.array([ord(chr(c).lower()) if len(chr(c).lower()) == 1 else -1
+                            for c in range(0x110000)], dtype=np.int64)
+        table = low.astype(np.int32)
+        table[0x130] = -1
+        table[0x3A3] = -1
+        _LOWER = table
+    return _LOWER

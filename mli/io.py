@@ -277,13 +277,185 @@ def read_tsv(path: str, **kw):
 
 
 def read_text(path: str, *, ctx: MLContext | None = None, min_partitions: int | None = None):
-    """Read text lines into a one-column table (column ``line``)."""
+    """Read text lines into a one-column table (column ``line``).
+
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` (as Spark's ``textFile``); invalid UTF-8 is
+    replaced by U+FFFD. Plain local files (and directories and globs of them) are read by the
+    Python workers themselves: each partition opens the file at its byte range (aligned to
+    line starts), so no line crosses from the JVM to Python. Compressed files and other file
+    systems (``hdfs://``, ``s3a://``, ...) go through Spark's ``textFile``.
+    """
     from .table import MLTable
 
     ctx = get_context(ctx)
     _check_path(ctx, path)
-    rdd = ctx.sc.textFile(path, minPartitions=min_partitions).map(lambda s: (s,))
+    if min_partitions is None:
+        min_partitions = ctx.sc.defaultMinPartitions
+    splits = _local_text_splits(ctx, path, max(1, int(min_partitions)))
+    if splits is not None:
+        rdd = ctx.sc.parallelize(splits, max(1, len(splits))).mapPartitions(
+            task_safe(_read_splits), preservesPartitioning=True)
+    else:
+        rdd = ctx.sc.textFile(path, minPartitions=min_partitions).map(lambda s: (s,))
     return MLTable(ctx, ["line"], rows=rdd, numeric=False)
+
+
+_COMPRESSED = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst", ".zstd", ".xz", ".lzo",
+               ".lzma", ".z", ".br", ".zip")
+_SPLIT_SLOP = 1.1  # Hadoop FileInputFormat's
+
+
+def _local_text_splits(ctx: MLContext, path: str, min_partitions: int):
+    """Byte-range splits ``(file, start, end)`` of the plain local files at ``path``, as
+    Hadoop's ``FileInputFormat.getSplits`` cuts them for ``textFile``; None when a file is
+    compressed or not on the local file system (then Spark reads it)."""
+    sc = ctx.sc
+    try:
+        jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
+        fs = jpath.getFileSystem(sc._jsc.hadoopConfiguration())
+        if str(fs.getScheme()) != "file":
+            return None
+        files = []
+        for st in fs.globStatus(jpath) or []:
+            if st.isDirectory():
+                for child in fs.listStatus(st.getPath()) or []:
+                    name = str(child.getPath().getName())
+                    if name.startswith(("_", ".")):
+                        continue  # Hadoop's hidden-file filter
+                    if child.isDirectory():
+                        return None
+                    files.append(child)
+            else:
+                files.append(st)
+        entries = []
+        for st in files:
+            local = str(st.getPath().toUri().getPath())
+            if local.lower().endswith(_COMPRESSED):
+                return None
+            entries.append((local, int(st.getLen()), int(st.getBlockSize())))
+    except Exception:  # noqa: BLE001 - anything unusual: let Spark read it
+        return None
+    if not entries:
+        return None
+    entries.sort()
+    total = sum(n for _, n, _ in entries)
+    goal = total // min_partitions
+    splits = []
+    for local, length, block in entries:
+        size = max(1, min(goal, block if block > 0 else 32 << 20))
+        start, rest = 0, length
+        while rest / size > _SPLIT_SLOP:
+            splits.append((local, start, start + size))
+            start += size
+            rest -= size
+        if rest > 0:
+            splits.append((local, start, length))
+    return splits or None  # only empty files: Spark's (no partitions)
+
+
+def _next_line_start(f, pos: int, size: int) -> int:
+    """Where the line after the first line end (\\n, \\r\\n or a lone \\r) at or after ``pos``
+    starts: Hadoop's LineRecordReader skips to there from a split's start (the split before
+    reads the lines starting up to and including its end)."""
+    if pos <= 0:
+        return 0
+    if pos >= size:
+        return size
+    f.seek(pos)
+    base = pos
+    while True:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return size
+        i_n, i_r = chunk.find(b"\n"), chunk.find(b"\r")
+        if i_n < 0 and i_r < 0:
+            base += len(chunk)
+            continue
+        if i_r < 0 or (0 <= i_n < i_r):
+            return base + i_n + 1
+        j = base + i_r  # a \r: one line end together with a following \n
+        if i_r + 1 < len(chunk):
+            return j + 2 if chunk[i_r + 1] == 10 else j + 1
+        f.seek(j + 1)
+        return j + 2 if f.read(1) == b"\n" else min(j + 1, size)
+
+
+def _split_bytes(local: str, start: int, end: int) -> bytes:
+    """The bytes of the lines of split ``[start, end)`` of ``local`` (as Hadoop assigns
+    lines to splits: those starting after the first line end at or after ``start``, up to
+    and including a line starting at ``end``)."""
+    import os
+
+    size = os.path.getsize(local)
+    end = min(end, size)
+    with open(local, "rb") as f:
+        a = _next_line_start(f, start, size)
+        b = _next_line_start(f, end, size) if end < size else size
+        if b <= a:
+            return b""
+        f.seek(a)
+        return f.read(b - a)
+
+
+def _bytes_to_lines(raw: bytes) -> tuple[list[str], bool]:
+    """(lines, clean): clean when ``raw`` is valid UTF-8 without \\r (then its lines joined
+    by \\n, plus a final \\n when ``raw`` ends with one, are ``raw`` itself)."""
+    clean = b"\r" not in raw
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+        clean = False
+    if not clean:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text ends with its last line's terminator
+    return lines, clean
+
+
+def _split_lines(local: str, start: int, end: int) -> list[str]:
+    return _bytes_to_lines(_split_bytes(local, start, end))[0]
+
+
+# The lines this Python worker read last, with their bytes: a Tokenizer given exactly these
+# str objects (same objects, same order: checked) tokenizes the bytes instead of encoding
+# the str again (see lines_bytes). One entry, dropped when used or replaced.
+_LAST_READ: list = []
+
+
+def _read_splits(splits):
+    # a list, not a generator: no Python frame per line when Spark iterates it
+    lines: list = []
+    parts: list = []
+    clean = True
+    for local, start, end in splits:
+        raw = _split_bytes(local, start, end)
+        got, ok = _bytes_to_lines(raw)
+        lines += got
+        clean &= ok
+        if raw:
+            parts.append(raw if raw.endswith(b"\n") else raw + b"\n")
+    _LAST_READ.clear()
+    if clean and lines:
+        _LAST_READ.append((lines, parts[0] if len(parts) == 1 else b"".join(parts)))
+    return list(zip(lines))
+
+
+def lines_bytes(values: list) -> bytes | None:
+    """The UTF-8 bytes of ``values`` -- each value followed by ``\\n`` -- when ``values`` are
+    the very lines (the same str objects, in order) that :func:`read_text` last read in this
+    Python worker; else None. Lets a tokenizer reuse the bytes read from the file."""
+    import operator
+
+    if not _LAST_READ:
+        return None
+    lines, raw = _LAST_READ[0]
+    if len(values) != len(lines) or values[0] is not lines[0] or values[-1] is not lines[-1] \
+            or not all(map(operator.is_, values, lines)):
+        return None
+    _LAST_READ.clear()
+    return raw
 
 
 def read_parquet(path: str, *, columns=None, ctx: MLContext | None = None):

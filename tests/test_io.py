@@ -117,6 +117,39 @@ def test_read_text_lines(ctx, tmp_path):
         MLTable.read_text(path, min_partitions=1, ctx=ctx).sample(0.5, seed=3).collect()
 
 
+def test_read_text_splits_like_spark_text_file(ctx, tmp_path):
+    # plain local files are read by the Python workers at byte ranges aligned to line
+    # starts: the same lines, in the same partitions, as Spark's textFile
+    import random
+
+    rnd = random.Random(3)
+    pieces = [b"a", b"bc", b"\n", b"\r", b"\r\n", b"\xc3\xa9", b"\xff", b"\xe6\x97", b" ",
+              b"xyz" * 5, b"\n\n"]
+    for i in range(12):
+        data = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 60)))
+        path = tmp_path / f"f{i}.txt"
+        path.write_bytes(data)
+        for parts in (1, 3, 17):
+            t = MLTable.read_text(str(path), min_partitions=parts, ctx=ctx)
+            spark = ctx.sc.textFile(str(path), parts)
+            assert t.rdd.glom().collect() == spark.map(lambda s: (s,)).glom().collect(), data
+    # directories (hidden files skipped), globs, file:// URIs; gzip goes through Spark
+    d = tmp_path / "dir"
+    d.mkdir()
+    for i in range(3):
+        (d / f"p{i}.txt").write_text(f"x{i}\ny{i}\n")
+    (d / "_SUCCESS").write_text("no\n")
+    for path in (str(d), str(d / "p*.txt"), "file://" + str(d)):
+        assert sorted(MLTable.read_text(path, ctx=ctx).collect()) == \
+            sorted((s,) for s in ctx.sc.textFile(path).collect())
+    import gzip
+
+    with gzip.open(tmp_path / "z.txt.gz", "wt") as f:
+        f.write("one\ntwo\n")
+    assert MLTable.read_text(str(tmp_path / "z.txt.gz"), ctx=ctx).collect() == [("one",),
+                                                                             ("two",)]
+
+
 # ============================================================================ LibSVM
 
 

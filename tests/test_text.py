@@ -184,6 +184,63 @@ def test_hashing_tf_columns_and_counts():
     assert np.all(np.diff(X.indices[X.indptr[0]:X.indptr[1]]) > 0)   # sorted, no duplicates
 
 
+def _two_step_counts(docs, pattern, nf, binary=False, **kw):
+    """Tokenizer then HashingTF through token lists: the path without the fused kernel."""
+    toks = Tokenizer(pattern, **kw).transform(docs)
+    return HashingTF(nf, binary=binary).transform(toks)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_TEXT, max_size=6), st.lists(st.text(max_size=30), max_size=4),
+       st.sampled_from([r"(?u)\b\w\w+\b", r"\w+", r"\S+"]), st.booleans(), st.booleans(),
+       st.integers(1, 3), st.sampled_from([7, 2**18]))
+def test_fused_tokenize_hash_equals_tokenizer_then_hashing_tf(docs, more, pattern, lowercase,
+                                                              binary, min_length, nf):
+    # Tokenizer | HashingTF tokenizes and hashes in one numba pass (text_kernels.tokenize_hash)
+    docs = docs + more + ["İstanbul ΣΑΣ Kelvin\u212a x_y 12ab", "ΑΣ\n日本語 \U0001F600a"]
+    for ds in (docs, [d for d in docs if "İ" not in d and "Σ" not in d], [d.encode(
+            "ascii", "ignore").decode() for d in docs]):
+        got = (Tokenizer(pattern, lowercase=lowercase, min_length=min_length)
+               | HashingTF(nf, binary=binary)).transform(ds)
+        want = _two_step_counts(ds, pattern, nf, binary, lowercase=lowercase,
+                                min_length=min_length)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)
+
+
+def test_fused_kernel_grows_its_output_and_lower_table_is_str_lower():
+    import itertools
+
+    pairs = ["".join(p) for p in itertools.product("abcdefghijklmnopqrstuvwxyz", repeat=2)]
+    docs = [" ".join(pairs[i:] + pairs[:i]) for i in range(0, 300, 7)] + ["", "x y"]
+    for pattern in (r"\w+", r"\S+"):   # more distinct terms than the first output guess
+        got = (Tokenizer(pattern) | HashingTF(2**20)).transform(docs)
+        want = _two_step_counts(docs, pattern, 2**20)
+        assert got.nnz == want.nnz > len("\n".join(docs)) // 4 and (got != want).nnz == 0
+    low = K.lower_table()
+    for c in list(range(0, 0x3000)) + list(range(0x10400, 0x10500)) + [0x1E9E, 0xFF21]:
+        lc = chr(c).lower()
+        assert low[c] == (ord(lc) if len(lc) == 1 and c != 0x3A3 else -1), hex(c)
+
+
+def test_hashing_tf_counts_pickle_compactly_inside_spark_tasks():
+    import pickle
+
+    from mli.featurize.text import _Counts
+
+    X = (Tokenizer() | HashingTF(2**18)).transform(DOCS * 50)
+    assert type(X) is sp.csr_matrix   # outside Spark: a plain csr_matrix
+    C = _Counts((X.data, X.indices, X.indptr), shape=X.shape)
+    raw = pickle.dumps(C, protocol=5)
+    back = pickle.loads(raw)
+    assert type(back) is sp.csr_matrix and (back != X).nnz == 0 and back.dtype == np.float64
+    assert len(raw) < 0.6 * len(pickle.dumps(X, protocol=5))
+    D = C * 0.5   # not small integer counts any more: pickled as they are
+    assert (pickle.loads(pickle.dumps(D)) != X * 0.5).nnz == 0
+
+
 def test_count_vectorizer_vocabulary_like_sklearn():
     from sklearn.feature_extraction.text import CountVectorizer as SkCV
 
@@ -340,6 +397,27 @@ def test_estimators_fit_on_a_table_like_locally(ctx):
     got = feats.to_scipy().toarray()
     np.testing.assert_allclose(got[:, :-1], local.transform(texts).toarray())
     np.testing.assert_array_equal(got[:, -1], np.arange(len(texts)) % 2)
+
+
+def test_read_text_pipeline_equals_local(ctx, tmp_path):
+    # read_text's lines reach the fused kernel as the bytes read from the file (clean
+    # UTF-8), or as str (\\r line ends, invalid UTF-8); both give the local result
+    body = "\n".join(DOCS * 30 + ["Σ end", "", "İ x"]) + "\n"
+    files = {"clean.txt": body.encode(), "crlf.txt": body.replace("\n", "\r\n").encode(),
+             "bad.txt": body.encode() + b"caf\xe9 ok\n", "ascii.txt": b"a bc DE\nfg\n\nhi jk"}
+    pipe = Tokenizer() | HashingTF(2**10) | TFIDF()
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        table = mli.MLTable.read_text(str(path), min_partitions=3, ctx=ctx)
+        lines = [r[0] for r in table.collect()]
+        assert lines == ctx.sc.textFile(str(path), 3).collect()
+        local = pipe.fit(lines)
+        model, out = pipe.fit_transform(table)
+        np.testing.assert_allclose(model.stages_[2].idf, local.stages_[2].idf)
+        np.testing.assert_allclose(out.to_scipy().toarray(), local.transform(lines).toarray())
+        again = pipe.fit(table).transform(table).to_scipy()
+        np.testing.assert_allclose(again.toarray(), local.transform(lines).toarray())
 
 
 def test_non_string_in_a_table_names_row_and_partition(ctx):
