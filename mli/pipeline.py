@@ -78,10 +78,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import inspect
 import logging
-import pkgutil
 from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
@@ -89,6 +87,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import persist
+from .persist import _import_builtin_models, registry_key
 from .base import Algorithm, Model, _short_repr, _values_equal
 from .blocks import BlockRDD, tree_add, _tree_reduce
 from .errors import task_safe
@@ -126,21 +125,11 @@ _TRANSFORMERS: dict[str, type] = {}
 
 
 def _registry_key(cls: type) -> str:
-    explicit = cls.__dict__.get("_registry_name")
-    return explicit if explicit else f"{cls.__module__}.{cls.__qualname__}"
+    return registry_key(cls)
 
 
 def _import_featurizers() -> None:
-    for pkg_name in ("mli.featurize", "mli.algorithms"):
-        try:
-            pkg = importlib.import_module(pkg_name)
-        except ImportError:
-            continue
-        for info in pkgutil.iter_modules(getattr(pkg, "__path__", []), pkg_name + "."):
-            try:
-                importlib.import_module(info.name)
-            except Exception as exc:  # noqa: BLE001 - a broken module must not block loading
-                log.warning("could not import %s: %s", info.name, exc)
+    _import_builtin_models()  # mli.algorithms and mli.featurize: fixed names, never a file's
 
 
 def _transformer_class(key: str) -> type:
