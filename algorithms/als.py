@@ -492,18 +492,19 @@ class _DriverHeld:
         k = cfg.rank
         done = 0
         debug = log.isEnabledFor(logging.DEBUG)
+        # implicit: each half-step's tasks also return the Gramian of the rows they solved
+        # (summed in partition order), so the driver never computes it between the jobs
+        GX = _gram(X, k) if cfg.implicit else None
         for it in range(1, max_iter + 1):
             t0 = time.perf_counter()
             # X is shipped once per iteration: the items' input and the users' warm start
             ship = _Shipper(self.ctx)
             try:
-                G = _gram(X, k) if cfg.implicit else None
-                Y_new, l_items = self.half("item", cfg, ship(X), G,
-                                           ship(Y) if cfg.cg else None, False)
+                Y_new, l_items, GY = self.half("item", cfg, ship(X), GX,
+                                               ship(Y) if cfg.cg else None, False)
                 t1 = time.perf_counter()
-                G = _gram(Y_new, k) if cfg.implicit else None
-                X, l_users = self.half("user", cfg, ship(Y_new), G,
-                                       ship(X) if cfg.cg else None, True)
+                X, l_users, GX = self.half("user", cfg, ship(Y_new), GY,
+                                           ship(X) if cfg.cg else None, True)
                 Y = Y_new
             finally:
                 ship.close()
@@ -531,9 +532,12 @@ class _DriverHeld:
 
     @staticmethod
     def _assemble(results, width):
+        """``(factors, loss, Gramian or None)`` from the per-block ``(X, loss, G)``."""
         mats = [r[0] for r in results]
         X = np.concatenate(mats, axis=0) if mats else np.zeros((0, width), np.float32)
-        return X, float(sum(r[1] for r in results))
+        grams = [r[2] for r in results if r[2] is not None]
+        G = functools.reduce(operator.add, grams) if grams else None
+        return X, float(sum(r[1] for r in results)), G
 
 
 def _iterate(cfg, user_csr, item_csr, X, Y, n):
@@ -570,7 +574,7 @@ def _bc_task(bc, side, bounds, cfg, G, data_term, shipped, index, iterator):
     indptr, cols, vals = _slice_rows(bc.value[side], lo, hi)
     X, loss = _solve_rows(cfg, indptr, cols, vals, F, G,
                           None if X0 is None else X0[lo:hi], data_term)
-    yield index, X, loss
+    yield index, X, loss, _gram(X, cfg.rank) if cfg.implicit else None
 
 
 class _BroadcastRunner(_DriverHeld):
@@ -590,7 +594,7 @@ class _BroadcastRunner(_DriverHeld):
                                          data_term, (F, X0)))
         out = self.ctx.run(self.rdd.mapPartitionsWithIndex(fn).collect)
         out.sort(key=operator.itemgetter(0))
-        return self._assemble([(x, l) for _, x, l in out], cfg.rank)
+        return self._assemble([r[1:] for r in out], cfg.rank)
 
     def fused(self, cfg, X, Y, n):
         shipped, bcs = _ship(self.ctx, (X, Y))
@@ -608,8 +612,9 @@ class _BroadcastRunner(_DriverHeld):
 def _dp_task(index, bundle, side, cfg, G, data_term, F, X0):
     indptr, cols, vals, lo = bundle[side]
     n = indptr.shape[0] - 1
-    return _solve_rows(cfg, indptr, cols, vals, F, G,
-                       None if X0 is None else X0[lo:lo + n], data_term)
+    X, loss = _solve_rows(cfg, indptr, cols, vals, F, G,
+                          None if X0 is None else X0[lo:lo + n], data_term)
+    return X, loss, _gram(X, cfg.rank) if cfg.implicit else None
 
 
 class _DataParallelRunner(_DriverHeld):
