@@ -28,7 +28,6 @@ Run: python bench/bench_algorithms.py [--quick] [--only lr|svm|linreg|kmeans|nb]
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -81,12 +80,7 @@ def text_data(n_docs, vocab, seed=0):
 
 
 def mnist_data(seed=0):
-    def idx(path):
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-        nd = raw[3]
-        shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd))
-        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd).reshape(shape)
+    from mli.featurize.idx import read_idx as idx
 
     base = SHARED / "mnist-t10k"
     if not (base / "t10k-images-idx3-ubyte.gz").exists():

@@ -258,6 +258,20 @@ def rectify_pool_ref(x, alpha, symmetric, rs, re, cs, ce, op="sum"):
 # ============================================================================ resize / grayscale
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _source_coord(i, scale, size):
+    """Output pixel ``i`` -> the two source pixels around its center and the weight of the
+    second (pixel-center alignment, clamped at the edges)."""
+    f = (i + 0.5) * scale - 0.5
+    if f < 0.0:
+        f = 0.0
+    i0 = int(math.floor(f))
+    if i0 > size - 1:
+        i0 = size - 1
+    i1 = i0 + 1 if i0 < size - 1 else i0
+    return i0, i1, f - i0
+
+
 @njit(cache=True, nogil=True)
 def _resize_nb(x, out):
     # bilinear with pixel-center alignment (align_corners=False), edges clamped
@@ -266,23 +280,9 @@ def _resize_nb(x, out):
     sy = H / h
     sx = W / w
     for r in range(h):
-        fy = (r + 0.5) * sy - 0.5
-        if fy < 0.0:
-            fy = 0.0
-        y0 = int(math.floor(fy))
-        if y0 > H - 1:
-            y0 = H - 1
-        y1 = y0 + 1 if y0 < H - 1 else y0
-        wy = fy - y0
+        y0, y1, wy = _source_coord(r, sy, H)
         for c in range(w):
-            fx = (c + 0.5) * sx - 0.5
-            if fx < 0.0:
-                fx = 0.0
-            x0 = int(math.floor(fx))
-            if x0 > W - 1:
-                x0 = W - 1
-            x1 = x0 + 1 if x0 < W - 1 else x0
-            wx = fx - x0
+            x0, x1, wx = _source_coord(c, sx, W)
             w00 = (1 - wy) * (1 - wx)
             w01 = (1 - wy) * wx
             w10 = wy * (1 - wx)

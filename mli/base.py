@@ -109,6 +109,31 @@ def registered_algorithm_classes() -> dict[str, type]:
     return dict(_ALGORITHMS)
 
 
+
+def init_param_names(cls: type) -> list[str]:
+    """The hyperparameter names of ``cls``: its ``__init__`` arguments (``*args`` and
+    ``**kwargs`` are rejected). Shared by Algorithm and pipeline stages."""
+    init = cls.__init__
+    if init is object.__init__:
+        return []
+    names = []
+    for p in list(inspect.signature(init).parameters.values())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"{cls.__name__}.__init__ must list its hyperparameters "
+                            f"explicitly; *args/**kwargs ({p}) are not allowed")
+        names.append(p.name)
+    return names
+
+
+def init_param_defaults(cls: type) -> dict[str, Any]:
+    """``{name: default}`` of the ``__init__`` arguments of ``cls`` that have one."""
+    init = cls.__init__
+    if init is object.__init__:
+        return {}
+    return {p.name: p.default for p in list(inspect.signature(init).parameters.values())[1:]
+            if p.default is not p.empty}
+
+
 class Algorithm(abc.ABC):
     """Base class of learning algorithms (scikit-learn's estimator conventions).
 
@@ -154,25 +179,11 @@ class Algorithm(abc.ABC):
     # ------------------------------------------------------------------ params
     @classmethod
     def _param_names(cls) -> list[str]:
-        init = cls.__init__
-        if init is object.__init__:
-            return []
-        sig = inspect.signature(init)
-        names = []
-        for p in list(sig.parameters.values())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{cls.__name__}.__init__ must list its hyperparameters "
-                                f"explicitly; *args/**kwargs ({p}) are not allowed")
-            names.append(p.name)
-        return names
+        return init_param_names(cls)
 
     @classmethod
     def _param_defaults(cls) -> dict[str, Any]:
-        init = cls.__init__
-        if init is object.__init__:
-            return {}
-        return {p.name: p.default for p in list(inspect.signature(init).parameters.values())[1:]
-                if p.default is not p.empty}
+        return init_param_defaults(cls)
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters, by ``__init__`` argument name (values as stored).

@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import logging
 from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, ClassVar, Iterable, Sequence
@@ -88,7 +87,8 @@ import scipy.sparse as sp
 
 from . import persist
 from .persist import _import_builtin_models, registry_key
-from .base import Algorithm, Model, _short_repr, _values_equal
+from .base import (Algorithm, Model, _short_repr, _values_equal, init_param_defaults,
+                   init_param_names)
 from .blocks import BlockRDD, tree_add, _tree_reduce
 from .errors import task_safe
 from .localmatrix import LocalMatrix
@@ -171,23 +171,11 @@ class Stage:
     # -------------------------------------------------------------- params
     @classmethod
     def _param_names(cls) -> list[str]:
-        if cls.__init__ is object.__init__:
-            return []
-        names = []
-        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{cls.__name__}.__init__ must list its hyperparameters "
-                                f"explicitly; {p} is not allowed")
-            names.append(p.name)
-        return names
+        return init_param_names(cls)
 
     @classmethod
     def _param_defaults(cls) -> dict[str, Any]:
-        if cls.__init__ is object.__init__:
-            return {}
-        return {p.name: p.default
-                for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
-                if p.default is not p.empty}
+        return init_param_defaults(cls)
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters (for fitted transformers: also the learned arrays)."""

@@ -5,10 +5,10 @@ part only) and MNIST t10k pixels (IDX format parsed with numpy).
 """
 from __future__ import annotations
 
-import gzip
-
 import numpy as np
 import scipy.sparse as sp
+
+from mli.featurize.idx import read_idx
 
 
 def _split(n, test_frac, seed):
@@ -32,18 +32,10 @@ def sms_spam(path, *, seed=0, test_frac=0.25):
     return X_tr, y[tr], X_te, y[te]
 
 
-def _idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def mnist(images_path, *, seed=0, test_frac=0.2):
     """``(X_train, y_train, X_test, y_test)``: raw pixels 0..255 as float64 (784 columns),
     labels 0..9, from the t10k files."""
-    X = _idx(images_path).reshape(-1, 28 * 28).astype(np.float64)
-    y = _idx(str(images_path).replace("images-idx3", "labels-idx1")).astype(np.float64)
+    X = read_idx(images_path).reshape(-1, 28 * 28).astype(np.float64)
+    y = read_idx(str(images_path).replace("images-idx3", "labels-idx1")).astype(np.float64)
     tr, te = _split(len(y), test_frac, seed)
     return X[tr], y[tr], X[te], y[te]

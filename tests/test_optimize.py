@@ -441,6 +441,8 @@ def test_callback_and_history(logistic):
     (lambda: OWLQN(max_iter=True), "max_iter must be an integer >= 1, got True"),
     (lambda: GradientDescent(step_size=0), "step_size must be a number with 0.0 < step_size"),
     (lambda: ProximalGradient(accelerated="yes"), "accelerated must be True or False"),
+    (lambda: ProximalGradient(backtracking=1), "backtracking must be True or False"),
+    (lambda: GradientDescent(backtracking="no"), "backtracking must be True or False"),
     (lambda: ParallelSGD(batch_size=0), "batch_size must be an integer >= 1, got 0"),
     (lambda: ParallelSGD(decay="linear"), "decay must be 'sqrt' or 'constant'"),
     (lambda: ParallelSGD(epochs=-3), "epochs must be an integer >= 1, got -3"),
