@@ -532,5 +532,9 @@ def test_preconditioned_lbfgs_same_optimum_fewer_iterations():
     assert math.isclose(v, v0, rel_tol=1e-12) and np.allclose(g, g0 * pc.d)
     with pytest.raises(ValueError, match="precondition must be"):
         minimize(LogisticLoss(), blocks, precondition="yes")
+    with pytest.raises(ValueError, match="positive finite scales"):
+        Preconditioned(obj, -np.ones(d + 1))
+    with pytest.raises(ValueError, match="positive finite scales"):
+        Preconditioned(obj, np.ones(d))
     with pytest.raises(ValueError, match="without an L1 term"):
         Preconditioned(Objective(blocks, LogisticLoss(), reg=0.1, l1_ratio=0.5), np.ones(d + 1))
