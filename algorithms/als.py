@@ -633,7 +633,7 @@ class _DataParallelRunner(_DriverHeld):
                 lo, hi = int(bounds[s][p]), int(bounds[s][p + 1])
                 b[s] = _slice_rows(prob.csr(s), lo, hi) + (lo,)
             bundles.append(b)
-        self.store = BlockRDD(ctx.sc.parallelize(bundles, parts), ctx, name="als-ratings")
+        self.store = BlockRDD.from_bundles(bundles, ctx, name="als-ratings")
         self.store.materialize()
 
     def half(self, side, cfg, F, G, X0, data_term):

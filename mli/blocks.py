@@ -14,6 +14,12 @@ and socket copies that dominate the pass. A :class:`BlockRDD` instead
    shared by all worker processes on the node through the OS page cache; nothing is pickled
    or copied per pass. Workers are reused between tasks and keep the opened bundles.
 
+Driver-held data (:meth:`BlockRDD.from_bundles`, used by ``MLTable.from_numpy`` and ALS): in
+local mode the driver shares its node with the workers, so it writes the bundle files itself
+(one copy, no pickling, no round trip through the JVM) and those files are the store's source
+of record until the store is garbage-collected or Spark stops. On a cluster the bundles travel
+with ``sc.parallelize`` and step 1 writes them on the executors.
+
 Fault tolerance: if an executor is lost, its tokens are lost with it and Spark recomputes
 them from the source lineage (re-writing the files on the new executor). If a task finds no
 file (it ran on another node, or the files were removed), it raises
@@ -30,6 +36,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -40,7 +47,7 @@ from .errors import BlockMissingError, decode, task_safe
 
 log = logging.getLogger("mli")
 
-__all__ = ["BlockRDD", "tree_add", "save_bundle", "load_bundle"]
+__all__ = ["BlockRDD", "BlockView", "tree_add", "save_bundle", "load_bundle"]
 
 # arguments larger than this many bytes are shipped with a Spark broadcast, not the closure
 BROADCAST_BYTES = 1 << 20
@@ -156,6 +163,11 @@ def _open(path: str):
         if hit is not None:
             _CACHE.move_to_end(path)
             return hit
+        # a miss: also let go of maps whose files were deleted (a collected driver-held store),
+        # so their pages are freed
+        stale = [k for k in _CACHE if not os.path.exists(os.path.join(k, "tree.json"))]
+        for k in stale:
+            del _CACHE[k]
     bundle = load_bundle(path)
     with _CACHE_LOCK:
         _CACHE[path] = bundle
@@ -193,6 +205,23 @@ def _write_partition(store_id: str, index: int, iterator):
         save_bundle(items[0], path)
     _drop_cached(path)
     yield (index, socket.gethostname(), path, _bundle_rows(items[0]))
+
+
+def _driver_root_dir(ctx) -> str:
+    """The directory the workers' :func:`_root_dir` names, as seen from the driver (local mode:
+    the same node and the same SparkFiles directory)."""
+    root = ctx.sc._jvm.org.apache.spark.SparkFiles.getRootDirectory()
+    return os.path.join(str(root), "mli-blocks")
+
+
+def _is_local(ctx) -> bool:
+    return str(ctx.sc.master).startswith("local")
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _resolve(args):
@@ -300,15 +329,65 @@ class BlockRDD:
         self._pass_tokens = None
         self._meta = None
         self._generation = 0
+        self._origin = None  # (store id, meta) of driver-written files (from_bundles)
+
+    @classmethod
+    def from_bundles(cls, bundles: list, ctx, name: str = "blocks") -> "BlockRDD":
+        """A store of driver-held bundles, one per partition.
+
+        In local mode (``local[...]`` masters: driver and workers share the node) the driver
+        writes the bundle files itself, about a memory copy's cost; the files are a snapshot
+        (later changes to the caller's arrays do not reach them) and are the store's source
+        of record until the store is garbage-collected. Elsewhere the bundles are shipped
+        with ``sc.parallelize`` and written by the executors on :meth:`materialize`.
+        """
+        sc = ctx.sc
+        if not bundles:
+            raise ValueError("a store needs at least one bundle")
+        if not _is_local(ctx):
+            return cls(sc.parallelize(bundles, len(bundles)), ctx, name=name)
+        store_id = f"{name}-{uuid.uuid4().hex[:12]}-src"
+        directory = os.path.join(_driver_root_dir(ctx), store_id)
+        os.makedirs(directory, exist_ok=True)
+        host = socket.gethostname()
+        meta = []
+        for i, bundle in enumerate(bundles):
+            path = os.path.join(directory, f"p{i:05d}")
+            save_bundle(bundle, path)
+            meta.append((i, host, path, _bundle_rows(bundle)))
+        store = cls(None, ctx, name=name)  # its RDD is made only when asked for (source_rdd)
+        store._origin = (store_id, meta)
+        weakref.finalize(store, _remove_tree, directory)
+        return store
+
+    @property
+    def source_rdd(self):
+        """An RDD with one bundle per partition holding this store's data; it stays valid
+        after the store is gone (for a driver-written store it is made on first request, by
+        reading the files back on the driver: the slow path, for RDD-level operations)."""
+        if self._source is None and self._origin is not None:
+            meta = self._origin[1]
+            bundles = [_materialize_copy(load_bundle(path)) for _i, _h, path, _n in meta]
+            self._source = self._ctx.sc.parallelize(bundles, len(bundles))
+        return self._source
 
     # -- lifecycle
     @property
     def num_partitions(self) -> int:
+        if self._origin is not None:
+            return len(self._origin[1])
         return self._source.getNumPartitions()
 
     def materialize(self) -> "BlockRDD":
         """Write the blocks to the workers' nodes (one Spark job). Idempotent."""
         if self._tokens is not None:
+            return self
+        if self._origin is not None:  # driver-written files: nothing to write
+            store_id, meta = self._origin
+            self._tokens = self._ctx.sc.parallelize(meta, len(meta))
+            self._meta, self._store_id = list(meta), store_id
+            self._pass_tokens = self._pass_rdd(self._tokens, self._meta)
+            _LIVE[self._id] = self
             return self
         from pyspark import StorageLevel
 
@@ -346,6 +425,8 @@ class BlockRDD:
         tokens, store_id = self._tokens, self._store_id
         self._tokens = self._meta = self._pass_tokens = None
         _LIVE.pop(self._id, None)
+        if self._origin is not None:  # the files are the source: kept while the store lives
+            return
         try:
             sc = self._ctx.sc
             n = max(1, sc.defaultParallelism)
@@ -443,6 +524,8 @@ class BlockRDD:
     def source_bundles(self):
         """An RDD with one bundle per partition: read from the resident files when this store
         is materialized (cheap), recomputed from the source otherwise."""
+        if self._origin is not None:  # must stay valid when the store (and its files) is gone
+            return self.source_rdd
         if self._tokens is not None:
             return self._tokens.mapPartitions(task_safe(_tokens_to_bundles),
                                               preservesPartitioning=True)
@@ -451,6 +534,50 @@ class BlockRDD:
     def collect(self) -> list:
         """All bundles, in partition order, on the driver (copies, not memory maps)."""
         return self.map_collect(_copy_bundle)
+
+
+class BlockView(BlockRDD):
+    """``fn`` applied to each bundle of ``parent`` at pass time: no copy is written.
+
+    For cheap re-packaging of a bundle (e.g. ``(X, None)`` around a feature block); the
+    parent's resident files serve every pass. Releasing a view leaves the parent's blocks
+    alone (they belong to whoever made the parent).
+    """
+
+    def __init__(self, parent: BlockRDD, fn: Callable, name: str = "view"):
+        super().__init__(None, parent._ctx, name=name)
+        self._parent, self._fn = parent, fn
+
+    @property
+    def source_rdd(self):
+        return self._parent.source_rdd.map(self._fn)
+
+    @property
+    def num_partitions(self) -> int:
+        return self._parent.num_partitions
+
+    def materialize(self) -> "BlockView":
+        self._parent.materialize()
+        return self
+
+    @property
+    def partition_rows(self) -> list[int]:
+        return self._parent.partition_rows
+
+    def unpersist(self) -> None:
+        return None
+
+    def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
+        return self._parent.map_collect(functools.partial(_viewed, self._fn, fn, with_index),
+                                        *args, with_index=True)
+
+    def source_bundles(self):
+        return self._parent.source_bundles().map(self._fn)
+
+
+def _viewed(view_fn, fn, with_index, index, bundle, *args):
+    bundle = view_fn(bundle)
+    return fn(index, bundle, *args) if with_index else fn(bundle, *args)
 
 
 def _copy_bundle(bundle):

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .blocks import BlockRDD, tree_add
+from .blocks import BlockRDD, BlockView, tree_add
 from .context import MLContext, get_context
 from .errors import task_safe
 from .localmatrix import LocalMatrix
@@ -346,12 +346,14 @@ class MLTable:
         self._ctx = ctx
         self._columns = None if columns is None else tuple(str(c) for c in columns)
         self._rows = rows            # RDD[tuple]
-        self._blocks = blocks        # RDD with exactly one LocalMatrix per partition
+        # RDD with exactly one LocalMatrix per partition, or a function making it (lazy)
+        self._blocks = blocks
         self._store: BlockRDD | None = None
         # None: unknown (a rows table after map, select, ...), decided from the first row
         self._numeric = True if numeric is None and blocks is not None else numeric
         self._labeled: dict = {}
-        self._label_source = None  # (label, feature names, RDD of (X, y)) from from_numpy
+        self._label_source = None  # (label, feature names, BlockRDD of (X, y)) from from_numpy
+        self._origin: BlockRDD | None = None  # from_numpy's validated blocks (no label)
         # the table whose names to use when the width matches (map, map_batches, ...)
         self._default_columns: MLTable | None = None
         self._partition_rows: list[int] | None = None  # rows per partition, when known
@@ -435,18 +437,22 @@ class MLTable:
         bounds = np.cumsum([0] + sizes)
         if y is None:
             chunks = [LocalMatrix(X[bounds[i]:bounds[i + 1]]) for i in range(parts)]
-            table = cls(ctx, cols, blocks=ctx.sc.parallelize(chunks, parts), numeric=True)
-            table._partition_rows = sizes
-            return table
-        y = _label_array(y, n)
-        if label in cols:
-            raise ValueError(f"label column name '{label}' clashes with a feature column")
-        # one (X, y) bundle per partition: training reads it directly (no re-split)
-        chunks = [(LocalMatrix(X[bounds[i]:bounds[i + 1]]), y[bounds[i]:bounds[i + 1]])
-                  for i in range(parts)]
-        pairs = ctx.sc.parallelize(chunks, parts)
-        table = cls(ctx, cols + [label], blocks=pairs.map(_join_label), numeric=True)
-        table._label_source = (label, cols, pairs)
+            store = BlockRDD.from_bundles(chunks, ctx, name="table")
+            # the table's RDD view is made only if asked for (from the store's files)
+            table = cls(ctx, cols, blocks=functools.partial(getattr, store, "source_rdd"),
+                        numeric=True)
+            table._origin = store  # validated above: the table's resident blocks as they are
+        else:
+            y = _label_array(y, n)
+            if label in cols:
+                raise ValueError(f"label column name '{label}' clashes with a feature column")
+            # one (X, y) bundle per partition: training reads it directly (no re-split)
+            chunks = [(LocalMatrix(X[bounds[i]:bounds[i + 1]]), y[bounds[i]:bounds[i + 1]])
+                      for i in range(parts)]
+            store = BlockRDD.from_bundles(chunks, ctx, name="labeled")
+            table = cls(ctx, cols + [label], numeric=True,
+                        blocks=functools.partial(_mapped_source, store, _join_label))
+            table._label_source = (label, cols, store)
         table._partition_rows = sizes
         return table
 
@@ -552,6 +558,8 @@ class MLTable:
     def _block_source(self):
         if self._store is not None:
             return self._store.source_bundles()
+        if callable(self._blocks):
+            self._blocks = self._blocks()
         if self._blocks is None:
             if not self.is_numeric:
                 raise self._non_numeric_error("numeric blocks need numeric columns; columns")
@@ -563,6 +571,8 @@ class MLTable:
     @property
     def blocks(self) -> BlockRDD:
         """The resident per-partition LocalMatrix blocks (materialized on first use)."""
+        if self._store is None and self._origin is not None:
+            self._store = self._origin
         if self._store is None:
             src = self._block_source().mapPartitionsWithIndex(
                 task_safe(functools.partial(_validate_partition, self.columns)),
@@ -604,7 +614,8 @@ class MLTable:
             self._columns = self._columns_from.columns
         if self._columns is None:
             if self._rows is None:  # blocks (map_batches): their width, even when empty
-                widths = self._ctx.run(self._blocks.map(_block_width).filter(_is_not_none)
+                widths = self._ctx.run(self._block_source().map(_block_width)
+                                       .filter(_is_not_none)
                                        .take, 1)
                 width = widths[0] if widths else 0
             else:
@@ -642,8 +653,11 @@ class MLTable:
 
     @property
     def num_partitions(self) -> int:
-        return (self._store.num_partitions if self._store is not None
-                else (self._blocks or self._rows).getNumPartitions())
+        if self._store is not None:
+            return self._store.num_partitions
+        if self._partition_rows is not None:
+            return len(self._partition_rows)
+        return (self._block_source() if self._rows is None else self._rows).getNumPartitions()
 
     @property
     def schema(self) -> list[tuple[str, str]]:
@@ -942,8 +956,7 @@ class MLTable:
         if not self.is_numeric:
             raise self._non_numeric_error("features")
         if self._label_source is not None and self._label_source[0] == label:
-            _, names, pairs = self._label_source
-            store = BlockRDD(pairs, self._ctx, name="labeled")  # validated by from_numpy
+            _, names, store = self._label_source  # validated by from_numpy
         elif label is not None:
             li = self._col_index(label)
             feats = [j for j in range(self.num_cols) if j != li]
@@ -955,7 +968,7 @@ class MLTable:
                                     name="labeled")
         else:
             names = list(self.columns)
-            store = self.blocks.map(_unlabeled, name="features")
+            store = BlockView(self.blocks, _unlabeled, name="features")
         data = LabeledData(store, names, self._ctx)
         self._labeled[key] = data
         return data
@@ -1058,6 +1071,10 @@ def _label_array(y, n) -> np.ndarray:
         i = int(np.argmax(~np.isfinite(y)))
         raise ValueError(f"labels must be finite: row {i} is {_show(y[i])}")
     return y
+
+
+def _mapped_source(store, fn):
+    return store.source_rdd.map(fn)
 
 
 def _join_label(pair):

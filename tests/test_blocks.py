@@ -3,6 +3,7 @@ arguments by broadcast, derived stores, recovery from lost tokens / missing file
 and the bundle file format."""
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -212,14 +213,77 @@ def test_unpersist_removes_files_and_table_cache(ctx, data):
     assert path2 != path and os.path.isdir(path2)
     s.unpersist()
     assert not os.path.exists(path2)
-    # tables: cache -> resident files; unpersist -> gone (also their labeled views)
+    # tables: cache -> resident files; unpersist -> the derived ones are gone. from_numpy's
+    # own files (written by the driver in local mode) are the table's data: they stay while
+    # the table lives, and go with it
     t = MLTable.from_numpy(data, np.arange(101.0), num_partitions=2, ctx=ctx).cache()
     d = t.labeled("label")
     d.blocks.materialize()
-    paths = [_dir(t._store), _dir(d.blocks)]
-    assert all(os.path.isdir(p) for p in paths)
+    derived, origin = _dir(t._store), _dir(d.blocks)
+    assert os.path.isdir(derived) and os.path.isdir(origin) and derived != origin
     t.unpersist()
-    assert not any(os.path.exists(p) for p in paths)
+    assert not os.path.exists(derived) and os.path.isdir(origin)
+    np.testing.assert_allclose(t.labeled("label").blocks.map_reduce(_xty),
+                               data.T @ np.arange(101.0))  # still usable
+    t.unpersist()
+    del t, d
+    gc.collect()
+    assert not os.path.exists(origin)
+
+
+def _xty(bundle):
+    X, y = bundle
+    return np.asarray(X.array).T @ y
+
+
+def test_driver_written_store_is_a_snapshot(ctx, data):
+    """from_bundles (local mode): the driver writes the files; later changes to the caller's
+    arrays do not reach them, the store passes as any other, and files are removed on GC."""
+    a = data.copy()
+    s = BlockRDD.from_bundles([LocalMatrix(a[:50]), LocalMatrix(a[50:])], ctx, name="t")
+    a[:] = -1.0
+    np.testing.assert_allclose(s.map_reduce(_gram)[0], data.T @ data)
+    assert s.partition_rows == [50, 51] and s.num_partitions == 2
+    path = _dir(s)
+    assert os.path.isdir(path)
+    s.unpersist()
+    assert os.path.isdir(path)  # the store's source of record
+    np.testing.assert_allclose(s.map_reduce(_gram)[0], data.T @ data)
+    s.unpersist()
+    del s
+    gc.collect()
+    assert not os.path.exists(path)
+    with pytest.raises(ValueError, match="at least one bundle"):
+        BlockRDD.from_bundles([], ctx)
+
+
+def test_block_view_applies_fn_without_copy(ctx, data):
+    from mli.blocks import BlockView
+
+    s = _store(ctx, data, 2)
+    v = BlockView(s, _pair_with_none)
+    np.testing.assert_allclose(v.map_reduce(_gram_of_pair), data.T @ data)
+    assert v.partition_rows == s.partition_rows and v.num_partitions == 2
+    got = v.map_collect(_index_and_rows, with_index=True)
+    assert got == [(i, r) for i, r in enumerate(s.partition_rows)]
+    v.unpersist()  # a view leaves its parent alone
+    assert s._tokens is not None
+    assert len(v.collect()) == 2
+    s.unpersist()
+
+
+def _pair_with_none(bundle):
+    return (bundle, None)
+
+
+def _gram_of_pair(bundle):
+    X, y = bundle
+    assert y is None
+    return _gram(X)[0]
+
+
+def _index_and_rows(index, bundle):
+    return (index, bundle[0].shape[0])
 
 
 # ============================================================================ bundle files

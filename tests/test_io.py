@@ -31,7 +31,7 @@ def test_read_csv_numeric_goes_to_blocks(ctx, tmp_path):
     df.to_csv(path, index=False)
     t = MLTable.read_csv(path, ctx=ctx)
     assert t.columns == ("a", "b", "c") and t.is_numeric and t._rows is None
-    assert t._blocks.glom().map(len).collect() == [1] * t.num_partitions
+    assert t._block_source().glom().map(len).collect() == [1] * t.num_partitions
     np.testing.assert_array_equal(t.to_numpy(), df.to_numpy(dtype=float))
     # rename columns; headerless files
     t2 = io.read_csv(path, columns=["p", "q", "r"], ctx=ctx)
@@ -166,7 +166,7 @@ def test_read_libsvm_sparse_table(ctx, tmp_path):
     path = _write(tmp_path / "a.svm", LIBSVM)
     t = MLTable.read_libsvm(path, ctx=ctx)
     assert t.columns == ("label", "x0", "x1", "x2", "x3") and t.is_numeric
-    assert all(t._blocks.map(lambda b: b.is_sparse).collect())
+    assert all(t._block_source().map(lambda b: b.is_sparse).collect())
     expected = np.array([[1, 0.5, 0, 2, 0], [0, 0, 1.5, 0, 0], [-1, 1, 0, 0, 3], [1, 0, 0, 0, 0]])
     np.testing.assert_array_equal(t.to_numpy(), expected)
     np.testing.assert_array_equal(t.select("x3", "label").to_numpy(), expected[:, [4, 0]])

@@ -57,7 +57,7 @@ def test_from_numpy_one_block_per_partition(ctx):
     X = np.random.default_rng(0).normal(size=(1000, 5))
     t = MLTable.from_numpy(X, num_partitions=7, ctx=ctx)
     assert t._rows is None  # no per-row RDD was built
-    per_part = t._blocks.glom().map(lambda items: [(type(b).__name__, b.shape[0])
+    per_part = t._block_source().glom().map(lambda items: [(type(b).__name__, b.shape[0])
                                                    for b in items]).collect()
     assert per_part == [[("LocalMatrix", 143)]] * 6 + [[("LocalMatrix", 142)]]
     assert t.columns == ("x0", "x1", "x2", "x3", "x4")
@@ -73,10 +73,10 @@ def test_from_numpy_dtypes_and_sparse(ctx):
     assert t.to_numpy().dtype == np.float64
     np.testing.assert_array_equal(t.to_numpy(), Xi)
     t32 = MLTable.from_numpy(Xi, dtype=np.float32, ctx=ctx)
-    assert t32._blocks.first().dtype == np.float32
+    assert t32._block_source().first().dtype == np.float32
     S = sp.random(30, 6, density=0.3, format="coo", random_state=1)
     ts = MLTable.from_numpy(S, num_partitions=3, ctx=ctx)
-    assert ts._blocks.map(lambda b: b.is_sparse).collect() == [True] * 3
+    assert ts._block_source().map(lambda b: b.is_sparse).collect() == [True] * 3
     np.testing.assert_allclose(ts.to_numpy(), S.toarray())
     np.testing.assert_allclose(ts.to_scipy().toarray(), S.toarray())
     lm = MLTable.from_numpy(LocalMatrix(np.eye(3)), ctx=ctx)
@@ -143,7 +143,7 @@ def test_from_spark_numeric_uses_arrow_blocks(ctx):
     df = ctx.spark.createDataFrame(pdf)
     t = MLTable.from_data(df, ctx=ctx)
     assert t.is_numeric and t._rows is None and t.columns == ("a", "b", "c")
-    per_part = t._blocks.glom().collect()  # one LocalMatrix per partition
+    per_part = t._block_source().glom().collect()  # one LocalMatrix per partition
     assert [[type(b) for b in items] for items in per_part] == \
         [[LocalMatrix]] * df.rdd.getNumPartitions()
     got = np.vstack([items[0].to_numpy() for items in per_part])
@@ -417,8 +417,17 @@ def test_cache_unpersist_and_resident_blocks(ctx):
     assert sorted(os.listdir(path)) == ["p00000", "p00001", "p00002"]
     np.testing.assert_array_equal(t.to_numpy(), X)
     np.testing.assert_array_equal(t.select("c1").to_numpy(), X[:, 1:])
-    assert t.unpersist() is t and t._store is None and not os.path.exists(path)
-    np.testing.assert_array_equal(t.to_numpy(), X)  # rebuilt from the source
+    assert t.unpersist() is t and t._store is None and store._tokens is None
+    # from_numpy's blocks were written by the driver (local mode): they are the table's data,
+    # kept while the table lives and removed with it
+    assert os.path.exists(path)
+    np.testing.assert_array_equal(t.to_numpy(), X)
+    t.unpersist()
+    del t, store
+    import gc
+
+    gc.collect()
+    assert not os.path.exists(path)
     # non-numeric tables: a persisted RDD
     s = MLTable.from_rows([("a",), ("b",)], ctx=ctx).cache()
     assert s.rdd.is_cached and s.collect() == [("a",), ("b",)]
