@@ -30,8 +30,10 @@ class LogisticRegression(LinearAlgorithm):
         Gradient tolerance of the optimizer (for "cocoa": the relative model change per
         round).
     fit_intercept : bool, default True
-    solver : {"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}, default "auto"
-        "auto": L-BFGS, or OWL-QN when the L1 part is non-zero. "cocoa": CoCoA+, a local
+    solver : {"auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}, default "auto"
+        "auto": OWL-QN when the L1 part is non-zero; else Newton's method (the Hessian in
+        the same pass, a handful of passes) for binary problems with at most
+        ``mli.optimize.NEWTON_MAX_PARAMS`` parameters; else L-BFGS. "cocoa": CoCoA+, a local
         dual solver per partition with the updates added, few rounds (Spark jobs) when
         passes are expensive; binary only, needs ``reg * (1 - l1_ratio) > 0``.
     callback : callable, optional
@@ -47,7 +49,8 @@ class LogisticRegression(LinearAlgorithm):
     array([0., 1.])
     """
 
-    _constraints = linear_constraints({"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"})
+    _constraints = linear_constraints({"auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd",
+                                       "cocoa"})
 
     def _fit(self, data):
         coef, intercept, classes, result = self._fit_classifier(

@@ -85,7 +85,7 @@ def test_bad_params_and_inputs(ctx, binary):
     with pytest.raises(ValueError, match="parameter 'reg' of LogisticRegression"):
         LogisticRegression(reg=-1.0).fit(X, y)
     with pytest.raises(ValueError, match="parameter 'solver'"):
-        LogisticRegression(solver="newton").fit(X, y)
+        LogisticRegression(solver="irls").fit(X, y)
     with pytest.raises(ValueError, match="X has 600 rows but y has 10"):
         LogisticRegression().fit(X, y[:10])
     m = LogisticRegression(reg=0.1, max_iter=3).fit(X, y)
@@ -96,3 +96,14 @@ def test_bad_params_and_inputs(ctx, binary):
         LogisticRegression().fit(bad, y)
     with pytest.raises(ValueError, match="label column 'nope' not found"):
         LogisticRegression().fit(mli.MLTable.from_numpy(X, y), label="nope")
+
+
+def test_newton_solver_equals_lbfgs_and_rejects_multinomial(ctx, binary):
+    X, y = binary
+    a = LogisticRegression(reg=0.01, solver="newton", tol=1e-10).fit(X, y)
+    b = LogisticRegression(reg=0.01, solver="lbfgs", tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-7)
+    assert a.n_iter < b.n_iter
+    y3 = np.arange(len(y)) % 3
+    with pytest.raises(ValueError, match="method='newton' needs a single-output loss"):
+        LogisticRegression(solver="newton").fit(X, y3)

@@ -9,9 +9,10 @@ import pytest
 import scipy.optimize as so
 import scipy.sparse as sp
 
-from mli.optimize import (LBFGS, OWLQN, GradientDescent, HingeLoss, LocalBlocks, LogisticLoss,
-                          MultinomialLogisticLoss, Objective, OptimizeResult, ParallelSGD,
-                          Preconditioned, ProximalGradient, SquaredLoss, minimize)
+from mli.optimize import (LBFGS, NEWTON_MAX_PARAMS, OWLQN, GradientDescent, HingeLoss,
+                          LocalBlocks, LogisticLoss, MultinomialLogisticLoss, Newton, Objective,
+                          OptimizeResult, ParallelSGD, Preconditioned, ProximalGradient,
+                          SquaredLoss, minimize)
 from mli.optimize.base import pseudo_gradient, soft_threshold
 from mli.optimize.lbfgs import LBFGSState, two_loop, update_history
 
@@ -410,7 +411,7 @@ def test_sparse_blocks_lbfgs(ctx):
     X, y = binary_data(250, 8, seed=11)
     X[np.abs(X) < 1.0] = 0.0
     res = minimize(LogisticLoss(), make_blocks(ctx, sp.csr_matrix(X), y, 2), reg=0.02,
-                   tol=1e-9, ftol=1e-14)
+                   tol=1e-9, ftol=1e-14, method="lbfgs")
     x_ref, _ = scipy_solution(LogisticLoss(), X, y, 0.02)
     np.testing.assert_allclose(res.x, x_ref, atol=1e-5)
 
@@ -475,13 +476,15 @@ def test_bad_objective_arguments_rejected():
     with pytest.raises(ValueError, match="theta0 must have 4 entries"):
         OWLQN().minimize(obj, np.zeros(7))
     with pytest.raises(ValueError, match="method must be one of"):
-        minimize(LogisticLoss(), data, method="newton")
+        minimize(LogisticLoss(), data, method="irls")
     with pytest.raises(ValueError, match="max_iter must be an integer >= 1, got 0"):
         minimize(LogisticLoss(), data, max_iter=0)
     with pytest.raises(ValueError, match="method='lbfgs' cannot handle an L1 term"):
         minimize(LogisticLoss(), data, reg=1.0, l1_ratio=1.0, method="lbfgs")
     with pytest.raises(ValueError, match="invalid option for method='lbfgs'"):
-        minimize(LogisticLoss(), data, batch_size=3)
+        minimize(LogisticLoss(), data, batch_size=3, method="lbfgs")
+    with pytest.raises(ValueError, match="invalid option for method='newton'"):
+        minimize(LogisticLoss(), data, batch_size=3)  # auto: Newton (narrow, binary)
     with pytest.raises(ValueError, match="callback must be callable"):
         minimize(LogisticLoss(), data, callback=3)
     with pytest.raises(ValueError, match="X has 30 rows but y has 29"):
@@ -538,3 +541,115 @@ def test_preconditioned_lbfgs_same_optimum_fewer_iterations():
         Preconditioned(obj, np.ones(d))
     with pytest.raises(ValueError, match="without an L1 term"):
         Preconditioned(Objective(blocks, LogisticLoss(), reg=0.1, l1_ratio=0.5), np.ones(d + 1))
+
+
+# ---------------------------------------------------------------------------- Newton
+
+
+@pytest.mark.parametrize("loss", [LogisticLoss(), SquaredLoss()], ids=lambda l: l.name)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_hessian_matches_finite_differences_of_the_gradient(loss, sparse):
+    X, y = binary_data(120, 4, seed=3)
+    X[np.abs(X) < 0.5] = 0.0
+    obj = Objective([(sp.csr_matrix(X) if sparse else X, y)], loss, reg=0.3)
+    theta = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+    f, g, H = obj.value_grad_hess(theta)
+    f2, g2 = obj.value_grad(theta)
+    assert f == pytest.approx(f2, rel=1e-13) and np.allclose(g, g2, rtol=1e-12)
+    eps = 1e-6
+    fd = np.column_stack([(obj.value_grad(theta + eps * e)[1] - obj.value_grad(theta - eps * e)[1])
+                          / (2 * eps) for e in np.eye(5)])
+    np.testing.assert_allclose(H, fd, atol=1e-7)
+    np.testing.assert_allclose(H, H.T, atol=1e-14)
+
+
+def test_newton_logistic_matches_scipy_in_few_passes(ctx, logistic):
+    X, y, blocks = logistic
+    obj = Objective(blocks, LogisticLoss(), reg=0.01)
+    res = Newton(tol=1e-10).minimize(obj)
+    x_ref, f_ref = scipy_solution(LogisticLoss(), X, y, 0.01)
+    assert res.converged, res.message
+    assert res.fun == pytest.approx(f_ref, abs=1e-12)
+    np.testing.assert_allclose(res.x, x_ref, atol=1e-6)
+    # quadratic convergence: a handful of iterations, one pass each (full steps)
+    assert res.n_iter <= 10 and res.n_passes == res.n_iter + 1
+    # distributed Hessian == the numpy one; 1 vs 3 partitions: same model
+    ref = Objective([(X, y)], LogisticLoss(), reg=0.01)
+    np.testing.assert_allclose(obj.value_grad_hess(res.x)[2], ref.value_grad_hess(res.x)[2],
+                               rtol=1e-12)
+    three = Newton(tol=1e-10).minimize(Objective(make_blocks(ctx, X, y, 3), LogisticLoss(),
+                                                 reg=0.01))
+    np.testing.assert_allclose(three.x, res.x, atol=1e-9)
+
+
+def test_newton_squared_is_ridge_in_one_step_and_unregularized_separable_is_safe():
+    X, y = regression_data()
+    res = minimize(SquaredLoss(), [(X, y)], reg=0.05, method="newton", tol=1e-10)
+    A = np.column_stack([X, np.ones(len(y))])
+    P = np.diag([0.05] * X.shape[1] + [0.0]) * len(y)
+    np.testing.assert_allclose(res.x, np.linalg.solve(A.T @ A + P, A.T @ y), atol=1e-10)
+    assert res.n_iter == 1
+    # separable data without regularization: no minimizer; the steps stay finite and the
+    # loss keeps falling until max_iter
+    Xs = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    ys = np.array([0.0, 0.0, 1.0, 1.0])
+    r = minimize(LogisticLoss(), [(Xs, ys)], method="newton", max_iter=15)
+    assert np.all(np.isfinite(r.x)) and r.fun < 1e-3
+    losses = [h[1] for h in r.history]
+    assert all(b <= a for a, b in zip(losses, losses[1:]))
+
+
+def test_auto_method_choice():
+    X, y = binary_data(200, 5)
+    assert minimize(LogisticLoss(), [(X, y)], reg=0.1).n_passes <= 12  # Newton
+    assert "Newton" in repr(_chosen(LogisticLoss(), X, y))
+    assert "LBFGS" in repr(_chosen(HingeLoss(), X, y))
+    Xm, ym = multiclass_data()
+    assert "LBFGS" in repr(_chosen(MultinomialLogisticLoss(3), Xm, ym))
+    wide = np.random.default_rng(0).normal(size=(50, NEWTON_MAX_PARAMS))
+    assert "LBFGS" in repr(_chosen(LogisticLoss(), wide, (wide[:, 0] > 0) * 1.0))
+    assert "OWLQN" in repr(_chosen(LogisticLoss(), X, y, l1_ratio=0.5))
+
+
+def _chosen(loss, X, y, l1_ratio=0.0):
+    import logging
+
+    seen = []
+
+    class Grab(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    log = logging.getLogger("mli")
+    h, level = Grab(), log.level
+    log.addHandler(h)
+    log.setLevel(logging.DEBUG)
+    try:
+        minimize(loss, [(X, y)], reg=0.1, l1_ratio=l1_ratio, max_iter=2)
+    finally:
+        log.removeHandler(h)
+        log.setLevel(level)
+    return [m for m in seen if m.startswith("minimize: Objective")][0]
+
+
+def test_newton_bad_input():
+    X, y = binary_data(50, 3)
+    with pytest.raises(ValueError, match="method='newton' needs a single-output loss"):
+        minimize(HingeLoss(), [(X, y)], method="newton")
+    Xm, ym = multiclass_data()
+    with pytest.raises(ValueError, match="method='newton' needs a single-output loss"):
+        minimize(MultinomialLogisticLoss(3), [(Xm, ym)], method="newton")
+    with pytest.raises(ValueError, match="method='newton' cannot handle an L1 term"):
+        minimize(LogisticLoss(), [(X, y)], reg=0.1, l1_ratio=0.5, method="newton")
+    with pytest.raises(ValueError, match="Newton handles smooth objectives only"):
+        Newton().minimize(Objective([(X, y)], LogisticLoss(), reg=0.1, l1_ratio=1.0))
+    with pytest.raises(ValueError, match="Newton needs a loss with a second derivative"):
+        Newton().minimize(Objective([(X, y)], HingeLoss()))
+    with pytest.raises(ValueError, match="has no Hessian here"):
+        Objective([(X, y)], HingeLoss()).value_grad_hess(np.zeros(4))
+    with pytest.raises(ValueError, match="max_iter must be an integer >= 1, got 0"):
+        Newton(max_iter=0)
+    with pytest.raises(ValueError, match="max_halvings must be an integer >= 0, got -1"):
+        Newton(max_halvings=-1)
+    with pytest.raises(ValueError, match="invalid option for method='newton'"):
+        minimize(LogisticLoss(), [(X, y)], method="newton", m=5)

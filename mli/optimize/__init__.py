@@ -9,7 +9,7 @@ pure functions and explicit state in the style of optax:
 * :class:`Objective`: mean loss + ``reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``
   over a :class:`~mli.blocks.BlockRDD` of ``(X, y)`` bundles; one pass per evaluation;
 * optimizers, each ``Optimizer(**hyperparameters).minimize(objective, theta0, callback)``:
-  :class:`LBFGS` (smooth), :class:`OWLQN` (L1 / elastic net), :class:`GradientDescent`
+  :class:`Newton` (smooth, narrow: the Hessian in the same pass), :class:`LBFGS` (smooth), :class:`OWLQN` (L1 / elastic net), :class:`GradientDescent`
   (full batch, proximal for L1), :class:`ProximalGradient` (FISTA), :class:`ParallelSGD`
   (MLI's local SGD + model averaging), :class:`CoCoA` (CoCoA+: local dual coordinate ascent
   per partition, updates added or averaged; few rounds when passes are expensive);
@@ -31,6 +31,7 @@ from .base import Callback, OptimizeResult, Optimizer, check_float, check_int
 from .cocoa import CoCoA
 from .gd import GradientDescent
 from .lbfgs import LBFGS, LBFGSState, two_loop, update_history
+from .newton import Newton
 from .losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
 from .objective import Preconditioned, LocalBlocks, Objective
 from .owlqn import OWLQN
@@ -40,7 +41,8 @@ from .sgd import ParallelSGD
 __all__ = [
     "Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
     "Objective", "Preconditioned", "LocalBlocks", "OptimizeResult", "Optimizer",
-    "GradientDescent", "LBFGS", "OWLQN", "ProximalGradient", "ParallelSGD", "CoCoA",
+    "NEWTON_MAX_PARAMS",
+    "GradientDescent", "LBFGS", "Newton", "OWLQN", "ProximalGradient", "ParallelSGD", "CoCoA",
     "LBFGSState", "two_loop", "update_history", "minimize", "METHODS",
 ]
 
@@ -49,7 +51,11 @@ log = logging.getLogger("mli")
 #: "auto" preconditioning threshold: p90 / p10 of the features' standard deviations
 PRECONDITION_SPREAD = 2.0
 
-METHODS = ("auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa")
+#: "auto" uses Newton's method up to this many parameters (the Hessian pass costs
+#: ``rows * params^2`` multiply-adds and ships ``params^2`` floats per partition)
+NEWTON_MAX_PARAMS = 256
+
+METHODS = ("auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa")
 
 
 def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
@@ -67,8 +73,10 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
         One ``(X, y)`` bundle per partition.
     reg, l1_ratio, fit_intercept
         See :class:`Objective`.
-    method : {"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}
-        ``"auto"``: OWL-QN when ``reg * l1_ratio > 0``, L-BFGS otherwise.
+    method : {"auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}
+        ``"auto"``: OWL-QN when ``reg * l1_ratio > 0``; else Newton's method when the loss
+        has a second derivative (logistic, squared; one output) and the model has at most
+        ``NEWTON_MAX_PARAMS`` parameters; else L-BFGS.
     max_iter : int
         Iterations (epochs for ``"sgd"``, rounds for ``"cocoa"``).
     tol : float
@@ -103,14 +111,21 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     check_float("tol", tol, 0.0)
     objective = Objective(blocks, loss, n_features, reg=reg, l1_ratio=l1_ratio,
                           fit_intercept=fit_intercept)
+    newton_ok = loss.has_hessian and objective.n_outputs == 1
     if method == "auto":
-        method = "owlqn" if objective.l1 > 0 else "lbfgs"
-    if method == "lbfgs" and objective.l1 > 0:
-        raise ValueError("method='lbfgs' cannot handle an L1 term (reg * l1_ratio > 0); use "
-                         "method='owlqn', 'gd', 'fista' or 'sgd'")
+        method = ("owlqn" if objective.l1 > 0 else
+                  "newton" if newton_ok and objective.size <= NEWTON_MAX_PARAMS else "lbfgs")
+    if method in ("lbfgs", "newton") and objective.l1 > 0:
+        raise ValueError(f"method={method!r} cannot handle an L1 term (reg * l1_ratio > 0); "
+                         "use method='owlqn', 'gd', 'fista' or 'sgd'")
+    if method == "newton" and not newton_ok:
+        raise ValueError(f"method='newton' needs a single-output loss with a second "
+                         f"derivative (logistic, squared), got {loss!r}; use 'lbfgs'")
     try:
         if method == "lbfgs":
             opt = LBFGS(max_iter=max_iter, tol=tol, **options)
+        elif method == "newton":
+            opt = Newton(max_iter=max_iter, tol=tol, **options)
         elif method == "owlqn":
             opt = OWLQN(max_iter=max_iter, tol=tol, **options)
         elif method == "gd":

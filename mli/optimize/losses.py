@@ -58,6 +58,25 @@ class Loss:
     #: number of linear outputs (columns of ``w``); ``1`` means ``w`` is a vector
     n_outputs: int = 1
     name: str = "loss"
+    #: whether :meth:`hess_margin` is implemented (Newton's method)
+    has_hessian: bool = False
+
+    def hess_margin(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``d^2 loss / d z^2`` per row (single-output losses with ``has_hessian``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no second derivative")
+
+    def value_grad_hess(self, X, y: np.ndarray, w: np.ndarray, b=0.0):
+        """:meth:`value_grad` plus the Hessian sums of the block: ``X^T diag(h) X``,
+        ``X^T h`` and ``sum h`` (``h`` from :meth:`hess_margin`), for single-output losses."""
+        A = as_array(X)
+        d = A.shape[1]
+        if A.shape[0] == 0:
+            return 0.0, np.zeros(d), 0.0, np.zeros((d, d)), np.zeros(d), 0.0
+        z = self.predict_margin(A, w, b)
+        value, dz = self.value_grad_margin(z, y)
+        h = self.hess_margin(z, y)
+        return (float(value), _matvec_t(A, dz), float(dz.sum()), _weighted_gram(A, h),
+                _matvec_t(A, h), float(h.sum()))
 
     def predict_margin(self, X, w: np.ndarray, b=0.0) -> np.ndarray:
         """The linear predictor ``X @ w + b`` (shape ``(n,)`` or ``(n, n_classes)``)."""
@@ -110,6 +129,21 @@ class Loss:
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
+def _weighted_gram(A, h: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    """``A^T diag(h) A`` for ``h >= 0`` (float64), in row chunks: one symmetric BLAS product
+    of ``sqrt(h) * A`` per chunk (dense), or a sparse product (CSR)."""
+    d = A.shape[1]
+    r = np.sqrt(np.maximum(h, 0.0))
+    if sp.issparse(A):
+        B = sp.diags(r) @ A
+        return np.asarray((B.T @ B).toarray(), dtype=np.float64)
+    out = np.zeros((d, d))
+    for lo in range(0, A.shape[0], chunk):
+        B = np.asarray(A[lo:lo + chunk], dtype=np.float64) * r[lo:lo + chunk, None]
+        out += B.T @ B
+    return out
+
+
 class LogisticLoss(Loss):
     """Binary logistic loss ``log(1 + exp(-s z))`` with ``s = +1`` for labels > 0, else -1.
 
@@ -117,6 +151,11 @@ class LogisticLoss(Loss):
     """
 
     name = "logistic"
+    has_hessian = True
+
+    def hess_margin(self, z, y):
+        p = expit(z)
+        return p * (1.0 - p)
 
     def value_grad_margin(self, z, y):
         s = _signs(y)
@@ -148,6 +187,10 @@ class SquaredLoss(Loss):
     """Squared error ``(y - z)^2 / 2`` (least squares / ridge / lasso)."""
 
     name = "squared"
+    has_hessian = True
+
+    def hess_margin(self, z, y):
+        return np.ones_like(z)
 
     def value_grad_margin(self, z, y):
         r = z - np.asarray(y, dtype=np.float64)

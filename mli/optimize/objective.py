@@ -95,6 +95,20 @@ def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
     return value, g
 
 
+def _value_grad_hess_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
+                            fit_intercept: bool):
+    """One partition's ``(loss_sum, grad_theta_sum, hessian_theta_sum)``."""
+    X, y = xy_bundle(bundle)
+    w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
+    value, gw, gb, hww, hwb, hbb = loss.value_grad_hess(X, y, w, b)
+    d = n_features
+    g, H = np.empty(theta.shape[0]), np.empty((theta.shape[0], theta.shape[0]))
+    g[:d], H[:d, :d] = gw, hww
+    if fit_intercept:
+        g[d], H[:d, d], H[d, :d], H[d, d] = gb, hwb, hwb, hbb
+    return value, g, H
+
+
 def _value_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int, fit_intercept: bool):
     X, y = xy_bundle(bundle)
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
@@ -269,6 +283,25 @@ class Objective:
             value += 0.5 * self.l2 * float(theta[m] @ theta[m])
             g[m] += self.l2 * theta[m]
         return value, g
+
+    def value_grad_hess(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Smooth part, its gradient and its Hessian: one distributed pass (single-output
+        losses with a second derivative; ``size^2`` floats come back per partition)."""
+        theta = self._check(theta)
+        if self.n_outputs != 1 or not self.loss.has_hessian:
+            raise ValueError(f"{self.loss!r} has no Hessian here (single-output logistic or "
+                             "squared losses only)")
+        value, g, H = self.map_reduce(_value_grad_hess_kernel, self.loss, theta,
+                                      self.n_features, self.fit_intercept)
+        value = float(value) / self.n_rows
+        g = np.asarray(g, dtype=np.float64) / self.n_rows
+        H = np.asarray(H, dtype=np.float64) / self.n_rows
+        if self.l2:
+            m = self.l1_mask
+            value += 0.5 * self.l2 * float(theta[m] @ theta[m])
+            g[m] += self.l2 * theta[m]
+            H[np.flatnonzero(m), np.flatnonzero(m)] += self.l2
+        return value, g, H
 
     def l1_penalty(self, theta: np.ndarray) -> float:
         """``l1 * ||w||_1`` (no pass)."""
