@@ -1,31 +1,25 @@
 """k-means clustering: k-means|| initialization, then Lloyd iterations.
 
-Initialization (Bahmani et al., "Scalable k-means++", VLDB 2012): a uniformly random first
-center, then rounds that each sample every point with probability ``min(1, l d^2(x) / phi)``
-(``l = 2k`` the oversampling factor, ``phi`` the cost of the current candidates), one pass
-per round; the candidates, weighted by the number of points closest to them, are reduced to
-``k`` centers on the driver (weighted k-means++ and Lloyd, as Spark's ``LocalKMeans``). The
-samples depend only on the seed and the rows' global positions: any partitioning gives the
-same centers. Lloyd: one pass per iteration (per partition, the sums and counts of the points
-nearest to each center, and the cost) with a numba kernel for dense and CSR blocks. Stops
-when the centers moved by at most ``tol`` times the data's mean feature variance (squared
-distances summed over the centers, as scikit-learn).
+Initialization: :func:`mli.clustering.initial_centers` (k-means||, Bahmani et al.,
+"Scalable k-means++", VLDB 2012: 2 sampling rounds with oversampling ``2k``, then a weighted
+k-means++ on the driver; or ``k`` random rows). The samples depend only on the seed and the
+rows' global positions: any partitioning gives the same centers. Lloyd: one pass per
+iteration (per partition, the sums and counts of the points nearest to each center, and the
+cost) with a numba kernel for dense and CSR blocks. Stops when the centers moved by at most
+``tol`` times the data's mean feature variance (squared distances summed over the centers,
+as scikit-learn).
 """
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 
 from mli.base import Algorithm, Model
+from mli.clustering import INIT_METHODS, initial_centers
 from mli.params import Interval, Options
-from mli.sampling import resolve_seed, row_offsets, take_rows
 
-from .kmeans_kernels import local_kmeans, lloyd_stats, nearest, sample_candidates, total_cost
+from .kmeans_kernels import lloyd_stats, nearest, total_cost
 
 __all__ = ["KMeans", "KMeansModel"]
-
-ROUNDS = 2  # k-means|| sampling rounds (Spark's initSteps)
 
 
 class KMeans(Algorithm):
@@ -62,7 +56,7 @@ class KMeans(Algorithm):
     _constraints = {
         "k": Interval(int, 1, None, closed="left"),
         "max_iter": Interval(int, 1, None, closed="left"),
-        "init": Options({"k-means||", "random"}),
+        "init": Options(set(INIT_METHODS)),
         "tol": Interval(float, 0, None, closed="left"),
         "seed": [None, Interval(int, 0, None, closed="left")],
     }
@@ -75,38 +69,17 @@ class KMeans(Algorithm):
         self.seed = seed
 
     def _fit(self, data):
-        blocks, k, offsets = data.blocks, self.k, row_offsets(data.blocks)
-        n = int(offsets[-1])
-        if n < k:
-            raise ValueError(f"k={k} is larger than the number of rows ({n})")
-        rng = np.random.default_rng(seed := resolve_seed(self.seed))
-        if self.init == "random":
-            C = take_rows(blocks, rng.choice(n, k, replace=False), offsets)
-        else:
-            C = self._kmeans_parallel(blocks, offsets, take_rows(blocks, [rng.integers(n)]), seed)
+        blocks = data.blocks
+        C = initial_centers(blocks, self.k, self.init, self.seed)
         for it in range(1, self.max_iter + 1):
             sums, counts, _, sqsum = blocks.map_reduce(lloyd_stats, C)
+            n = counts.sum()
             new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
             var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
             shift, C = float(((new - C) ** 2).sum()), new
             if shift <= self.tol * var:
                 break
         return KMeansModel(C, blocks.map_reduce(total_cost, C), it)
-
-    def _kmeans_parallel(self, blocks, offsets, C, seed):
-        ell = 2 * self.k
-        for rnd in itertools.count(1):
-            out = blocks.map_collect(sample_candidates, C, seed * 1_000_003 + rnd, offsets,
-                                     3 * ell + 10, with_index=True)
-            phi, weights = sum(o[0] for o in out), sum(o[1] for o in out)
-            if phi == 0 or (rnd > ROUNDS and len(C) >= self.k):
-                break
-            keys, rows = np.concatenate([o[2] for o in out]), np.vstack([o[3] for o in out])
-            C = np.unique(np.vstack([C, rows[keys > phi / ell]]), axis=0)
-        if len(C) < self.k:
-            raise ValueError(f"k={self.k} is larger than the number of distinct points "
-                             f"({len(C)})")
-        return local_kmeans(C, weights, self.k, seed)
 
     @classmethod
     def _conformance_data(cls):

@@ -6,20 +6,18 @@ l1_ratio * ||w||_1), intercept not regularized, no hidden standardization: sciki
 n_samples)`` and ``LinearRegression()`` for ``reg=0``.
 
 Up to :data:`NORMAL_MAX_FEATURES` features the fit is one distributed pass (the data is not
-made resident: :func:`mli.onepass.one_pass`): the moments of
-``[X, y]`` (means and centered ``X'X``, ``X'y``, merged exactly across partitions), then a
-``d x d`` solve on the driver (Cholesky for ridge, least squares for OLS, coordinate descent
-on the Gram matrix for L1). Wider data goes through :func:`mli.optimize.minimize`.
+made resident): :func:`mli.linear.normal_equations` (the moments of ``[X, y]``: means and
+centered ``X'X``, ``X'y``, merged exactly across partitions), then a ``d x d`` solve on the
+driver (Cholesky for ridge, least squares for OLS, coordinate descent on the Gram matrix for
+L1). Wider data goes through :func:`mli.optimize.minimize`.
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
 
-from mli.linear import LinearAlgorithm, LinearModel, linear_constraints
-from mli.onepass import one_pass
+from mli.linear import LinearAlgorithm, LinearModel, linear_constraints, normal_equations
 from mli.optimize import SquaredLoss
-from mli.stats import block_moments, merge
 
 from .linear_kernels import enet_gram_cd
 
@@ -71,18 +69,15 @@ class LinearRegression(LinearAlgorithm):
         if method != "normal":
             coef, intercept, result = self._minimize(SquaredLoss(), data, method)
             return LinearRegressionModel(coef[0], intercept[0], n_iter=result.n_iter)
-        n, mean, m2 = one_pass(data.blocks, block_moments, combine=merge)
-        if not self.fit_intercept:
-            m2, mean = m2 + n * np.outer(mean, mean), np.zeros_like(mean)
-        C, c = m2[:d, :d] / n, m2[:d, d] / n
+        eq = normal_equations(data.blocks, self.fit_intercept)
         l1, l2 = self.reg * self.l1_ratio, self._l2
         if l1 > 0:
-            coef, n_iter = enet_gram_cd(C, c, l1, l2, self.tol, 100_000)
+            coef, n_iter = enet_gram_cd(eq.gram, eq.xty, l1, l2, self.tol, 100_000)
         elif l2 > 0:
-            coef, n_iter = scipy.linalg.solve(C + l2 * np.eye(d), c, assume_a="pos"), 1
+            coef, n_iter = scipy.linalg.solve(eq.gram + l2 * np.eye(d), eq.xty, assume_a="pos"), 1
         else:
-            coef, n_iter = scipy.linalg.lstsq(C, c, cond=1e-12)[0], 1
-        return LinearRegressionModel(coef, mean[d] - mean[:d] @ coef, n_iter=n_iter)
+            coef, n_iter = scipy.linalg.lstsq(eq.gram, eq.xty, cond=1e-12)[0], 1
+        return LinearRegressionModel(coef, eq.intercept(coef), n_iter=n_iter)
 
     @classmethod
     def _conformance_data(cls):

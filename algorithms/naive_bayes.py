@@ -1,24 +1,23 @@
 """Naive Bayes: multinomial, Bernoulli and Gaussian, in one pass over the data.
 
-Each partition computes per-class counts, feature means and variances of its rows
-(:func:`mli.stats.grouped_moments`, CSR blocks stay sparse); the driver merges them exactly
-(:func:`mli.stats.merge_grouped`) and derives the model. The classes come out of the same
-pass. Predictions and log-probabilities equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
+Each partition computes per-class counts, feature means and variances of its rows, the
+driver merges them exactly (:func:`mli.stats.class_moments`, CSR blocks stay sparse) and
+derives the model; the classes come out of the same pass. All three kinds score classes
+log-linearly (:mod:`mli.loglinear`: one matrix product per block). Predictions and
+log-probabilities equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
 ``BernoulliNB(alpha=smoothing)`` (features > 0 count as present) and
 ``GaussianNB(var_smoothing=var_smoothing)``, with class priors from the class frequencies.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import scipy.sparse as sp
 
 from mli.base import Algorithm
-from mli.classifier import ProbabilisticClassifierModel
-from mli.onepass import one_pass
+from mli.loglinear import (LogLinearClassifierModel, bernoulli_log_linear, feature_map,
+                           gaussian_log_linear, multinomial_log_linear)
 from mli.params import Interval, Options
-from mli.stats import grouped_moments, merge, merge_grouped, stack_grouped
+from mli.stats import class_moments
 
 __all__ = ["NaiveBayes", "NaiveBayesModel"]
 
@@ -64,14 +63,10 @@ class NaiveBayes(Algorithm):
         self.var_smoothing = var_smoothing
 
     def _fit(self, data):
-        stats = one_pass(data.blocks, _class_moments, self.kind, combine=merge_grouped)
-        if len(stats) < 2:
-            raise ValueError(f"NaiveBayes needs at least 2 classes in the labels, got "
-                             f"{len(stats)} ({sorted(stats)})")
-        classes, (counts, means, m2) = stack_grouped(stats)
+        classes, (counts, means, m2), total = class_moments(data.blocks, _statistics, self.kind,
+                                                            owner="NaiveBayes")
         prior = np.log(counts / counts.sum())
         if self.kind == "gaussian":
-            total = functools.reduce(merge, stats.values())
             var = m2 / counts[:, None] + self.var_smoothing * float(np.max(total.m2 / total.n))
             return NaiveBayesModel(self.kind, classes, prior, theta=means, var=var)
         fc, s = means * counts[:, None], self.smoothing
@@ -88,25 +83,21 @@ class NaiveBayes(Algorithm):
         return {"X": X, "y": y, "estimator": cls(), "rtol": 1e-9}
 
 
-def _class_moments(bundle, kind):
-    X, y = bundle
-    if y is None:
-        raise ValueError("NaiveBayes needs labels: pass y (arrays) or label='column' (tables)")
-    A = X.array
+def _statistics(A, kind):
+    """The values whose per-class moments are the model: counts (checked), presence, values."""
     values = A.data if sp.issparse(A) else A
     if kind == "multinomial" and values.size and values.min() < 0:
         raise ValueError(f"NaiveBayes(kind='multinomial') needs non-negative feature values "
                          f"(counts), got {values.min():g}; use kind='gaussian' for real values")
-    if kind == "bernoulli":
-        A = (A > 0).astype(np.float64)
-    return grouped_moments(A, y)
+    return feature_map(A, "binary") if kind == "bernoulli" else A
 
 
-class NaiveBayesModel(ProbabilisticClassifierModel):
+class NaiveBayesModel(LogLinearClassifierModel):
     """A fitted Naive Bayes model: ``classes_``, ``class_log_prior_``, and
     ``feature_log_prob_`` (multinomial, Bernoulli: log P(feature | class), (K, d)) or
     ``theta_`` and ``var_`` (Gaussian: per-class means and variances, (K, d));
-    ``predict``, ``predict_proba``, ``predict_log_proba``."""
+    ``predict``, ``predict_proba``, ``predict_log_proba``; ``log_linear_``, the scoring form
+    derived from them (:mod:`mli.loglinear`)."""
 
     _arrays = ("class_log_prior_", "feature_log_prob_", "theta_", "var_")
     _attributes = ("kind",)
@@ -115,24 +106,12 @@ class NaiveBayesModel(ProbabilisticClassifierModel):
     def __init__(self, kind, classes, class_log_prior, feature_log_prob=None, theta=None,
                  var=None):
         self.kind = str(kind)
-        self.classes_ = np.asarray(classes, dtype=np.float64)
-        self.class_log_prior_ = np.asarray(class_log_prior, dtype=np.float64)
-        self.feature_log_prob_ = None if feature_log_prob is None else np.asarray(
-            feature_log_prob, dtype=np.float64)
-        self.theta_ = None if theta is None else np.asarray(theta, dtype=np.float64)
-        self.var_ = None if var is None else np.asarray(var, dtype=np.float64)
-        super().__init__(n_features=(self.theta_ if theta is not None
-                                     else self.feature_log_prob_).shape[1])
+        super().__init__(classes, class_log_prior_=class_log_prior,
+                         feature_log_prob_=feature_log_prob, theta_=theta, var_=var)
 
-    def _scores_block(self, X):
-        A = X.array
+    def _log_linear(self):
         if self.kind == "gaussian":
-            A = A.toarray() if sp.issparse(A) else A
-            sq = np.stack([((A - t) ** 2 / v).sum(axis=1) for t, v in zip(self.theta_,
-                                                                         self.var_)], axis=1)
-            return self.class_log_prior_ - 0.5 * np.log(2 * np.pi * self.var_).sum(1) - 0.5 * sq
+            return gaussian_log_linear(self.class_log_prior_, self.theta_, self.var_)
         if self.kind == "bernoulli":
-            neg = np.log(1 - np.exp(self.feature_log_prob_))
-            return ((A > 0).astype(np.float64) @ (self.feature_log_prob_ - neg).T
-                    + self.class_log_prior_ + neg.sum(axis=1))
-        return np.asarray(A @ self.feature_log_prob_.T) + self.class_log_prior_
+            return bernoulli_log_linear(self.class_log_prior_, self.feature_log_prob_)
+        return multinomial_log_linear(self.class_log_prior_, self.feature_log_prob_)

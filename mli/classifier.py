@@ -7,12 +7,14 @@ unnormalized log-probabilities (a softmax's logits, a joint log-likelihood) it d
 :class:`ProbabilisticClassifierModel` and also gets ``predict_proba`` and
 ``predict_log_proba`` (normalized in a numerically stable way)::
 
-    class NaiveBayesModel(ProbabilisticClassifierModel):
+    class MultinomialModel(ProbabilisticClassifierModel):
         def _scores_block(self, X):
             return X @ self.feature_log_prob_.T + self.class_log_prior_
 
-Shared by :class:`~mli.algorithms.LogisticRegression`, :class:`~mli.algorithms.LinearSVM`
-and :class:`~mli.algorithms.NaiveBayes`.
+Scores that are linear in a fixed map of the features (as above) have a ready-made base,
+:class:`mli.loglinear.LogLinearClassifierModel`. Shared by
+:class:`~mli.algorithms.LogisticRegression`, :class:`~mli.algorithms.LinearSVM` and
+:class:`~mli.algorithms.NaiveBayes` (through :mod:`mli.loglinear`).
 """
 from __future__ import annotations
 

@@ -15,19 +15,29 @@ choice and its model class::
 
 Objective (all of them): ``mean loss + reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``,
 intercept not regularized, features used as given (no hidden standardization).
+
+Least squares can also be solved from the data's moments: :func:`normal_equations` gives the
+``d x d`` system of one pass, for any solver on the driver::
+
+    ne = normal_equations(data.blocks)                       # one Spark job
+    coef = scipy.linalg.solve(ne.gram + l2 * np.eye(d), ne.xty, assume_a="pos")
+    intercept = ne.intercept(coef)
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .base import Algorithm, Model
 from .classifier import ClassifierModel
 from .labels import encode, find_classes
+from .onepass import one_pass
 from .params import Interval, Options
+from .stats import merge, moments
 
-__all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "linear_constraints"]
+__all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "linear_constraints",
+           "NormalEquations", "normal_equations"]
 
 
 def linear_constraints(solvers) -> dict:
@@ -146,3 +156,62 @@ class LinearClassifierModel(LinearModel, ClassifierModel):
     def _scores_block(self, X):
         z = self._margin_block(X)
         return np.column_stack([np.zeros_like(z), z]) if z.ndim == 1 else z
+
+
+class NormalEquations(NamedTuple):
+    """The least-squares problem ``min_w mean (y - X w - b)^2 / 2`` as the ``d x d`` system
+    ``gram @ w = xty``: ``gram = X'X / n`` and ``xty = X'y / n`` of the data centered on
+    its means (uncentered, with ``x_mean = 0`` and ``y_mean = 0``, without an intercept).
+    A ridge term ``l2 ||w||^2 / 2`` adds ``l2 * I`` to ``gram``; the intercept of a solution
+    is :meth:`intercept`.
+    """
+
+    gram: np.ndarray
+    xty: np.ndarray
+    x_mean: np.ndarray
+    y_mean: float
+    n: float
+
+    def intercept(self, coef: np.ndarray) -> float:
+        """``b = y_mean - x_mean @ coef`` (0 without an intercept)."""
+        return float(self.y_mean - self.x_mean @ np.asarray(coef))
+
+
+def _xy_moments(bundle):
+    X, y = bundle
+    if y is None:
+        raise ValueError("normal_equations needs labeled blocks: pass y (arrays) or "
+                         "label='column' (tables)")
+    return moments(X, y, full=True)
+
+
+def normal_equations(blocks, fit_intercept: bool = True) -> NormalEquations:
+    """The normal equations of least squares on ``(X, y)`` blocks, in one pass.
+
+    The moments of ``[X, y]`` (means and centered scatter matrix, merged exactly across
+    partitions: :mod:`mli.stats`), computed without making the blocks resident
+    (:func:`mli.onepass.one_pass`). Dense or CSR blocks; the system is dense ``d x d``.
+
+    Parameters
+    ----------
+    blocks : BlockRDD
+        ``(X, y)`` bundles (``data.blocks`` of :class:`mli.table.LabeledData`).
+    fit_intercept : bool, default True
+        Center the data (an unregularized intercept); otherwise the model goes through 0.
+
+    Returns
+    -------
+    NormalEquations
+
+    Raises
+    ------
+    ValueError
+        Blocks without labels, or no rows.
+    """
+    n, mean, m2 = one_pass(blocks, _xy_moments, combine=merge)
+    if n == 0:
+        raise ValueError("normal_equations needs at least one row")
+    if not fit_intercept:
+        m2, mean = m2 + n * np.outer(mean, mean), np.zeros_like(mean)
+    d = len(mean) - 1
+    return NormalEquations(m2[:d, :d] / n, m2[:d, d] / n, mean[:d], float(mean[d]), float(n))

@@ -9,19 +9,29 @@ with :meth:`mli.blocks.BlockRDD.map_reduce`::
     mom = data.blocks.map_reduce(block_moments, combine=merge)   # one Spark job
     cov = mom.m2 / mom.n
 
-:func:`grouped_moments` does the same per class label (:func:`merge_grouped` combines).
+:func:`grouped_moments` does the same per class label (:func:`merge_grouped` combines);
+:func:`class_moments` runs it over labeled training blocks in one pass (what a generative
+classifier needs: per-class counts, means, variances, and those of all rows)::
+
+    classes, per_class, total = class_moments(data.blocks, owner="NaiveBayes")
+    log_prior = np.log(per_class.n / total.n)          # per_class.mean: (K, d)
+
 Shared by :class:`~mli.algorithms.LinearRegression` (normal equations: the moments of
-``[X, y]``) and :class:`~mli.algorithms.NaiveBayes` (per-class counts, means, variances).
+``[X, y]``, :func:`mli.linear.normal_equations`) and :class:`~mli.algorithms.NaiveBayes`
+(per-class counts, means, variances).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from typing import Callable, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from .onepass import one_pass
+
 __all__ = ["Moments", "moments", "merge", "grouped_moments", "merge_grouped", "stack_grouped",
-           "block_moments"]
+           "block_moments", "ClassMoments", "class_moments"]
 
 _CHUNK = 8192  # rows centered at a time (bounds the temporary copy of a dense block)
 
@@ -117,3 +127,65 @@ def stack_grouped(groups: dict) -> tuple[np.ndarray, Moments]:
     parts = [groups[c] for c in labels]
     return labels, Moments(np.array([m.n for m in parts]), np.stack([m.mean for m in parts]),
                            np.stack([m.m2 for m in parts]))
+
+
+class ClassMoments(NamedTuple):
+    """The result of :func:`class_moments`: the sorted ``classes`` (K,), their stacked
+    moments ``per_class`` (``n`` (K,), ``mean`` (K, d), ``m2`` (K, d) or (K, d, d)) and the
+    moments of all rows, ``total``."""
+
+    classes: np.ndarray
+    per_class: Moments
+    total: Moments
+
+
+def _labeled_moments(bundle, statistics, args, owner, full):
+    X, y = bundle
+    if y is None:
+        raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
+    A = _array(X)
+    return grouped_moments(A if statistics is None else statistics(A, *args), y, full=full)
+
+
+def class_moments(blocks, statistics: Callable | None = None, *args, owner: str = "classifier",
+                  min_classes: int = 2, full: bool = False) -> ClassMoments:
+    """Per-class moments of labeled training blocks, in one pass (:func:`mli.onepass.one_pass`:
+    the blocks are not made resident for it).
+
+    Parameters
+    ----------
+    blocks : BlockRDD
+        ``(X, y)`` bundles (``data.blocks`` of :class:`mli.table.LabeledData`).
+    statistics : callable, optional
+        ``statistics(A, *args) -> A'``: applied to each block's matrix (ndarray or CSR)
+        before its moments are taken, e.g. a feature map or a check of the values (raise
+        ValueError there; it reaches the caller). Must be picklable (a module-level
+        function). Default: the features as they are.
+    *args
+        Passed to ``statistics``.
+    owner : str
+        Named in the error messages.
+    min_classes : int >= 1, default 2
+    full : bool
+        The whole per-class scatter matrices instead of their diagonals.
+
+    Returns
+    -------
+    ClassMoments
+        ``(classes, per_class, total)``; the classes are the distinct labels, sorted.
+
+    Raises
+    ------
+    ValueError
+        Blocks without labels, fewer than ``min_classes`` classes, ``min_classes < 1``.
+    """
+    if isinstance(min_classes, bool) or not isinstance(min_classes, (int, np.integer)) \
+            or min_classes < 1:
+        raise ValueError(f"min_classes must be an int >= 1, got {min_classes!r}")
+    groups = one_pass(blocks, _labeled_moments, statistics, args, owner, full,
+                      combine=merge_grouped) or {}
+    if len(groups) < min_classes:
+        raise ValueError(f"{owner} needs at least {min_classes} classes in the labels, got "
+                         f"{len(groups)} ({sorted(groups)})")
+    classes, per_class = stack_grouped(groups)
+    return ClassMoments(classes, per_class, functools.reduce(merge, groups.values()))

@@ -1,0 +1,77 @@
+"""mli.stats.class_moments: per-class moments of labeled blocks in one pass, against numpy,
+across partitionings, with a statistics map; bad input."""
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from pyspark import cloudpickle
+
+from mli.stats import class_moments
+from mli.table import as_labeled
+
+# Spark's Python workers cannot import this test module: ship its functions by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _abs(A, scale):
+    return abs(A) * scale
+
+
+def _reject(A):
+    raise ValueError("no thanks")
+
+
+@pytest.fixture(scope="module")
+def labeled(ctx):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    X[X < -0.5] = 0.0
+    y = rng.choice([3.0, -1.0, 8.0], size=300)
+    return X, y
+
+
+@pytest.mark.parametrize("parts, sparse", [(1, False), (3, False), (4, True)])
+def test_equals_numpy(ctx, labeled, parts, sparse):
+    X, y = labeled
+    data = as_labeled(sp.csr_matrix(X) if sparse else X, y, ctx=ctx, num_partitions=parts)
+    try:
+        classes, per_class, total = class_moments(data.blocks)
+        full = class_moments(data.blocks, full=True)
+        mapped = class_moments(data.blocks, _abs, 2.0, owner="test")
+    finally:
+        data.release()
+    np.testing.assert_array_equal(classes, [-1.0, 3.0, 8.0])
+    for i, c in enumerate(classes):
+        Xc = X[y == c]
+        assert per_class.n[i] == len(Xc)
+        np.testing.assert_allclose(per_class.mean[i], Xc.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(per_class.m2[i], Xc.var(axis=0) * len(Xc), rtol=1e-10)
+        np.testing.assert_allclose(full.per_class.m2[i], np.cov(Xc.T, bias=True) * len(Xc),
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(mapped.per_class.mean[i], np.abs(Xc).mean(axis=0) * 2,
+                                   rtol=1e-12)
+    assert total.n == len(X)
+    np.testing.assert_allclose(total.mean, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(total.m2, X.var(axis=0) * len(X), rtol=1e-10)
+
+
+def test_bad_input(ctx, labeled):
+    X, y = labeled
+    one_class = as_labeled(X, np.ones(len(X)), ctx=ctx, num_partitions=2)
+    unlabeled = as_labeled(X, None, ctx=ctx, num_partitions=2)
+    data = as_labeled(X, y, ctx=ctx, num_partitions=2)
+    try:
+        with pytest.raises(ValueError, match=r"Demo needs at least 2 classes in the labels, "
+                                              r"got 1 \(\[1.0\]\)"):
+            class_moments(one_class.blocks, owner="Demo")
+        assert class_moments(one_class.blocks, min_classes=1).per_class.n.tolist() == [300.0]
+        with pytest.raises(ValueError, match="Demo needs labels"):
+            class_moments(unlabeled.blocks, owner="Demo")
+        with pytest.raises(ValueError, match="no thanks"):
+            class_moments(data.blocks, _reject)
+        with pytest.raises(ValueError, match="min_classes must be an int >= 1, got 0"):
+            class_moments(data.blocks, min_classes=0)
+    finally:
+        for d in (one_class, unlabeled, data):
+            d.release()
