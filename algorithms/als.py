@@ -71,6 +71,8 @@ import functools
 import logging
 import math
 import operator
+import os
+import shutil
 import tempfile
 import time
 from typing import Any, NamedTuple
@@ -79,6 +81,8 @@ import numba
 import numpy as np
 
 from mli.base import Algorithm, Model, _clone_value
+from mli.blocks import (drop_shipped, load_bundle, resolve_arg, save_bundle, ship_large,
+                        spill_result, unspill_result)
 from mli.errors import task_safe
 from mli.ids import as_integer_ids, index_ids, lookup
 from mli.params import Interval, Options, validate_params
@@ -398,16 +402,16 @@ def _slice_rows(csr, lo, hi):
     return indptr[lo:hi + 1] - s0, cols[s0:s1], vals[s0:s1]
 
 
-def _resolve(a):
-    return a.value if type(a).__name__ == "Broadcast" else a
+_resolve = resolve_arg
 
 
 def _ship(ctx, args):
-    """Small arguments in the closure, large arrays (> 1 MB) as broadcasts."""
+    """Small arguments in the closure, large arrays (> 1 MB) as files (local mode) or
+    broadcasts (:func:`mli.blocks.ship_large`)."""
     shipped, bcs = [], []
     for a in args:
         if isinstance(a, np.ndarray) and a.nbytes > _SHIP_BYTES:
-            b = ctx.sc.broadcast(a)
+            b = ship_large(ctx, a)
             bcs.append(b)
             shipped.append(b)
         else:
@@ -428,7 +432,7 @@ class _Shipper:
             return a
         hit = self.memo.get(id(a))
         if hit is None:
-            hit = (a, self.ctx.sc.broadcast(a))
+            hit = (a, ship_large(self.ctx, a))
             self.memo[id(a)] = hit
         return hit[1]
 
@@ -437,12 +441,7 @@ class _Shipper:
         self.memo.clear()
 
 
-def _drop_broadcasts(bcs):
-    for b in bcs:
-        try:
-            b.destroy(blocking=False)
-        except Exception:  # noqa: BLE001 - best effort
-            pass
+_drop_broadcasts = drop_shipped
 
 
 def _split_rows(indptr, parts):
@@ -484,10 +483,15 @@ class _DriverHeld:
     """Factors on the driver; one Spark job per half-step (broadcast, data_parallel).
 
     With a single block there is nothing to exchange between the half-steps, so the task
-    runs whole iterations (all of them in one job, or one per job with a callback)."""
+    runs whole iterations (all of them in one job, or one per job with a callback). So do
+    the blocks of the broadcast strategy in local mode when each has a core (a barrier
+    stage: the tasks run together and exchange each half-step's rows through files)."""
+
+    #: whole iterations in one job, the blocks exchanging through files (set by a runner)
+    barrier = False
 
     def run(self, cfg, X, Y, max_iter, tracker):
-        if self.parts == 1:
+        if self.parts == 1 or self.barrier:
             return self._run_fused(cfg, X, Y, max_iter, tracker)
         k = cfg.rank
         done = 0
@@ -558,7 +562,7 @@ def _bc_fused_task(bc, cfg, n, shipped, iterator):
     for _ in iterator:
         pass
     X, Y = (_resolve(a) for a in shipped)
-    data = bc.value
+    data = resolve_arg(bc)
     yield _iterate(cfg, data["user"], data["item"], X, Y, n)
 
 
@@ -566,15 +570,15 @@ def _dp_fused_task(bundle, cfg, n, X, Y):
     return _iterate(cfg, bundle["user"][:3], bundle["item"][:3], X, Y, n)
 
 
-def _bc_task(bc, side, bounds, cfg, G, data_term, shipped, index, iterator):
+def _bc_task(bc, side, bounds, cfg, G, data_term, shipped, spill, index, iterator):
     for _ in iterator:  # consume the input so the Python worker can be reused
         pass
     F, X0 = (_resolve(a) for a in shipped)
     lo, hi = int(bounds[index]), int(bounds[index + 1])
-    indptr, cols, vals = _slice_rows(bc.value[side], lo, hi)
+    indptr, cols, vals = _slice_rows(resolve_arg(bc)[side], lo, hi)
     X, loss = _solve_rows(cfg, indptr, cols, vals, F, G,
                           None if X0 is None else X0[lo:hi], data_term)
-    yield index, X, loss, _gram(X, cfg.rank) if cfg.implicit else None
+    yield index, spill_result((X, loss, _gram(X, cfg.rank) if cfg.implicit else None), spill)
 
 
 class _BroadcastRunner(_DriverHeld):
@@ -585,28 +589,97 @@ class _BroadcastRunner(_DriverHeld):
         self.parts = parts
         sc = ctx.sc
         self.bounds = {s: _split_rows(prob.csr(s)[0], parts) for s in ("user", "item")}
-        self.bc = sc.broadcast({"user": prob.user_csr, "item": prob.item_csr})
+        self.bc = ship_large(ctx, {"user": prob.user_csr, "item": prob.item_csr})
         self.rdd = sc.parallelize(range(parts), parts)
+        self.spill = str(sc.master).startswith("local")  # solved rows come back by file
+        self.barrier = self.spill and 1 < parts <= sc.defaultParallelism
 
     def half(self, side, cfg, F, G, X0, data_term):
         """One half-step; ``F`` and ``X0`` are arrays or broadcasts of them."""
         fn = task_safe(functools.partial(_bc_task, self.bc, side, self.bounds[side], cfg, G,
-                                         data_term, (F, X0)))
+                                         data_term, (F, X0), self.spill))
         out = self.ctx.run(self.rdd.mapPartitionsWithIndex(fn).collect)
         out.sort(key=operator.itemgetter(0))
-        return self._assemble([r[1:] for r in out], cfg.rank)
+        return self._assemble([unspill_result(r[1]) for r in out], cfg.rank)
 
     def fused(self, cfg, X, Y, n):
         shipped, bcs = _ship(self.ctx, (X, Y))
-        fn = task_safe(functools.partial(_bc_fused_task, self.bc, cfg, n, shipped))
+        exchange = None
         try:
-            (out,) = self.ctx.run(self.rdd.mapPartitions(fn).collect)
+            if self.parts == 1:
+                fn = task_safe(functools.partial(_bc_fused_task, self.bc, cfg, n, shipped))
+                (out,) = self.ctx.run(self.rdd.mapPartitions(fn).collect)
+                return out
+            exchange = os.path.join(tempfile.gettempdir() if not self.spill else
+                                    _exchange_root(self.ctx), f"als-{os.getpid()}-{id(self)}-"
+                                    f"{time.monotonic_ns()}")
+            os.makedirs(exchange)
+            fn = task_safe(functools.partial(_bc_barrier_task, self.bc, self.bounds, cfg, n,
+                                             shipped, exchange))
+            (out,) = self.ctx.run(self.rdd.barrier().mapPartitionsWithIndex(fn).collect)
+            return unspill_result(out)
         finally:
             _drop_broadcasts(bcs)
-        return out
+            if exchange is not None:
+                shutil.rmtree(exchange, ignore_errors=True)
 
     def close(self):
         _drop_broadcasts([self.bc])
+
+
+def _exchange_root(ctx):
+    from mli.blocks import _driver_root_dir
+
+    return _driver_root_dir(ctx)
+
+
+def _bc_barrier_task(bc, bounds, cfg, n, shipped, exchange, index, iterator):
+    """``n`` whole iterations as block ``index`` of a barrier stage (which runs all blocks at
+    once): solve this block's rows of a side, write them (with their loss and Gramian) to
+    ``exchange``, wait for every block's file, read them back in partition order (Spark's own
+    ``BarrierTaskContext.barrier()`` polls once a second: too slow per half-step). The arithmetic and its order are the
+    driver-held half-steps' (:meth:`_DriverHeld.run`), so the factors are the same."""
+    for _ in iterator:
+        pass
+    parts = len(bounds["user"]) - 1
+    data = resolve_arg(bc)
+    X, Y = (np.array(resolve_arg(a)) for a in shipped)
+    k = cfg.rank
+    GX = _gram(X, k) if cfg.implicit else None
+
+    def half(step, side, F, G, X0, data_term):
+        lo, hi = int(bounds[side][index]), int(bounds[side][index + 1])
+        rows, loss = _solve_rows(cfg, *_slice_rows(data[side], lo, hi), F, G,
+                                 None if X0 is None else X0[lo:hi], data_term)
+        save_bundle((rows, loss, _gram(rows, k) if cfg.implicit else None),
+                    os.path.join(exchange, f"{step}-{index}"))  # atomic (a rename)
+        return _DriverHeld._assemble([load_bundle(_await(os.path.join(exchange, f"{step}-{p}")),
+                                                  mmap=False) for p in range(parts)], k)
+
+    losses = []
+    for it in range(n):
+        Y_new, l_items, GY = half(2 * it, "item", X, GX, Y if cfg.cg else None, False)
+        X, l_users, GX = half(2 * it + 1, "user", Y_new, GY, X if cfg.cg else None, True)
+        Y = Y_new
+        losses.append(l_items + l_users if cfg.want_loss else math.nan)
+    if index == 0:
+        yield spill_result((X, Y, losses), True)
+
+
+#: seconds a barrier task waits for another block's rows before giving up
+EXCHANGE_TIMEOUT = 600.0
+
+
+def _await(path: str) -> str:
+    """Wait until the bundle at ``path`` exists (another task of the barrier stage writes it)."""
+    start, pause = time.monotonic(), 1e-4
+    while not os.path.exists(os.path.join(path, "tree.json")):
+        if time.monotonic() - start > EXCHANGE_TIMEOUT:
+            raise TimeoutError(f"ALS: no rows from another block after {EXCHANGE_TIMEOUT:g} s "
+                               f"({path}); did its task fail?")
+        time.sleep(pause)
+        pause = min(2 * pause, 0.005)
+    return path
 
 
 def _dp_task(index, bundle, side, cfg, G, data_term, F, X0):

@@ -38,7 +38,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,7 +47,8 @@ from .errors import BlockMissingError, decode, task_safe
 
 log = logging.getLogger("mli")
 
-__all__ = ["BlockRDD", "BlockView", "tree_add", "save_bundle", "load_bundle"]
+__all__ = ["BlockRDD", "BlockView", "FileArg", "ship_large", "resolve_arg", "drop_shipped",
+           "spill_result", "unspill_result", "tree_add", "save_bundle", "load_bundle"]
 
 # arguments larger than this many bytes are shipped with a Spark broadcast, not the closure
 BROADCAST_BYTES = 1 << 20
@@ -207,11 +208,19 @@ def _write_partition(store_id: str, index: int, iterator):
     yield (index, socket.gethostname(), path, _bundle_rows(items[0]))
 
 
+_ROOTS: dict = {}
+
+
 def _driver_root_dir(ctx) -> str:
     """The directory the workers' :func:`_root_dir` names, as seen from the driver (local mode:
-    the same node and the same SparkFiles directory)."""
-    root = ctx.sc._jvm.org.apache.spark.SparkFiles.getRootDirectory()
-    return os.path.join(str(root), "mli-blocks")
+    the same node and the same SparkFiles directory); asked of the JVM once per SparkContext."""
+    sc = ctx.sc
+    key = id(sc._jsc)
+    if key not in _ROOTS:
+        root = sc._jvm.org.apache.spark.SparkFiles.getRootDirectory()
+        _ROOTS.clear()  # one live SparkContext at a time
+        _ROOTS[key] = os.path.join(str(root), "mli-blocks")
+    return _ROOTS[key]
 
 
 def _is_local(ctx) -> bool:
@@ -224,15 +233,97 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+class FileArg(NamedTuple):
+    """A large task argument the driver wrote to a file on its node (local mode), in place
+    of a broadcast: the tasks memory-map it (each worker process once per file) instead of
+    unpickling a copy."""
+
+    path: str
+
+
+def ship_large(ctx, obj):
+    """``obj`` as a task argument: a :class:`FileArg` in local mode (where the driver shares
+    the node with the workers), else a Spark broadcast. Release it with :func:`drop_shipped`;
+    read it in the task with :func:`resolve_arg`."""
+    if not _is_local(ctx):
+        return ctx.sc.broadcast(obj)
+    path = os.path.join(_driver_root_dir(ctx), "args", f"a-{uuid.uuid4().hex}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        save_bundle(obj, path)
+    except TypeError:  # not only arrays and plain values: a broadcast pickles anything
+        _remove_tree(path)
+        return ctx.sc.broadcast(obj)
+    return FileArg(path)
+
+
+def resolve_arg(a):
+    """In a task: the value behind a broadcast or a :class:`FileArg` (read-only arrays)."""
+    if isinstance(a, FileArg):
+        return _open(a.path)
+    return a.value if type(a).__name__ == "Broadcast" else a
+
+
+def drop_shipped(items) -> None:
+    """Release what :func:`ship_large` made (best effort)."""
+    for a in items:
+        try:
+            if isinstance(a, FileArg):
+                _remove_tree(a.path)
+            else:
+                a.destroy(blocking=False)
+        except Exception:  # noqa: BLE001 - Spark may already be stopped
+            pass
+
+
 def _resolve(args):
-    return tuple(a.value if type(a).__name__ == "Broadcast" else a for a in args)
+    return tuple(resolve_arg(a) for a in args)
 
 
-def _run_fn(fn, args, with_index, tokens):
+#: results larger than this many bytes go back through a file when the driver shares the node
+SPILL_BYTES = 1 << 20
+
+
+class _Spilled(NamedTuple):
+    """A task result left in a file on the driver's node (local mode), instead of being
+    pickled through the JVM: for large arrays (a half-step's solved factor rows) the file
+    costs a memory copy, the socket path costs far more."""
+
+    path: str
+
+
+def spill_result(result, spill: bool = True):
+    """In a task: ``result``, or a small reference to a file holding it when ``spill`` (the
+    driver shares the node: local mode) and it is large. The driver calls
+    :func:`unspill_result` on what it collects."""
+    if not spill or _nbytes(result) < SPILL_BYTES:
+        return result
+    path = os.path.join(_root_dir(), "results", f"r-{uuid.uuid4().hex}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        save_bundle(result, path)
+    except TypeError:  # not made of arrays and plain values only: send it as it is
+        _remove_tree(path)
+        return result
+    return _Spilled(path)
+
+
+def unspill_result(result):
+    """On the driver: the result a task left with :func:`spill_result` (its file removed)."""
+    if not isinstance(result, _Spilled):
+        return result
+    try:
+        return load_bundle(result.path, mmap=False)
+    finally:
+        _remove_tree(result.path)
+
+
+def _run_fn(fn, args, with_index, tokens, spill=False):
     for index, _host, path, _n in tokens:
         bundle = _open(path)
         a = _resolve(args)
-        yield (index, fn(index, bundle, *a) if with_index else fn(bundle, *a))
+        yield (index, spill_result(fn(index, bundle, *a) if with_index else fn(bundle, *a),
+                                   spill))
 
 
 def _map_fn(fn, args, with_index, tokens):
@@ -447,16 +538,17 @@ class BlockRDD:
 
     # -- passes
     def _ship(self, args):
-        """Small arguments travel in the task closure; large arrays as one broadcast."""
-        shipped, bcs = [], []
+        """Small arguments travel in the task closure; large arrays as a file (local mode) or
+        a broadcast (:func:`ship_large`)."""
+        shipped, large = [], []
         for a in args:
             if _nbytes(a) > BROADCAST_BYTES:
-                b = self._ctx.sc.broadcast(a)
-                bcs.append(b)
+                b = ship_large(self._ctx, a)
+                large.append(b)
                 shipped.append(b)
             else:
                 shipped.append(a)
-        return tuple(shipped), bcs
+        return tuple(shipped), large
 
     def _with_retry(self, job):
         for attempt in range(3):
@@ -491,16 +583,16 @@ class BlockRDD:
         shipped, bcs = self._ship(args)
 
         def job(tokens):
-            f = task_safe(functools.partial(_run_fn, fn, shipped, with_index))
+            f = task_safe(functools.partial(_run_fn, fn, shipped, with_index,
+                                            spill=_is_local(self._ctx)))
             return tokens.mapPartitions(f).collect()
 
         try:
             out = self._with_retry(job)
         finally:
-            for b in bcs:
-                b.unpersist(blocking=False)
+            drop_shipped(bcs)
         out.sort(key=operator.itemgetter(0))
-        return [r for _, r in out]
+        return [unspill_result(r) for _, r in out]
 
     def map(self, fn: Callable, *args, with_index: bool = False, name: str = "blocks") -> "BlockRDD":
         """A new BlockRDD whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).

@@ -418,3 +418,49 @@ def test_save_load_round_trip(ctx, planted, tmp_path, biases):
     pd.testing.assert_frame_equal(loaded.recommend([3], k=3), m.recommend([3], k=3))
     with pytest.raises(AttributeError):
         loaded.user_factors = None
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_broadcast_barrier_iterations_equal_the_half_step_jobs(ctx, implicit, monkeypatch):
+    """local mode, a core per block: the broadcast strategy runs whole iterations in one
+    barrier job, the blocks exchanging rows through files; same factors (bit for bit) as one
+    job per half-step, with and without a callback (one job per iteration then)."""
+    import os
+
+    import mli.algorithms.als as als_module
+    from mli.blocks import _driver_root_dir
+
+    data = implicit_data(seed=3) if implicit else low_rank(seed=3)[0]
+    opts = dict(rank=3, max_iter=4, reg=0.05, seed=2, implicit=implicit, num_partitions=2,
+                strategy="broadcast")
+    made = []
+    real = als_module._BroadcastRunner.__init__
+
+    def spy(self, *a, **k):
+        real(self, *a, **k)
+        made.append(self.barrier)
+
+    monkeypatch.setattr(als_module._BroadcastRunner, "__init__", spy)
+    fused = ALS(**opts).fit(data)
+    seen = []
+    with_cb = ALS(**opts, callback=lambda it, loss, s: seen.append(loss)).fit(data)
+    monkeypatch.setattr(als_module._BroadcastRunner, "barrier", False, raising=False)
+    monkeypatch.setattr(als_module._BroadcastRunner, "__init__",
+                        lambda self, *a, **k: (real(self, *a, **k),
+                                               setattr(self, "barrier", False))[0])
+    jobs = ALS(**opts).fit(data)
+    assert made == [True, True]
+    assert_array_equal(fused.user_factors, jobs.user_factors)
+    assert_array_equal(fused.item_factors, jobs.item_factors)
+    assert_array_equal(with_cb.user_factors, jobs.user_factors)
+    assert len(seen) == 4 and all(np.isfinite(seen))
+    left = [d for d in os.listdir(_driver_root_dir(ctx)) if d.startswith("als-")]
+    assert left == []  # the exchange folders are removed
+
+
+def test_exchange_wait_times_out_clearly(tmp_path, monkeypatch):
+    import mli.algorithms.als as als_module
+
+    monkeypatch.setattr(als_module, "EXCHANGE_TIMEOUT", 0.05)
+    with pytest.raises(TimeoutError, match="no rows from another block"):
+        als_module._await(str(tmp_path / "never"))

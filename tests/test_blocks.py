@@ -91,20 +91,25 @@ def test_tree_add_and_tree_reduce():
     assert _tree_reduce(list("abcdefg"), lambda x, y: f"({x}{y})") == "((((ab)(cd))((ef)g)))"[1:-1]
 
 
-def test_large_arguments_go_by_broadcast(ctx, data, monkeypatch):
+def test_large_arguments_go_by_file_in_local_mode_else_broadcast(ctx, data, monkeypatch):
+    import mli.blocks as blocks
+
     s = _store(ctx, data, 3)
     big = np.random.default_rng(1).normal(size=(4, 40_000))  # 1.28 MB > BROADCAST_BYTES
     sent = []
-    real = type(ctx.sc).broadcast
+    real = blocks.ship_large
 
-    def spy(sc, value):
-        sent.append(value)
-        return real(sc, value)
+    def spy(c, value):
+        out = real(c, value)
+        sent.append((value, out))
+        return out
 
-    monkeypatch.setattr(type(ctx.sc), "broadcast", spy)
+    monkeypatch.setattr(blocks, "ship_large", spy)
     fn = lambda b, W, k: np.asarray(b.array).sum(axis=0) @ W * k  # noqa: E731
     got = s.map_reduce(fn, big, 2.0)
-    assert len(sent) == 1 and sent[0] is big  # the big array only; the float in the closure
+    assert len(sent) == 1 and sent[0][0] is big  # the big array only; the float in the closure
+    # local mode: the driver wrote a file the tasks memory-mapped; removed after the job
+    assert isinstance(sent[0][1], blocks.FileArg) and not os.path.exists(sent[0][1].path)
     np.testing.assert_allclose(got, data.sum(axis=0) @ big * 2.0)
     got_small = s.map_reduce(fn, big[:, :10].copy(), 2.0)
     assert len(sent) == 1  # small arguments travel in the closure
@@ -112,7 +117,45 @@ def test_large_arguments_go_by_broadcast(ctx, data, monkeypatch):
     parts = s.map_collect(lambda b, W: float(np.asarray(b.array)[0] @ W[:, 0]), big)
     assert len(sent) == 2
     np.testing.assert_allclose(parts, [c[0] @ big[:, 0] for c in np.array_split(data, 3)])
+    # the tasks get read-only arrays: a function that writes into one fails loudly
+    with pytest.raises(ValueError, match="read-only"):
+        s.map_collect(_write_into, big)
+    # not made of arrays only (an object inside): a broadcast, as on a cluster
+    obj = (big, MLTable)
+    shipped = real(ctx, obj)
+    assert type(shipped).__name__ == "Broadcast"
+    blocks.drop_shipped([shipped])
+    # on a cluster master: a broadcast
+    monkeypatch.setattr(blocks, "_is_local", lambda c: False)
+    b = real(ctx, big)
+    assert type(b).__name__ == "Broadcast" and blocks.resolve_arg(b) is not None
+    blocks.drop_shipped([b])
     s.unpersist()
+
+
+def _write_into(bundle, W):
+    W[0, 0] = 1.0
+    return 0
+
+
+def test_large_results_come_back_by_file_in_local_mode(ctx, data):
+    import mli.blocks as blocks
+
+    s = _store(ctx, data, 2)
+    out = s.map_collect(_big_result)
+    rows = s.partition_rows
+    assert [o[0].shape for o in out] == [(r, 4000) for r in rows]
+    np.testing.assert_array_equal(out[1][0][:, 0], np.asarray(data[rows[0]:, 0]))
+    assert out[0][1] == "tag" and out[0][2] is None
+    left = os.path.join(blocks._root_dir(), "results")
+    assert not os.path.isdir(left) or not os.listdir(left)  # the driver removed the files
+    assert blocks.spill_result(np.zeros(3)).shape == (3,)  # small: as it is
+    s.unpersist()
+
+
+def _big_result(bundle):
+    A = np.asarray(bundle.array)
+    return (np.repeat(A[:, :1], 4000, axis=1), "tag", None)  # > SPILL_BYTES per partition
 
 
 def test_derived_stores(ctx, data):
