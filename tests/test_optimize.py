@@ -543,6 +543,34 @@ def test_preconditioned_lbfgs_same_optimum_fewer_iterations():
         Preconditioned(Objective(blocks, LogisticLoss(), reg=0.1, l1_ratio=0.5), np.ones(d + 1))
 
 
+def test_jacobi_preconditioner_is_the_hessian_diagonal_at_zero():
+    """``by_curvature`` (what ``minimize`` uses): D = 1 / sqrt(diag H(0)) -- it sees the
+    columns' means (uncentered counts), where the standard deviation does not."""
+    rng = np.random.default_rng(4)
+    n, d = 3000, 12
+    X = rng.poisson(np.logspace(-1.5, 1.0, d), size=(n, d)).astype(float)  # word counts
+    y = (X @ rng.standard_normal(d) * 0.3 + rng.standard_normal(n) > 0).astype(float)
+    reg = 1e-3
+    for loss in (LogisticLoss(), SquaredLoss(), MultinomialLogisticLoss(3)):
+        yy = (np.arange(n) % 3).astype(float) if loss.n_outputs == 3 else y
+        obj = Objective([(X[:1000], yy[:1000]), (X[1000:], yy[1000:])], loss, reg=reg)
+        pc = Preconditioned.by_curvature(obj)
+        if loss.has_hessian:  # the exact Hessian diagonal at theta = 0 (median floor aside)
+            diag = np.diag(obj.value_grad_hess(obj.zeros())[2])
+            exact = 1 / np.sqrt(diag)
+            floored = pc.d[:-1] < exact[:-1] * (1 - 1e-12)  # the floor lowers scales
+            np.testing.assert_allclose(pc.d[:-1][~floored], exact[:-1][~floored], rtol=1e-12)
+            assert pc.d[-1] == pytest.approx(exact[-1], rel=1e-12)
+        assert pc.spread > 2 and np.all(pc.d > 0)
+    assert MultinomialLogisticLoss(4).curvature0 == pytest.approx(3 / 16)
+    raw = minimize(LogisticLoss(), [(X, y)], reg=reg, method="lbfgs", precondition=False,
+                   tol=1e-9, ftol=1e-15)
+    pre = minimize(LogisticLoss(), [(X, y)], reg=reg, method="lbfgs", precondition=True,
+                   tol=1e-9, ftol=1e-15)
+    np.testing.assert_allclose(pre.x, raw.x, rtol=1e-4, atol=1e-6)
+    assert pre.n_passes < raw.n_passes
+
+
 # ---------------------------------------------------------------------------- Newton
 
 

@@ -48,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger("mli")
 
-#: "auto" preconditioning threshold: p90 / p10 of the features' standard deviations
+#: "auto" preconditioning threshold: p90 / p10 of the features' scales (Hessian diagonal)
 PRECONDITION_SPREAD = 2.0
 
 #: "auto" uses Newton's method up to this many parameters (the Hessian pass costs
@@ -89,13 +89,13 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     theta0 : ndarray, optional
         Starting point (zeros by default).
     precondition : {"auto", True, False}, default "auto"
-        ``"lbfgs"``: iterate on features divided by their standard deviations
-        (:class:`Preconditioned`; one extra pass computes them). The objective and its
-        minimizer are those of the raw features -- as pyspark.ml's
-        ``standardization=False`` -- but badly scaled features (word counts) cost far fewer
-        iterations. ``"auto"``: only when the standard deviations are unequal (90th / 10th
-        percentile above ``PRECONDITION_SPREAD`` = 2); on evenly scaled features the
-        rescaling does not help.
+        ``"lbfgs"``: iterate on features divided by the square root of the Hessian's
+        diagonal at the origin, ``c E[x^2] + l2`` (:meth:`Preconditioned.by_curvature`; one
+        extra pass computes it). The objective and its minimizer are those of the raw
+        features -- as pyspark.ml's ``standardization=False`` -- but badly scaled features
+        (word counts) cost far fewer iterations. ``"auto"``: only when those scales are
+        unequal (90th / 10th percentile above ``PRECONDITION_SPREAD`` = 2); on evenly
+        scaled features the rescaling does not help.
     **options
         Further hyperparameters of the chosen optimizer (``m``, ``ftol``, ``step_size``,
         ``batch_size``, ``seed``...).
@@ -143,7 +143,7 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
         raise ValueError(f"precondition must be True, False or 'auto', got {precondition!r}")
     scaled = None
     if method == "lbfgs" and precondition is not False:
-        scaled = Preconditioned.by_feature_std(objective)
+        scaled = Preconditioned.by_curvature(objective)
         if precondition == "auto" and scaled.spread <= PRECONDITION_SPREAD:
             scaled = None
         log.debug("minimize: feature scales spread %.3g -> %s",

@@ -184,6 +184,23 @@ class Tracker:
         return False
 
 
+def stop_reason(norm: float, tol: float, f_old: float, f_new: float, ftol: float,
+                stopped: bool, what: str = "gradient",
+                monotone: bool = True) -> tuple[bool, str] | None:
+    """After an iteration: ``(converged, message)`` when the optimizer should stop (the
+    ``what`` norm ``<= tol``, the relative decrease ``<= ftol``, or the callback asked to
+    stop), else ``None``. ``monotone=False`` (an objective that may rise, FISTA): the
+    decrease test only with ``ftol > 0`` and for a decrease."""
+    if norm <= tol:
+        return True, f"{what} norm below tol"
+    decrease = relative_decrease(f_old, f_new)
+    if (decrease <= ftol) if monotone else (ftol and 0.0 <= decrease <= ftol):
+        return True, "relative decrease of the objective below ftol"
+    if stopped:
+        return False, "stopped by the callback"
+    return None
+
+
 def relative_decrease(f_old: float, f_new: float) -> float:
     """``(f_old - f_new) / max(|f_old|, |f_new|, 1)``: the convergence measure on values."""
     return (f_old - f_new) / max(abs(f_old), abs(f_new), 1.0)

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
-                   initial_theta, relative_decrease)
+                   initial_theta, stop_reason)
 
 __all__ = ["Newton", "newton_direction"]
 
@@ -106,14 +106,9 @@ class Newton(Optimizer):
             x = x + alpha * p
             f, g, H = accepted
             gmax = float(np.max(np.abs(g), initial=0.0))
-            stop = track(it, f, gmax=gmax, step=alpha)
-            if gmax <= self.tol:
-                converged, message = True, "gradient norm below tol"
-                break
-            if relative_decrease(f_old, f) <= self.ftol:
-                converged, message = True, "relative decrease of the objective below ftol"
-                break
-            if stop:
-                message = "stopped by the callback"
+            reason = stop_reason(gmax, self.tol, f_old, f, self.ftol,
+                                 track(it, f, gmax=gmax, step=alpha))
+            if reason:
+                converged, message = reason
                 break
         return track.finish(x, f, it, converged, message)

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
-                   initial_theta, pseudo_gradient, relative_decrease)
+                   initial_theta, pseudo_gradient, stop_reason)
 from .lbfgs import LBFGSState, two_loop, update_history
 
 __all__ = ["OWLQN", "project_orthant"]
@@ -112,16 +112,12 @@ class OWLQN(Optimizer):
                 x, f, g, F = x_new, f_new, g_new, F_new
                 pg = pseudo_gradient(x, g, l1, mask)
                 pgmax = float(np.max(np.abs(pg), initial=0.0))
-                stop = track(it, F, pgmax=pgmax, step=step,
-                             nnz=float(np.count_nonzero(x[mask])))
-                if pgmax <= self.tol:
-                    converged, message = True, "pseudo-gradient norm below tol"
-                    break
-                if relative_decrease(F_old, F) <= self.ftol:
-                    converged, message = True, "relative decrease of the objective below ftol"
-                    break
-                if stop:
-                    message = "stopped by the callback"
+                reason = stop_reason(pgmax, self.tol, F_old, F, self.ftol,
+                                     track(it, F, pgmax=pgmax, step=step,
+                                           nnz=float(np.count_nonzero(x[mask]))),
+                                     what="pseudo-gradient")
+                if reason:
+                    converged, message = reason
                     break
         return track.finish(x, F, it, converged, message,
                             detail=f", {np.count_nonzero(x[mask])} nonzero weights")

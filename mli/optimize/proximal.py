@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
-                   initial_theta, relative_decrease, soft_threshold)
+                   initial_theta, stop_reason, soft_threshold)
 
 __all__ = ["ProximalGradient"]
 
@@ -111,14 +111,10 @@ class ProximalGradient(Optimizer):
             else:
                 y, fy, gy = xn, fn, gn
             x, F = xn, Fn
-            stop = track(it, F, gmap=gmap, step=t)
-            if gmap <= self.tol:
-                converged, message = True, "gradient-mapping norm below tol"
-                break
-            if self.ftol and 0.0 <= relative_decrease(F_old, F) <= self.ftol:
-                converged, message = True, "relative decrease of the objective below ftol"
-                break
-            if stop:
-                message = "stopped by the callback"
+            reason = stop_reason(gmap, self.tol, F_old, F, self.ftol,
+                                 track(it, F, gmap=gmap, step=t), what="gradient-mapping",
+                                 monotone=False)
+            if reason:
+                converged, message = reason
                 break
         return track.finish(x, F, it, converged, message)
