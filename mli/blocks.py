@@ -452,6 +452,11 @@ class BlockRDD:
         return store
 
     @property
+    def passes_ready(self) -> bool:
+        """Whether a pass needs no write first (materialized, or driver-written files)."""
+        return self._tokens is not None or self._origin is not None
+
+    @property
     def source_rdd(self):
         """An RDD with one bundle per partition holding this store's data; it stays valid
         after the store is gone (for a driver-written store it is made on first request, by
@@ -651,6 +656,10 @@ class BlockView(BlockRDD):
     def materialize(self) -> "BlockView":
         self._parent.materialize()
         return self
+
+    @property
+    def passes_ready(self) -> bool:
+        return self._parent.passes_ready
 
     @property
     def partition_rows(self) -> list[int]:

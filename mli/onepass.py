@@ -32,7 +32,7 @@ def one_pass(blocks, fn: Callable, *args, combine: Callable = tree_add):
     ``blocks`` is a :class:`~mli.blocks.BlockRDD` (or anything with ``map_reduce``, e.g.
     :class:`~mli.optimize.LocalBlocks`, which is used as is).
     """
-    if getattr(blocks, "_tokens", True) is not None or not hasattr(blocks, "source_bundles"):
+    if getattr(blocks, "passes_ready", True) or not hasattr(blocks, "source_bundles"):
         return blocks.map_reduce(fn, *args, combine=combine)
     rdd = blocks.source_bundles().mapPartitionsWithIndex(
         task_safe(functools.partial(_apply, fn, args)))

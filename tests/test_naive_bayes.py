@@ -63,6 +63,28 @@ def test_fit_is_one_pass(counts):
     assert len(set(tracker.getJobIdsForGroup(None)) - before) == 1
 
 
+def test_fit_on_fresh_arrays_is_one_job_over_the_driver_written_blocks(ctx):
+    """from_numpy's blocks (local mode) are already files: the one pass runs over them,
+    without building an RDD of the data (the slow path) and without a write job."""
+    from mli.onepass import one_pass
+    from mli.optimize import LocalBlocks
+    from mli.stats import grouped_moments, merge_grouped
+
+    rng = np.random.default_rng(5)
+    X, y = rng.poisson(2.0, size=(300, 4)).astype(float), (np.arange(300) % 2).astype(float)
+    table = mli.MLTable.from_numpy(X, y, num_partitions=3, ctx=ctx)
+    store = table.labeled("label").blocks
+    tracker = ctx.sc.statusTracker()
+    before = set(tracker.getJobIdsForGroup(None))
+    NaiveBayes().fit(table, label="label")
+    assert len(set(tracker.getJobIdsForGroup(None)) - before) == 1
+    assert store._source is None  # no RDD of the data was made
+    # LocalBlocks (driver-side, no Spark) take the same path, with a custom combine
+    local = LocalBlocks([(X[:100], y[:100]), (X[100:], y[100:])])
+    got = one_pass(local, lambda b: grouped_moments(b[0], b[1]), combine=merge_grouped)
+    assert sorted(got) == [0.0, 1.0] and got[0.0].n == 150
+
+
 def test_bad_input(ctx):
     X = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="non-negative feature values.*got -1"):

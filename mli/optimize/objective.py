@@ -166,10 +166,12 @@ class LocalBlocks:
         return [fn(i, b, *args) if with_index else fn(b, *args)
                 for i, b in enumerate(self.bundles)]
 
-    def map_reduce(self, fn: Callable, *args, with_index: bool = False):
+    def map_reduce(self, fn: Callable, *args, combine: Callable | None = None,
+                   with_index: bool = False):
         from ..blocks import _tree_reduce, tree_add
 
-        return _tree_reduce(self.map_collect(fn, *args, with_index=with_index), tree_add)
+        return _tree_reduce(self.map_collect(fn, *args, with_index=with_index),
+                            combine or tree_add)
 
 
 # ---------------------------------------------------------------------------- objective
