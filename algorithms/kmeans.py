@@ -15,6 +15,7 @@ import numpy as np
 
 from mli.base import Algorithm, Model
 from mli.clustering import INIT_METHODS, initial_centers
+from mli.optimize.base import Tracker
 from mli.params import Interval, Options
 
 from .kmeans_kernels import lloyd_stats, nearest, total_cost
@@ -37,6 +38,10 @@ class KMeans(Algorithm):
         Stop when ``sum ||c_new - c_old||^2 <= tol * mean feature variance``.
     seed : int, optional
         Seed of the initialization (None: a fresh one).
+    callback : callable, optional
+        ``callback(iteration, cost, seconds)`` after every Lloyd iteration, with the cost of
+        the centers the iteration started from (the model's centers, updated by it, cost
+        no more); ``True`` stops.
 
     Notes
     -----
@@ -59,25 +64,28 @@ class KMeans(Algorithm):
         "init": Options(set(INIT_METHODS)),
         "tol": Interval(float, 0, None, closed="left"),
         "seed": [None, Interval(int, 0, None, closed="left")],
+        "callback": [None, "callable"],
     }
 
-    def __init__(self, k, max_iter=20, init="k-means||", tol=1e-4, seed=None):
+    def __init__(self, k, max_iter=20, init="k-means||", tol=1e-4, seed=None, callback=None):
         self.k = k
         self.max_iter = max_iter
         self.init = init
         self.tol = tol
         self.seed = seed
+        self.callback = callback
 
     def _fit(self, data):
         blocks = data.blocks
         C = initial_centers(blocks, self.k, self.init, self.seed)
+        track = Tracker("KMeans", self.callback)
         for it in range(1, self.max_iter + 1):
-            sums, counts, _, sqsum = blocks.map_reduce(lloyd_stats, C)
+            sums, counts, cost, sqsum = blocks.map_reduce(lloyd_stats, C)
             n = counts.sum()
             new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
             var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
             shift, C = float(((new - C) ** 2).sum()), new
-            if shift <= self.tol * var:
+            if track(it, cost) or shift <= self.tol * var:
                 break
         return KMeansModel(C, blocks.map_reduce(total_cost, C), it)
 

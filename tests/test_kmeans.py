@@ -79,6 +79,21 @@ def test_sparse_input_and_random_init(ctx, blobs):
     assert rand.centers.shape == (4, 4) and rand.cost >= dense.cost * (1 - 1e-9) - 1e-9
 
 
+def test_callback_reports_each_iteration_and_can_stop(ctx, blobs):
+    seen = []
+    full = KMeans(k=5, seed=3, tol=0.0, max_iter=8,
+                  callback=lambda it, cost, s: seen.append((it, cost, s))).fit(blobs)
+    assert [it for it, _, _ in seen] == list(range(1, full.n_iter + 1))
+    costs = [c for _, c, _ in seen]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(costs, costs[1:]))  # Lloyd never rises
+    assert full.cost <= costs[-1] * (1 + 1e-12)
+    stopped = KMeans(k=5, seed=3, tol=0.0, max_iter=8, callback=lambda it, c, s: it >= 2).fit(
+        blobs)
+    assert stopped.n_iter == 2
+    with pytest.raises(ValueError, match="'callback'"):
+        KMeans(k=5, callback=3).fit(blobs)
+
+
 def test_k_larger_than_the_data(ctx):
     X = np.repeat(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), 10, axis=0)
     with pytest.raises(ValueError, match=r"k=4 is larger than the number of distinct points \(3\)"):
