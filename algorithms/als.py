@@ -81,8 +81,8 @@ import numba
 import numpy as np
 
 from mli.base import Algorithm, Model, _clone_value
-from mli.blocks import (drop_shipped, load_bundle, resolve_arg, save_bundle, ship_large,
-                        spill_result, unspill_result)
+from mli.blocks import (_driver_root_dir, drop_shipped, is_local, load_bundle, resolve_arg,
+                        save_bundle, ship_args, ship_large, spill_result, unspill_result)
 from mli.errors import task_safe
 from mli.ids import as_integer_ids, index_ids, lookup
 from mli.params import Interval, Options, validate_params
@@ -402,21 +402,18 @@ def _slice_rows(csr, lo, hi):
     return indptr[lo:hi + 1] - s0, cols[s0:s1], vals[s0:s1]
 
 
-_resolve = resolve_arg
-
-
 def _ship(ctx, args):
     """Small arguments in the closure, large arrays (> 1 MB) as files (local mode) or
-    broadcasts (:func:`mli.blocks.ship_large`)."""
-    shipped, bcs = [], []
-    for a in args:
-        if isinstance(a, np.ndarray) and a.nbytes > _SHIP_BYTES:
-            b = ship_large(ctx, a)
-            bcs.append(b)
-            shipped.append(b)
-        else:
-            shipped.append(a)
-    return tuple(shipped), bcs
+    broadcasts (:func:`mli.blocks.ship_args`)."""
+    return ship_args(ctx, args, _SHIP_BYTES)
+
+
+def _solve_block(cfg, csr, lo, F, G, X0, data_term):
+    """One block's half-step: its rows ``csr`` (the first is row ``lo`` of the side) solved
+    against the other side's factors ``F``; ``(rows, loss, their Gramian or None)``."""
+    n = csr[0].shape[0] - 1
+    X, loss = _solve_rows(cfg, *csr, F, G, None if X0 is None else X0[lo:lo + n], data_term)
+    return X, loss, _gram(X, cfg.rank) if cfg.implicit else None
 
 
 class _Shipper:
@@ -437,11 +434,8 @@ class _Shipper:
         return hit[1]
 
     def close(self):
-        _drop_broadcasts([b for _, b in self.memo.values()])
+        drop_shipped([b for _, b in self.memo.values()])
         self.memo.clear()
-
-
-_drop_broadcasts = drop_shipped
 
 
 def _split_rows(indptr, parts):
@@ -561,7 +555,7 @@ def _iterate(cfg, user_csr, item_csr, X, Y, n):
 def _bc_fused_task(bc, cfg, n, shipped, iterator):
     for _ in iterator:
         pass
-    X, Y = (_resolve(a) for a in shipped)
+    X, Y = (resolve_arg(a) for a in shipped)
     data = resolve_arg(bc)
     yield _iterate(cfg, data["user"], data["item"], X, Y, n)
 
@@ -573,12 +567,10 @@ def _dp_fused_task(bundle, cfg, n, X, Y):
 def _bc_task(bc, side, bounds, cfg, G, data_term, shipped, spill, index, iterator):
     for _ in iterator:  # consume the input so the Python worker can be reused
         pass
-    F, X0 = (_resolve(a) for a in shipped)
+    F, X0 = (resolve_arg(a) for a in shipped)
     lo, hi = int(bounds[index]), int(bounds[index + 1])
-    indptr, cols, vals = _slice_rows(resolve_arg(bc)[side], lo, hi)
-    X, loss = _solve_rows(cfg, indptr, cols, vals, F, G,
-                          None if X0 is None else X0[lo:hi], data_term)
-    yield index, spill_result((X, loss, _gram(X, cfg.rank) if cfg.implicit else None), spill)
+    csr = _slice_rows(resolve_arg(bc)[side], lo, hi)
+    yield index, spill_result(_solve_block(cfg, csr, lo, F, G, X0, data_term), spill)
 
 
 class _BroadcastRunner(_DriverHeld):
@@ -591,7 +583,7 @@ class _BroadcastRunner(_DriverHeld):
         self.bounds = {s: _split_rows(prob.csr(s)[0], parts) for s in ("user", "item")}
         self.bc = ship_large(ctx, {"user": prob.user_csr, "item": prob.item_csr})
         self.rdd = sc.parallelize(range(parts), parts)
-        self.spill = str(sc.master).startswith("local")  # solved rows come back by file
+        self.spill = is_local(ctx)  # solved rows come back by file
         self.barrier = self.spill and 1 < parts <= sc.defaultParallelism
 
     def half(self, side, cfg, F, G, X0, data_term):
@@ -610,35 +602,30 @@ class _BroadcastRunner(_DriverHeld):
                 fn = task_safe(functools.partial(_bc_fused_task, self.bc, cfg, n, shipped))
                 (out,) = self.ctx.run(self.rdd.mapPartitions(fn).collect)
                 return out
-            exchange = os.path.join(tempfile.gettempdir() if not self.spill else
-                                    _exchange_root(self.ctx), f"als-{os.getpid()}-{id(self)}-"
-                                    f"{time.monotonic_ns()}")
+            # barrier runs are local: the driver's and the tasks' directory is one
+            exchange = os.path.join(_driver_root_dir(self.ctx), f"als-{os.getpid()}-"
+                                    f"{id(self)}-{time.monotonic_ns()}")
             os.makedirs(exchange)
             fn = task_safe(functools.partial(_bc_barrier_task, self.bc, self.bounds, cfg, n,
                                              shipped, exchange))
             (out,) = self.ctx.run(self.rdd.barrier().mapPartitionsWithIndex(fn).collect)
             return unspill_result(out)
         finally:
-            _drop_broadcasts(bcs)
+            drop_shipped(bcs)
             if exchange is not None:
                 shutil.rmtree(exchange, ignore_errors=True)
 
     def close(self):
-        _drop_broadcasts([self.bc])
-
-
-def _exchange_root(ctx):
-    from mli.blocks import _driver_root_dir
-
-    return _driver_root_dir(ctx)
+        drop_shipped([self.bc])
 
 
 def _bc_barrier_task(bc, bounds, cfg, n, shipped, exchange, index, iterator):
     """``n`` whole iterations as block ``index`` of a barrier stage (which runs all blocks at
     once): solve this block's rows of a side, write them (with their loss and Gramian) to
-    ``exchange``, wait for every block's file, read them back in partition order (Spark's own
-    ``BarrierTaskContext.barrier()`` polls once a second: too slow per half-step). The arithmetic and its order are the
-    driver-held half-steps' (:meth:`_DriverHeld.run`), so the factors are the same."""
+    ``exchange``, wait for every block's file, read them back in partition order (Spark's
+    own ``BarrierTaskContext.barrier()`` polls once a second: too slow per half-step). The
+    arithmetic and its order are the driver-held half-steps' (:meth:`_DriverHeld.run`), so
+    the factors are the same."""
     for _ in iterator:
         pass
     parts = len(bounds["user"]) - 1
@@ -649,9 +636,7 @@ def _bc_barrier_task(bc, bounds, cfg, n, shipped, exchange, index, iterator):
 
     def half(step, side, F, G, X0, data_term):
         lo, hi = int(bounds[side][index]), int(bounds[side][index + 1])
-        rows, loss = _solve_rows(cfg, *_slice_rows(data[side], lo, hi), F, G,
-                                 None if X0 is None else X0[lo:hi], data_term)
-        save_bundle((rows, loss, _gram(rows, k) if cfg.implicit else None),
+        save_bundle(_solve_block(cfg, _slice_rows(data[side], lo, hi), lo, F, G, X0, data_term),
                     os.path.join(exchange, f"{step}-{index}"))  # atomic (a rename)
         return _DriverHeld._assemble([load_bundle(_await(os.path.join(exchange, f"{step}-{p}")),
                                                   mmap=False) for p in range(parts)], k)
@@ -684,10 +669,7 @@ def _await(path: str) -> str:
 
 def _dp_task(index, bundle, side, cfg, G, data_term, F, X0):
     indptr, cols, vals, lo = bundle[side]
-    n = indptr.shape[0] - 1
-    X, loss = _solve_rows(cfg, indptr, cols, vals, F, G,
-                          None if X0 is None else X0[lo:lo + n], data_term)
-    return X, loss, _gram(X, cfg.rank) if cfg.implicit else None
+    return _solve_block(cfg, (indptr, cols, vals), lo, F, G, X0, data_term)
 
 
 class _DataParallelRunner(_DriverHeld):
@@ -1335,7 +1317,7 @@ def _predict_pandas_batches(pr, ucol, icol, mode, batches):
 def _topk_task(k, shipped, bundle):
     from mli.algorithms import als_kernels as K
 
-    Y = _resolve(shipped)
+    Y = resolve_arg(shipped)
     lo, Xq, ex_ptr, ex_idx = bundle
     items, scores = K.topk_scores(Xq, Y, k, ex_ptr, ex_idx)
     return lo, items, scores
@@ -1623,7 +1605,7 @@ class ALSModel(Model):
             out = ctx.run(rdd.map(task_safe(functools.partial(_topk_task, k, shipped[0])))
                           .collect)
         finally:
-            _drop_broadcasts(bcs)
+            drop_shipped(bcs)
         out.sort(key=operator.itemgetter(0))
         items = np.concatenate([o[1] for o in out], axis=0)
         scores = np.concatenate([o[2] for o in out], axis=0)

@@ -47,7 +47,8 @@ from .errors import BlockMissingError, decode, task_safe
 
 log = logging.getLogger("mli")
 
-__all__ = ["BlockRDD", "BlockView", "FileArg", "ship_large", "resolve_arg", "drop_shipped",
+__all__ = ["BlockRDD", "BlockView", "FileArg", "ship_large", "ship_args", "resolve_arg",
+           "drop_shipped", "is_local",
            "spill_result", "unspill_result", "tree_add", "save_bundle", "load_bundle"]
 
 # arguments larger than this many bytes are shipped with a Spark broadcast, not the closure
@@ -223,7 +224,8 @@ def _driver_root_dir(ctx) -> str:
     return _ROOTS[key]
 
 
-def _is_local(ctx) -> bool:
+def is_local(ctx) -> bool:
+    """Whether the driver shares the node with the workers (a ``local[...]`` master)."""
     return str(ctx.sc.master).startswith("local")
 
 
@@ -245,16 +247,37 @@ def ship_large(ctx, obj):
     """``obj`` as a task argument: a :class:`FileArg` in local mode (where the driver shares
     the node with the workers), else a Spark broadcast. Release it with :func:`drop_shipped`;
     read it in the task with :func:`resolve_arg`."""
-    if not _is_local(ctx):
+    if not is_local(ctx):
         return ctx.sc.broadcast(obj)
-    path = os.path.join(_driver_root_dir(ctx), "args", f"a-{uuid.uuid4().hex}")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    path = _save_as_file(obj, os.path.join(_driver_root_dir(ctx), "args"))
+    # not only arrays and plain values: a broadcast pickles anything
+    return ctx.sc.broadcast(obj) if path is None else FileArg(path)
+
+
+def ship_args(ctx, args, threshold: int = BROADCAST_BYTES):
+    """``(shipped, large)``: ``args`` with those larger than ``threshold`` bytes replaced by
+    :func:`ship_large` (the others travel in the task closure); release ``large`` with
+    :func:`drop_shipped` after the job."""
+    shipped, large = [], []
+    for a in args:
+        if _nbytes(a) > threshold:
+            a = ship_large(ctx, a)
+            large.append(a)
+        shipped.append(a)
+    return tuple(shipped), large
+
+
+def _save_as_file(obj, directory: str) -> str | None:
+    """Write ``obj`` as a bundle under ``directory``; its path, or None when it is not made
+    of arrays and plain values only."""
+    path = os.path.join(directory, f"f-{uuid.uuid4().hex}")
+    os.makedirs(directory, exist_ok=True)
     try:
         save_bundle(obj, path)
-    except TypeError:  # not only arrays and plain values: a broadcast pickles anything
+    except TypeError:
         _remove_tree(path)
-        return ctx.sc.broadcast(obj)
-    return FileArg(path)
+        return None
+    return path
 
 
 def resolve_arg(a):
@@ -298,14 +321,8 @@ def spill_result(result, spill: bool = True):
     :func:`unspill_result` on what it collects."""
     if not spill or _nbytes(result) < SPILL_BYTES:
         return result
-    path = os.path.join(_root_dir(), "results", f"r-{uuid.uuid4().hex}")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    try:
-        save_bundle(result, path)
-    except TypeError:  # not made of arrays and plain values only: send it as it is
-        _remove_tree(path)
-        return result
-    return _Spilled(path)
+    path = _save_as_file(result, os.path.join(_root_dir(), "results"))
+    return result if path is None else _Spilled(path)  # None: send it as it is
 
 
 def unspill_result(result):
@@ -435,7 +452,7 @@ class BlockRDD:
         sc = ctx.sc
         if not bundles:
             raise ValueError("a store needs at least one bundle")
-        if not _is_local(ctx):
+        if not is_local(ctx):
             return cls(sc.parallelize(bundles, len(bundles)), ctx, name=name)
         store_id = f"{name}-{uuid.uuid4().hex[:12]}-src"
         directory = os.path.join(_driver_root_dir(ctx), store_id)
@@ -542,19 +559,6 @@ class BlockRDD:
         return int(sum(self.partition_rows))
 
     # -- passes
-    def _ship(self, args):
-        """Small arguments travel in the task closure; large arrays as a file (local mode) or
-        a broadcast (:func:`ship_large`)."""
-        shipped, large = [], []
-        for a in args:
-            if _nbytes(a) > BROADCAST_BYTES:
-                b = ship_large(self._ctx, a)
-                large.append(b)
-                shipped.append(b)
-            else:
-                shipped.append(a)
-        return tuple(shipped), large
-
     def _with_retry(self, job):
         for attempt in range(3):
             self.materialize()
@@ -585,11 +589,11 @@ class BlockRDD:
 
         With ``with_index=True`` the function is called as ``fn(index, bundle, *args)``.
         """
-        shipped, bcs = self._ship(args)
+        shipped, bcs = ship_args(self._ctx, args)
 
         def job(tokens):
             f = task_safe(functools.partial(_run_fn, fn, shipped, with_index,
-                                            spill=_is_local(self._ctx)))
+                                            spill=is_local(self._ctx)))
             return tokens.mapPartitions(f).collect()
 
         try:

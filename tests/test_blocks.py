@@ -126,7 +126,7 @@ def test_large_arguments_go_by_file_in_local_mode_else_broadcast(ctx, data, monk
     assert type(shipped).__name__ == "Broadcast"
     blocks.drop_shipped([shipped])
     # on a cluster master: a broadcast
-    monkeypatch.setattr(blocks, "_is_local", lambda c: False)
+    monkeypatch.setattr(blocks, "is_local", lambda c: False)
     b = real(ctx, big)
     assert type(b).__name__ == "Broadcast" and blocks.resolve_arg(b) is not None
     blocks.drop_shipped([b])
