@@ -81,9 +81,10 @@ import numba
 import numpy as np
 
 from mli.base import Algorithm, Model, _clone_value
-from mli.blocks import (_driver_root_dir, drop_shipped, is_local, load_bundle, resolve_arg,
-                        save_bundle, ship_args, ship_large, spill_result, unspill_result)
+from mli.blocks import (_driver_root_dir, drop_shipped, is_local, load_bundle, local_slots,
+                        resolve_arg, save_bundle, ship_args, ship_large, spill_result, unspill_result)
 from mli.errors import task_safe
+from mli.gang import await_file
 from mli.ids import as_integer_ids, index_ids, lookup
 from mli.params import Interval, Options, validate_params
 
@@ -584,7 +585,7 @@ class _BroadcastRunner(_DriverHeld):
         self.bc = ship_large(ctx, {"user": prob.user_csr, "item": prob.item_csr})
         self.rdd = sc.parallelize(range(parts), parts)
         self.spill = is_local(ctx)  # solved rows come back by file
-        self.barrier = self.spill and 1 < parts <= sc.defaultParallelism
+        self.barrier = self.spill and 1 < parts <= local_slots(ctx)
 
     def half(self, side, cfg, F, G, X0, data_term):
         """One half-step; ``F`` and ``X0`` are arrays or broadcasts of them."""
@@ -651,19 +652,9 @@ def _bc_barrier_task(bc, bounds, cfg, n, shipped, exchange, index, iterator):
         yield spill_result((X, Y, losses), True)
 
 
-#: seconds a barrier task waits for another block's rows before giving up
-EXCHANGE_TIMEOUT = 600.0
-
-
 def _await(path: str) -> str:
     """Wait until the bundle at ``path`` exists (another task of the barrier stage writes it)."""
-    start, pause = time.monotonic(), 1e-4
-    while not os.path.exists(os.path.join(path, "tree.json")):
-        if time.monotonic() - start > EXCHANGE_TIMEOUT:
-            raise TimeoutError(f"ALS: no rows from another block after {EXCHANGE_TIMEOUT:g} s "
-                               f"({path}); did its task fail?")
-        time.sleep(pause)
-        pause = min(2 * pause, 0.005)
+    await_file(os.path.join(path, "tree.json"), "rows from another block")
     return path
 
 

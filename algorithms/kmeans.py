@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mli import gang
 from mli.base import Algorithm, Model
 from mli.clustering import INIT_METHODS, initial_centers
 from mli.optimize.base import Tracker
 from mli.params import Interval, Options
+from mli.sampling import resolve_seed
 
 from .kmeans_kernels import lloyd_stats, nearest, total_cost
 
@@ -76,18 +78,11 @@ class KMeans(Algorithm):
         self.callback = callback
 
     def _fit(self, data):
-        blocks = data.blocks
-        C = initial_centers(blocks, self.k, self.init, self.seed)
-        track = Tracker("KMeans", self.callback)
-        for it in range(1, self.max_iter + 1):
-            sums, counts, cost, sqsum = blocks.map_reduce(lloyd_stats, C)
-            n = counts.sum()
-            new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
-            var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
-            shift, C = float(((new - C) ** 2).sum()), new
-            if track(it, cost) or shift <= self.tol * var:
-                break
-        return KMeansModel(C, blocks.map_reduce(total_cost, C), it)
+        # local mode: initialization and iterations in one Spark job (mli.gang)
+        C, cost, n_iter = gang.execute(data.blocks, _lloyd, self.k, self.init,
+                                       resolve_seed(self.seed), self.max_iter, self.tol,
+                                       callback=self.callback)
+        return KMeansModel(C, cost, n_iter)
 
     @classmethod
     def _conformance_data(cls):
@@ -95,6 +90,20 @@ class KMeans(Algorithm):
         centers = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]])
         X = centers[rng.integers(3, size=300)] + rng.standard_normal((300, 3))
         return {"X": X, "y": None, "estimator": cls(k=3, seed=0), "rtol": 1e-6}
+
+
+def _lloyd(blocks, k, init, seed, max_iter, tol, callback):
+    C = initial_centers(blocks, k, init, seed)
+    track = Tracker("KMeans", callback)
+    for it in range(1, max_iter + 1):
+        sums, counts, cost, sqsum = blocks.map_reduce(lloyd_stats, C)
+        n = counts.sum()
+        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
+        var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
+        shift, C = float(((new - C) ** 2).sum()), new
+        if track(it, cost) or shift <= tol * var:
+            break
+    return C, blocks.map_reduce(total_cost, C), it
 
 
 class KMeansModel(Model):

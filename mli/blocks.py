@@ -33,6 +33,7 @@ import json
 import logging
 import operator
 import os
+import re
 import socket
 import threading
 import uuid
@@ -48,7 +49,7 @@ from .errors import BlockMissingError, decode, task_safe
 log = logging.getLogger("mli")
 
 __all__ = ["BlockRDD", "BlockView", "FileArg", "ship_large", "ship_args", "resolve_arg",
-           "drop_shipped", "is_local",
+           "drop_shipped", "is_local", "local_slots",
            "spill_result", "unspill_result", "tree_add", "save_bundle", "load_bundle"]
 
 # arguments larger than this many bytes are shipped with a Spark broadcast, not the closure
@@ -227,6 +228,18 @@ def _driver_root_dir(ctx) -> str:
 def is_local(ctx) -> bool:
     """Whether the driver shares the node with the workers (a ``local[...]`` master)."""
     return str(ctx.sc.master).startswith("local")
+
+
+def local_slots(ctx) -> int:
+    """Tasks a local-mode master runs at once (``local``: 1, ``local[N]`` / ``local[N,F]``:
+    N, ``local[*]``: the cores, ``local-cluster[W,C,M]``: W * C); 0 for other masters. A
+    barrier stage (:mod:`mli.gang`) needs one slot per task."""
+    master = str(ctx.sc.master)
+    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\d+)?\])?", master)
+    if m:
+        return (os.cpu_count() or 1) if m.group(1) == "*" else int(m.group(1) or 1)
+    m = re.fullmatch(r"local-cluster\[(\d+),\s*(\d+),\s*\d+\]", master)
+    return int(m.group(1)) * int(m.group(2)) if m else 0
 
 
 def _remove_tree(path: str) -> None:
@@ -603,6 +616,12 @@ class BlockRDD:
         out.sort(key=operator.itemgetter(0))
         return [unspill_result(r) for _, r in out]
 
+    def _gang_layout(self):
+        """``(tokens, view)`` for a gang run (:mod:`mli.gang`): every block's
+        ``(index, host, path, rows)`` and the function applied to a bundle once opened."""
+        self.materialize()
+        return list(self._meta), _identity
+
     def map(self, fn: Callable, *args, with_index: bool = False, name: str = "blocks") -> "BlockRDD":
         """A new BlockRDD whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).
 
@@ -678,6 +697,18 @@ class BlockView(BlockRDD):
 
     def source_bundles(self):
         return self._parent.source_bundles().map(self._fn)
+
+    def _gang_layout(self):
+        meta, view = self._parent._gang_layout()
+        return meta, functools.partial(_composed, self._fn, view)
+
+
+def _identity(bundle):
+    return bundle
+
+
+def _composed(outer, inner, bundle):
+    return outer(inner(bundle))
 
 
 def _viewed(view_fn, fn, with_index, index, bundle, *args):

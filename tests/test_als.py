@@ -460,7 +460,8 @@ def test_broadcast_barrier_iterations_equal_the_half_step_jobs(ctx, implicit, mo
 
 def test_exchange_wait_times_out_clearly(tmp_path, monkeypatch):
     import mli.algorithms.als as als_module
+    import mli.gang
 
-    monkeypatch.setattr(als_module, "EXCHANGE_TIMEOUT", 0.05)
+    monkeypatch.setattr(mli.gang, "EXCHANGE_TIMEOUT", 0.05)
     with pytest.raises(TimeoutError, match="no rows from another block"):
         als_module._await(str(tmp_path / "never"))

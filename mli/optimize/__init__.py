@@ -27,7 +27,9 @@ import logging
 
 import numpy as np
 
-from .base import Callback, OptimizeResult, Optimizer, check_float, check_int
+from .. import gang
+from .base import (Callback, OptimizeResult, Optimizer, check_callback, check_float,
+                   check_int)
 from .cocoa import CoCoA
 from .gd import GradientDescent
 from .lbfgs import LBFGS, LBFGSState, two_loop, update_history
@@ -105,6 +107,21 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     OptimizeResult
         With an extra attribute ``objective`` (to ``unpack`` the solution).
     """
+    check_callback(callback)
+    # local mode: every iteration in one Spark job (mli.gang), the callback on the driver
+    result = gang.execute(blocks, _minimize, loss, reg=reg, l1_ratio=l1_ratio,
+                          fit_intercept=fit_intercept, method=method, max_iter=max_iter, tol=tol,
+                          n_features=n_features, theta0=theta0, precondition=precondition,
+                          callback=callback, **options)
+    result.objective.blocks = blocks  # (from a gang run: the task's side of the blocks)
+    return result
+
+
+def _minimize(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
+              fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
+              tol: float = 1e-6, callback: Callback | None = None,
+              n_features: int | None = None, theta0: np.ndarray | None = None,
+              precondition: bool | str = "auto", **options) -> OptimizeResult:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     check_int("max_iter", max_iter, 1)

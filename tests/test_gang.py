@@ -1,0 +1,224 @@
+"""Gang runs (mli.gang): a whole optimization in one barrier-stage Spark job, its passes
+all-reduced through files; the results must be those of one Spark job per pass, bit for bit."""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+from pyspark import cloudpickle
+import scipy.sparse as sp
+
+import mli.gang as gang
+from mli.blocks import BlockRDD, BlockView, _driver_root_dir, local_slots
+from mli.localmatrix import LocalMatrix
+from mli.optimize import (HingeLoss, LocalBlocks, LogisticLoss, MultinomialLogisticLoss,
+                          SquaredLoss, minimize)
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests
+
+
+def driver_blocks(ctx, X, y, parts):
+    bounds = np.linspace(0, X.shape[0], parts + 1).astype(int)
+    return BlockRDD.from_bundles([(LocalMatrix(X[a:b]), np.ascontiguousarray(y[a:b]))
+                                  for a, b in zip(bounds[:-1], bounds[1:])], ctx)
+
+
+def data(kind, n=400, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.2, 5.0, size=d)
+    z = X @ rng.normal(size=d) / 3 + 0.3 * rng.normal(size=n)
+    if kind == "multinomial":
+        return X, np.digitize(z, np.quantile(z, [1 / 3, 2 / 3])).astype(np.float64)
+    if kind == "squared":
+        return X, z
+    return X, (z > 0).astype(np.float64)
+
+
+def jobs_in(ctx, fn):
+    group = f"gang-test-{time.monotonic_ns()}"
+    ctx.sc.setJobGroup(group, "counting jobs")
+    try:
+        out = fn()
+    finally:
+        ctx.sc.setLocalProperty("spark.jobGroup.id", None)
+    return out, len(ctx.sc.statusTracker().getJobIdsForGroup(group))
+
+
+CASES = {
+    "newton": (LogisticLoss(), "binary", dict(method="newton", reg=0.01)),
+    "lbfgs-preconditioned": (LogisticLoss(), "binary", dict(method="lbfgs", reg=0.01,
+                                                            precondition=True)),
+    "lbfgs-hinge": (HingeLoss(), "binary", dict(method="lbfgs", reg=0.01, max_iter=40)),
+    "multinomial": (MultinomialLogisticLoss(3), "multinomial", dict(reg=0.01)),
+    "owlqn": (LogisticLoss(), "binary", dict(reg=0.02, l1_ratio=0.5)),
+    "fista": (SquaredLoss(), "squared", dict(method="fista", reg=0.05, l1_ratio=1.0,
+                                             max_iter=30)),
+    "gd": (SquaredLoss(), "squared", dict(method="gd", reg=0.05, max_iter=20)),
+    "sgd": (LogisticLoss(), "binary", dict(method="sgd", reg=0.01, max_iter=4, batch_size=16,
+                                           seed=3)),
+    "cocoa": (HingeLoss(), "binary", dict(method="cocoa", reg=0.01, max_iter=10)),
+}
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gang_run_equals_one_job_per_pass(ctx, monkeypatch, case, parts):
+    loss, kind, kw = CASES[case]
+    X, y = data(kind)
+    if case == "lbfgs-preconditioned":
+        X = sp.csr_matrix(np.where(np.abs(X) < 1.0, 0.0, X))
+    blocks = driver_blocks(ctx, X, y, parts)
+    seen = {True: [], False: []}
+    results = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        results[enabled], jobs = jobs_in(ctx, lambda: minimize(
+            loss, blocks, tol=1e-9, callback=lambda *a: seen[enabled].append(a), **kw))
+        if enabled:
+            assert jobs == 1, "a gang run is one Spark job"
+        else:
+            assert jobs >= results[enabled].n_passes
+    a, b = results[True], results[False]
+    assert np.array_equal(a.x, b.x), f"{case}: gang and per-pass models differ"
+    assert (a.fun, a.n_iter, a.n_passes, a.message) == (b.fun, b.n_iter, b.n_passes, b.message)
+    assert [h[:2] for h in a.history] == [h[:2] for h in b.history]
+    # the callback ran on the driver, once per iteration, with the same values
+    assert [s[:2] for s in seen[True]] == [s[:2] for s in seen[False]] != []
+    assert a.objective.unpack(a.x)[0].shape == b.objective.unpack(b.x)[0].shape
+    assert a.objective.n_passes == b.objective.n_passes >= a.n_passes
+
+
+def test_gang_callback_stops_at_the_same_iteration(ctx, monkeypatch):
+    X, y = data("binary")
+    blocks = driver_blocks(ctx, X, y, 2)
+    out = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        out[enabled] = minimize(HingeLoss(), blocks, reg=0.01, method="lbfgs", tol=0,
+                                callback=lambda it, f, s: it >= 3)
+    assert out[True].n_iter == out[False].n_iter == 3
+    assert out[True].message == "stopped by the callback"
+    assert np.array_equal(out[True].x, out[False].x)
+
+
+def test_gang_callback_error_is_raised_and_nothing_is_left(ctx):
+    X, y = data("binary")
+    blocks = driver_blocks(ctx, X, y, 2)
+    root = _driver_root_dir(ctx)
+
+    def boom(it, f, s):
+        if it == 2:
+            raise ZeroDivisionError("the user's callback failed")
+
+    with pytest.raises(ZeroDivisionError, match="the user's callback failed"):
+        minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", callback=boom)
+    # the next run is unaffected, and no exchange directory is left behind
+    res = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-8)
+    assert res.converged
+    assert glob.glob(os.path.join(root, "gang-*")) == []
+
+
+def _fails_in_one_task(blocks):
+    # partition 1 fails before its first pass; partition 0 is left waiting for its result
+    if blocks.partition == 1:
+        raise ValueError("block data rejected in partition 1")
+    return blocks.map_reduce(_rows)
+
+
+def _rows(bundle):
+    return bundle[0].shape[0]
+
+
+def test_a_failing_task_fails_the_run_with_its_error(ctx):
+    X, y = data("binary")
+    blocks = driver_blocks(ctx, X, y, 2)
+    t = time.monotonic()
+    with pytest.raises(ValueError, match="block data rejected in partition 1"):
+        gang.run(blocks, _fails_in_one_task)
+    # Spark fails the whole barrier stage at once: no wait for the exchange timeout
+    assert time.monotonic() - t < 120
+    assert gang.run(blocks, _count_rows) == (400, [200, 200])
+
+
+def _count_rows(blocks):
+    return blocks.map_reduce(_rows), blocks.partition_rows
+
+
+def test_bad_data_in_a_gang_run_gives_the_optimizers_error(ctx):
+    bad = BlockRDD.from_bundles([(np.ones((5, 2)), np.ones(5)), (np.ones((4, 2)), np.ones(3))],
+                                ctx)
+    with pytest.raises(ValueError, match="do not match"):
+        minimize(LogisticLoss(), bad, reg=0.1)
+
+
+def _view_labels(bundle):
+    X, y = bundle
+    return X, 1.0 - y
+
+
+def test_gang_over_a_view_and_more_blocks_than_cores(ctx, monkeypatch):
+    X, y = data("binary")
+    parent = driver_blocks(ctx, X, y, 5)  # 5 blocks, 2 cores: each task owns several
+    view = BlockView(parent, _view_labels)
+    res = minimize(LogisticLoss(), view, reg=0.01, tol=1e-9)
+    monkeypatch.setattr(gang, "ENABLED", False)
+    ref = minimize(LogisticLoss(), LocalBlocks([(X, 1.0 - y)]), reg=0.01, tol=1e-9)
+    np.testing.assert_allclose(res.x, ref.x, atol=1e-7)
+
+
+def test_gang_bad_input(ctx):
+    X, y = data("binary")
+    assert not gang.available(LocalBlocks([(X, y)]))
+    with pytest.raises(ValueError, match="a gang run needs a BlockRDD"):
+        gang.run(LocalBlocks([(X, y)]), _count_rows)
+    with pytest.raises(ValueError, match="callback must be callable"):
+        minimize(LogisticLoss(), driver_blocks(ctx, X, y, 2), callback=3)
+
+
+def test_await_file_times_out_or_aborts(tmp_path, monkeypatch):
+    monkeypatch.setattr(gang, "EXCHANGE_TIMEOUT", 0.05)
+    with pytest.raises(TimeoutError, match="no block 1's result after"):
+        gang.await_file(str(tmp_path / "never"), "block 1's result")
+    (tmp_path / "ABORT").write_text("")
+    monkeypatch.setattr(gang, "EXCHANGE_TIMEOUT", 60)
+    with pytest.raises(gang.GangAborted):
+        gang.await_file(str(tmp_path / "never"), "x", abort=str(tmp_path / "ABORT"))
+    (tmp_path / "there").write_text("")
+    assert gang.await_file(str(tmp_path / "there"), "x") == str(tmp_path / "there")
+
+
+@pytest.mark.parametrize("master,slots", [("local", 1), ("local[3]", 3), ("local[4,2]", 4),
+                                          ("local[*]", os.cpu_count()),
+                                          ("local-cluster[2,3,1024]", 6),
+                                          ("spark://host:7077", 0), ("yarn", 0)])
+def test_local_slots(master, slots):
+    class Fake:
+        pass
+
+    c = Fake()
+    c.sc = Fake()
+    c.sc.master = master
+    assert local_slots(c) == slots
+
+
+def test_kmeans_gang_run_equals_one_job_per_pass(ctx, monkeypatch):
+    from mli import MLTable
+    from mli.algorithms import KMeans
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(600, 3)) + rng.integers(4, size=(600, 1)) * 3.0
+    table = MLTable.from_numpy(X, num_partitions=3, ctx=ctx)
+    out, costs = {}, {True: [], False: []}
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        out[enabled], jobs = jobs_in(ctx, lambda: KMeans(
+            k=4, seed=1, tol=0, max_iter=6, init="random",
+            callback=lambda it, cost, s: costs[enabled].append(cost)).fit(table))
+        assert (jobs == 1) if enabled else jobs > 2
+    assert np.array_equal(out[True].centers, out[False].centers)
+    assert out[True].cost == out[False].cost and out[True].n_iter == out[False].n_iter
+    assert costs[True] == costs[False] and len(costs[True]) == out[True].n_iter
