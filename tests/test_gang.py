@@ -222,3 +222,35 @@ def test_kmeans_gang_run_equals_one_job_per_pass(ctx, monkeypatch):
     assert np.array_equal(out[True].centers, out[False].centers)
     assert out[True].cost == out[False].cost and out[True].n_iter == out[False].n_iter
     assert costs[True] == costs[False] and len(costs[True]) == out[True].n_iter
+
+
+def test_one_pass_is_a_gang_run_equal_to_a_pass_job(ctx, monkeypatch):
+    """A single pass (Naive Bayes, the normal equations) over resident blocks in local mode
+    is one gang job of min(blocks, cores) tasks; the same values as a pass job."""
+    from mli.onepass import one_pass
+    from mli.stats import grouped_moments, merge_grouped
+
+    X, y = data("multinomial", n=500)
+    blocks = driver_blocks(ctx, X, y, 5)
+    fn = lambda b: grouped_moments(b[0], b[1])  # noqa: E731
+    out, tasks, runs = {}, {}, []
+    real_run = gang.run
+    monkeypatch.setattr(gang, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        group = f"one-pass-{enabled}-{time.monotonic_ns()}"
+        ctx.sc.setJobGroup(group, "counting tasks")
+        try:
+            out[enabled] = one_pass(blocks, fn, combine=merge_grouped)
+        finally:
+            ctx.sc.setLocalProperty("spark.jobGroup.id", None)
+        tracker = ctx.sc.statusTracker()
+        jobs = tracker.getJobIdsForGroup(group)
+        assert len(jobs) == 1
+        stages = tracker.getJobInfo(jobs[0]).stageIds
+        tasks[enabled] = sum(tracker.getStageInfo(s).numTasks for s in stages)
+    assert runs == [1] and tasks[True] == min(5, local_slots(ctx))
+    assert sorted(out[True]) == sorted(out[False]) == [0.0, 1.0, 2.0]
+    for c in out[True]:
+        for a, b in zip(out[True][c], out[False][c]):
+            assert np.array_equal(a, b)
