@@ -68,11 +68,13 @@ class NaiveBayes(Algorithm):
         prior = np.log(counts / counts.sum())
         if self.kind == "gaussian":
             var = m2 / counts[:, None] + self.var_smoothing * float(np.max(total.m2 / total.n))
-            return NaiveBayesModel(self.kind, classes, prior, theta=means, var=var)
+            return NaiveBayesModel(classes, kind=self.kind, class_log_prior_=prior, theta_=means,
+                                   var_=var)
         fc, s = means * counts[:, None], self.smoothing
         denom = (fc.sum(axis=1) + s * fc.shape[1] if self.kind == "multinomial"
                  else counts + 2 * s)
-        return NaiveBayesModel(self.kind, classes, prior, np.log(fc + s) - np.log(denom)[:, None])
+        return NaiveBayesModel(classes, kind=self.kind, class_log_prior_=prior,
+                               feature_log_prob_=np.log(fc + s) - np.log(denom)[:, None])
 
     @classmethod
     def _conformance_data(cls):
@@ -97,17 +99,13 @@ class NaiveBayesModel(LogLinearClassifierModel):
     ``feature_log_prob_`` (multinomial, Bernoulli: log P(feature | class), (K, d)) or
     ``theta_`` and ``var_`` (Gaussian: per-class means and variances, (K, d));
     ``predict``, ``predict_proba``, ``predict_log_proba``; ``log_linear_``, the scoring form
-    derived from them (:mod:`mli.loglinear`)."""
+    derived from them (:mod:`mli.loglinear`). Constructed as
+    ``NaiveBayesModel(classes, kind=..., class_log_prior_=..., feature_log_prob_=...)``
+    (or ``theta_=..., var_=...``)."""
 
     _arrays = ("class_log_prior_", "feature_log_prob_", "theta_", "var_")
     _attributes = ("kind",)
     _registry_name = "mli.NaiveBayesModel"
-
-    def __init__(self, kind, classes, class_log_prior, feature_log_prob=None, theta=None,
-                 var=None):
-        self.kind = str(kind)
-        super().__init__(classes, class_log_prior_=class_log_prior,
-                         feature_log_prob_=feature_log_prob, theta_=theta, var_=var)
 
     def _log_linear(self):
         if self.kind == "gaussian":

@@ -11,9 +11,11 @@ For every algorithm and data set, the time to reach pyspark.ml's result:
   printed next to the times;
 * Naive Bayes: one pass each; the test accuracies are printed (they are equal).
 
-mli's time includes ingesting the user's numpy arrays (``MLTable.from_numpy``, the resident
-blocks) and the fit; pyspark.ml's time is its ``fit`` on a cached DataFrame, *not* the
-DataFrame's construction (printed separately; built once per data set and reused).
+Times are medians of ``--repeats`` runs (default 3) of mli and of pyspark.ml (one after
+the other per algorithm); scikit-learn runs once. mli's time includes ingesting the user's
+numpy arrays (``MLTable.from_numpy``, the resident blocks) and the fit; pyspark.ml's time
+is its ``fit`` on a cached DataFrame, *not* the DataFrame's construction (printed
+separately; built once per data set and reused).
 scikit-learn's single-process time on the same data is the reference line.
 
 Data: ``dense`` 400,000 x 100 float64 (10 Gaussian clusters; a planted logistic model gives
@@ -23,7 +25,7 @@ bag of words (200,000 documents, 20,000 words, Zipf frequencies, two classes), a
 partitions, Spark local[2].
 
 Run: python bench/bench_algorithms.py [--quick] [--only lr|svm|linreg|kmeans|nb]
-         [--partitions 4] [--out bench/results/algorithms.png]
+         [--partitions 4] [--repeats 3] [--out bench/results/algorithms.png]
 """
 from __future__ import annotations
 
@@ -127,19 +129,30 @@ def objective(kind, X, y, coef, intercept, reg):
     return float(loss + 0.5 * reg * np.sum(np.asarray(coef) ** 2))
 
 
-def timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
+def timed(fn, repeats=1, after=None):
+    """``(median seconds, last output)`` of ``repeats`` calls of ``fn``; ``after(output)``
+    runs after each call, untimed (e.g. to drop the data it made resident)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+        if after is not None:
+            after(out)
+    return float(np.median(times)), out
 
 
 # ---------------------------------------------------------------------------- runs
 
 
 class Bench:
-    def __init__(self, ctx, partitions):
-        self.ctx, self.P = ctx, partitions
+    def __init__(self, ctx, partitions, repeats):
+        self.ctx, self.P, self.repeats = ctx, partitions, repeats
         self.rows = []
+
+    def ml(self, fn):
+        """pyspark.ml's fit, timed (median of the repeats)."""
+        return timed(fn, self.repeats)
 
     def ours(self, make, X, y):
         """Ingest + fit; the blocks are dropped after the timing."""
@@ -150,8 +163,7 @@ class Bench:
             model = make().fit(table, label="label" if y is not None else None)
             return table, model
 
-        t, (table, model) = timed(run)
-        table.unpersist()
+        t, (_, model) = timed(run, self.repeats, after=lambda out: out[0].unpersist())
         return t, model
 
     def add(self, algo, data, ours, ml, sk, note):
@@ -175,7 +187,7 @@ class Bench:
         else:
             est = MLLogistic(regParam=reg, standardization=False, maxIter=100, tol=1e-6,
                              family="multinomial" if k > 2 else "binomial")
-        t_ml, mlm = timed(lambda: est.fit(df))
+        t_ml, mlm = self.ml(lambda: est.fit(df))
         if kind == "multinomial":
             coef, icpt = mlm.coefficientMatrix.toArray(), mlm.interceptVector.toArray()
         else:
@@ -205,7 +217,7 @@ class Bench:
 
         est = MLLinear(regParam=reg, standardization=False, solver="normal",
                        labelCol="target")
-        t_ml, mlm = timed(lambda: est.fit(df))
+        t_ml, mlm = self.ml(lambda: est.fit(df))
         t_ours, m = self.ours(lambda: LinearRegression(reg=reg), X, target)
         t_sk, _ = timed(lambda: Ridge(alpha=reg * X.shape[0]).fit(X, target))
 
@@ -224,7 +236,7 @@ class Bench:
         from mli.algorithms import KMeans
 
         est = MLKMeans(k=k, maxIter=20, tol=1e-4, seed=0, initMode="k-means||", initSteps=2)
-        t_ml, mlm = timed(lambda: est.fit(df))
+        t_ml, mlm = self.ml(lambda: est.fit(df))
         # reached: pyspark.ml's training cost (within 1e-6), as the linear models' objective
         target = mlm.summary.trainingCost * (1 + 1e-6)
         t_ours, m = self.ours(lambda: KMeans(k=k, max_iter=20, tol=1e-4, seed=0,
@@ -242,7 +254,7 @@ class Bench:
 
         from mli.algorithms import NaiveBayes
 
-        t_ml, mlm = timed(lambda: MLNB(modelType=kind, smoothing=1.0).fit(df))
+        t_ml, mlm = self.ml(lambda: MLNB(modelType=kind, smoothing=1.0).fit(df))
         t_ours, m = self.ours(lambda: NaiveBayes(kind=kind), X, y)
         sk = MultinomialNB() if kind == "multinomial" else GaussianNB()
         t_sk, _ = timed(lambda: sk.fit(X, y))
@@ -341,6 +353,8 @@ def main(argv=None):
     ap.add_argument("--only", action="append", choices=ALGORITHMS,
                     help="run only this algorithm (repeatable)")
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timed runs of mli and pyspark.ml each (the median is reported)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "algorithms.png"))
     args = ap.parse_args(argv)
     only = set(args.only or ALGORITHMS)
@@ -350,9 +364,9 @@ def main(argv=None):
 
     ctx = mli.MLContext("local[2]", app_name="bench-algorithms")
     P = args.partitions
-    bench = Bench(ctx, P)
+    bench = Bench(ctx, P, max(1, args.repeats))
     print_loc()
-    print(f"\nwarming up (numba kernels, Python workers) ...", flush=True)
+    print("\nwarming up (numba kernels, Python workers) ...", flush=True)
     warm_up(ctx, P)
     print(f"load average: {os.getloadavg()}")
 

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from .base import Model
 from .classifier import ProbabilisticClassifierModel
 
 __all__ = ["FEATURE_MAPS", "feature_map", "LogLinear", "log_linear_form",
@@ -245,33 +246,42 @@ def gaussian_log_linear(log_prior, mean, var) -> LogLinear:
 class LogLinearClassifierModel(ProbabilisticClassifierModel):
     """A classifier whose class scores are a :class:`LogLinear` form of its parameters.
 
-    Subclasses declare their parameters in ``_arrays`` (they are what is saved), pass them
-    to ``__init__`` by attribute name, and implement ``_log_linear() -> LogLinear``; the form
-    is derived at construction and after loading, and is available as ``log_linear_``.
+    Subclasses declare their parameters in ``_arrays`` and settings in ``_attributes`` (they
+    are what is saved), pass them to ``__init__`` by attribute name, and implement
+    ``_log_linear() -> LogLinear``; the form is derived at construction and after loading,
+    and is available as ``log_linear_``. Such a subclass needs no ``__init__`` of its own.
 
     Parameters
     ----------
     classes : array-like of shape (K,)
         The sorted class labels, one per row of the form.
-    **arrays
-        The subclass's parameters by attribute name (each declared in ``_arrays``): stored
-        as float64 arrays (``None`` stays ``None``).
+    **state
+        The subclass's parameters and settings by attribute name: those declared in
+        ``_arrays`` are stored as float64 arrays (``None`` stays ``None``), those declared in
+        ``_attributes`` (JSON values, all required) as given; an array not given is None.
 
     Raises
     ------
     TypeError
-        A parameter name not declared in ``_arrays``.
+        A name declared in neither ``_arrays`` nor ``_attributes``.
     ValueError
         A form whose number of rows is not the number of classes.
     """
 
-    def __init__(self, classes, **arrays):
-        declared = self._saved_arrays()
-        for name, value in arrays.items():
-            if name not in declared:
-                raise TypeError(f"{type(self).__name__}: {name!r} is not declared in _arrays "
-                                f"{declared}")
+    def __init__(self, classes, **state):
+        arrays = self._saved_arrays()
+        settings = tuple(a for a in self._saved_attributes() if a not in Model._attributes)
+        unknown = sorted(set(state) - set(arrays) - set(settings))
+        missing = sorted(set(settings) - set(state))
+        if unknown or missing:
+            raise TypeError(f"{type(self).__name__}: " + (
+                f"{unknown[0]!r} is not declared in _arrays {arrays} or _attributes {settings}"
+                if unknown else f"missing the setting(s) {missing}"))
+        for name in arrays:  # an array not given is None
+            value = state.pop(name, None)
             setattr(self, name, None if value is None else np.asarray(value, dtype=np.float64))
+        for name, value in state.items():
+            setattr(self, name, value)
         self.classes_ = np.asarray(classes, dtype=np.float64)
         self._derive()
         super().__init__(n_features=self.log_linear_.n_features)

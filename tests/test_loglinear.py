@@ -163,5 +163,15 @@ def test_model_wrong_input(data):
         NotAForm([0.0, 1.0])
     m = Undeclared([0.0, 1.0], a_=None)
     assert m.a_ is None and m.n_features == 3
+    assert Undeclared([0.0, 1.0]).a_ is None  # an array not given is None
+
+    class WithSetting(Undeclared):
+        _attributes = ("kind",)
+
+    with pytest.raises(TypeError, match=r"missing the setting\(s\) \['kind'\]"):
+        WithSetting([0.0, 1.0], a_=np.zeros(2))
+    with pytest.raises(TypeError, match=r"'n_features' is not declared in _arrays"):
+        WithSetting([0.0, 1.0], kind="x", n_features=3)  # the base's attributes are derived
+    assert WithSetting([0.0, 1.0], kind="x").kind == "x"
     with pytest.raises(ValueError, match="fitted with 3 features"):
         m.predict(np.zeros((2, 4)))
