@@ -16,6 +16,7 @@ import numpy as np
 from mli import gang
 from mli.base import Algorithm, Model
 from mli.clustering import INIT_METHODS, initial_centers
+from mli.datasets import blobs
 from mli.optimize.base import Tracker
 from mli.params import Interval, Options
 from mli.sampling import resolve_seed
@@ -79,16 +80,13 @@ class KMeans(Algorithm):
 
     def _fit(self, data):
         # local mode: initialization and iterations in one Spark job (mli.gang)
-        C, cost, n_iter = gang.execute(data.blocks, _lloyd, self.k, self.init,
-                                       resolve_seed(self.seed), self.max_iter, self.tol,
-                                       callback=self.callback)
-        return KMeansModel(C, cost, n_iter)
+        return KMeansModel(*gang.execute(data.blocks, _lloyd, self.k, self.init,
+                                         resolve_seed(self.seed), self.max_iter, self.tol,
+                                         callback=self.callback))
 
     @classmethod
     def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        centers = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]])
-        X = centers[rng.integers(3, size=300)] + rng.standard_normal((300, 3))
+        X, _ = blobs([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]], 300, seed=0)
         return {"X": X, "y": None, "estimator": cls(k=3, seed=0), "rtol": 1e-6}
 
 

@@ -47,9 +47,11 @@ ALGORITHMS = ("lr", "svm", "linreg", "kmeans", "nb")
 
 
 def dense_data(n, d, seed=0):
+    from mli.datasets import blobs
+
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((10, d)) * 2.0
-    X = centers[rng.integers(10, size=n)] + rng.standard_normal((n, d))
+    X, _ = blobs(centers, n, seed=rng)
     w = rng.standard_normal(d) / np.sqrt(d)
     z = (X - X.mean(axis=0)) @ w
     y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)

@@ -1,4 +1,5 @@
-"""Generated rating data shaped like MovieLens / Netflix, and implicit-feedback interactions.
+"""Generated rating data shaped like MovieLens / Netflix, implicit-feedback interactions,
+and Gaussian blobs for clustering.
 
 Real rating sets are small (MovieLens 100K) or must be downloaded (MovieLens 1M-20M, and
 Netflix is no longer distributed), so tests, examples and benchmarks use generators that
@@ -33,6 +34,7 @@ __all__ = [
     "implicit_interactions",
     "generated_titles",
     "holdout_per_user",
+    "blobs",
 ]
 
 # Calibrated on MovieLens 100K (see the module docstring).
@@ -277,6 +279,45 @@ def implicit_interactions(n_users: int = 100_000, n_items: int = 10_000,
     counts = np.random.default_rng(seeds[3]).geometric(0.5, len(u))
     return pd.DataFrame({"user": (u + 1).astype(np.int32), "item": (i + 1).astype(np.int32),
                          "rating": counts.astype(np.float32)})
+
+
+def blobs(centers, n: int, *, scale: float = 1.0,
+          seed: int | np.random.Generator | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points around the rows of ``centers``: ``(X, labels)`` with each label drawn
+    uniformly and ``X = centers[labels] + scale * N(0, I)``.
+
+    Parameters
+    ----------
+    centers : array-like of shape (k, d)
+    n : int >= 0
+    scale : float >= 0, default 1.0
+        Standard deviation of the noise around each center.
+    seed : int, numpy Generator or None, default 0
+        A Generator is used as is (the labels are drawn first, then the noise), so a caller
+        can continue its own stream.
+
+    Raises
+    ------
+    ValueError
+        ``centers`` not a non-empty 2-D array, ``n`` not a non-negative int, ``scale``
+        negative.
+
+    Examples
+    --------
+    >>> X, labels = blobs([[0.0, 0.0], [5.0, 5.0]], 4, seed=0)
+    >>> X.shape, sorted(set(labels.tolist())) <= [0, 1]
+    ((4, 2), True)
+    """
+    C = np.asarray(centers, dtype=np.float64)
+    if C.ndim != 2 or C.shape[0] == 0:
+        raise ValueError(f"centers must be a non-empty 2-D array (k, d), got shape {C.shape}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    if not np.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    labels = rng.integers(C.shape[0], size=n)
+    return C[labels] + scale * rng.standard_normal((n, C.shape[1])), labels
 
 
 def holdout_per_user(df: pd.DataFrame, n: int = 1, *, min_keep: int = 1, seed=0,

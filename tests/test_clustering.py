@@ -5,14 +5,14 @@ import pytest
 import scipy.sparse as sp
 
 from mli.clustering import initial_centers
+from mli.datasets import blobs as make_blobs
 from mli.table import as_labeled
 
 
 @pytest.fixture(scope="module")
 def blobs():
-    rng = np.random.default_rng(0)
     centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
-    return centers, centers[rng.integers(4, size=400)] + 0.3 * rng.standard_normal((400, 2))
+    return centers, make_blobs(centers, 400, scale=0.3, seed=0)[0]
 
 
 def _centers(ctx, X, parts, **kw):

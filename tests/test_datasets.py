@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mli.datasets import (generated_titles, holdout_per_user, implicit_interactions,
+from mli.datasets import (blobs, generated_titles, holdout_per_user, implicit_interactions,
                           movielens_like, netflix_like, powerlaw_degrees)
 
 
@@ -146,3 +146,24 @@ def test_generated_titles():
     assert len(t) == 100 and t.index[0] == 1 and t.index[-1] == 100
     assert t.str.match(r".+ \(\d{4}\)$").all()
     assert t.equals(generated_titles(100, seed=0))
+
+
+def test_blobs_draws_labels_then_noise_and_rejects_bad_input():
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    rng = np.random.default_rng(3)
+    want_labels = rng.integers(3, size=50)
+    want = centers[want_labels] + 0.5 * rng.standard_normal((50, 2))
+    X, labels = blobs(centers, 50, scale=0.5, seed=3)
+    assert np.array_equal(labels, want_labels) and np.array_equal(X, want)
+    rng = np.random.default_rng(3)
+    assert np.array_equal(blobs(centers, 50, scale=0.5, seed=rng)[0], want)
+    assert np.allclose(np.linalg.norm(X - centers[labels], axis=1).mean(), 0.5 * 1.25, atol=0.2)
+    assert blobs(centers, 0)[0].shape == (0, 2)
+    with pytest.raises(ValueError, match=r"centers must be a non-empty 2-D array.*\(3,\)"):
+        blobs([1.0, 2.0, 3.0], 5)
+    with pytest.raises(ValueError, match="n must be a non-negative int, got -1"):
+        blobs(centers, -1)
+    with pytest.raises(ValueError, match="n must be a non-negative int, got 2.5"):
+        blobs(centers, 2.5)
+    with pytest.raises(ValueError, match="scale must be a finite number >= 0, got -1"):
+        blobs(centers, 5, scale=-1)

@@ -8,6 +8,7 @@ from sklearn.cluster import KMeans as SkKMeans
 import mli
 from _real_data import mnist
 from mli.algorithms import KMeans
+from mli.datasets import blobs as make_blobs
 from mli.algorithms.kmeans_kernels import (local_kmeans, lloyd_stats, lloyd_stats_reference,
                                            nearest, nearest_reference)
 
@@ -16,8 +17,7 @@ from mli.algorithms.kmeans_kernels import (local_kmeans, lloyd_stats, lloyd_stat
 def blobs():
     rng = np.random.default_rng(0)
     centers = rng.uniform(-10, 10, size=(5, 4))
-    X = centers[rng.integers(5, size=1000)] + rng.standard_normal((1000, 4))
-    return X
+    return make_blobs(centers, 1000, seed=rng)[0]
 
 
 # ---------------------------------------------------------------------------- kernels
