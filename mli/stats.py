@@ -105,10 +105,33 @@ def block_moments(bundle, full: bool = True) -> Moments:
 
 
 def grouped_moments(X, labels, *, full: bool = False) -> dict:
-    """``{label: Moments}`` of the rows of ``X`` with each distinct label."""
+    """``{label: Moments}`` of the rows of ``X`` with each distinct label.
+
+    Dense ``X`` (diagonal moments): in row chunks, per-class sums and then centered squares
+    as products with the chunk's class-indicator matrix, so no class's rows are copied out
+    of the block (temporaries stay chunk-sized)."""
     A = _array(X)
     labels = np.asarray(labels)
-    return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
+    if full or sp.issparse(A):
+        return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
+    classes, idx = np.unique(labels, return_inverse=True)
+    counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
+    sums = _class_sums(A, idx, len(classes), lambda rows, chunk: chunk)
+    mean = sums / counts[:, None]
+    m2 = _class_sums(A, idx, len(classes),
+                     lambda rows, chunk: np.square(chunk - mean[idx[rows]]))
+    return {float(c): Moments(float(counts[k]), mean[k], m2[k]) for k, c in enumerate(classes)}
+
+
+def _class_sums(A, idx, K, term):
+    """``sum over the rows of class k of term(rows, A[rows])``, as (K, d), by row chunks."""
+    out = np.zeros((K, A.shape[1]))
+    for s in range(0, A.shape[0], _CHUNK):
+        rows = slice(s, min(s + _CHUNK, A.shape[0]))
+        onehot = np.zeros((K, rows.stop - s))
+        onehot[idx[rows], np.arange(rows.stop - s)] = 1.0
+        out += onehot @ term(rows, A[rows].astype(np.float64, copy=False))
+    return out
 
 
 def merge_grouped(a: dict | None, b: dict | None) -> dict | None:

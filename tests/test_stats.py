@@ -75,3 +75,32 @@ def test_bad_input(ctx, labeled):
     finally:
         for d in (one_class, unlabeled, data):
             d.release()
+
+
+def test_grouped_moments_dense_equal_per_class_numpy_and_the_sparse_path():
+    """Dense blocks are reduced by class without copying each class's rows: the same counts,
+    means and centered sums of squares as numpy per class (stable under a large offset)."""
+    import scipy.sparse as sp
+
+    from mli.stats import grouped_moments, _CHUNK
+
+    rng = np.random.default_rng(7)
+    n = 2 * _CHUNK + 123  # several chunks, a partial last one
+    labels = rng.choice([-1.0, 2.0, 5.0], size=n, p=[0.2, 0.5, 0.3])
+    X = 1e6 + rng.standard_normal((n, 3)) * [1.0, 1e-3, 5.0] + labels[:, None]
+    got = grouped_moments(X, labels)
+    assert sorted(got) == [-1.0, 2.0, 5.0]
+    for c, m in got.items():
+        rows = X[labels == c]
+        assert m.n == len(rows)
+        np.testing.assert_allclose(m.mean, rows.mean(axis=0), rtol=1e-14)
+        np.testing.assert_allclose(m.m2, rows.var(axis=0) * len(rows), rtol=1e-8)
+    small = X[:500] - 1e6
+    dense, sparse = grouped_moments(small, labels[:500]), grouped_moments(
+        sp.csr_matrix(small), labels[:500])
+    for c in dense:
+        np.testing.assert_allclose(dense[c].mean, sparse[c].mean, rtol=1e-12)
+        np.testing.assert_allclose(dense[c].m2, sparse[c].m2, rtol=1e-7)  # sparse: uncentered
+    f32 = grouped_moments(small.astype(np.float32), labels[:500])
+    assert f32[2.0].mean.dtype == np.float64
+    assert grouped_moments(np.zeros((0, 3)), np.zeros(0)) == {}
