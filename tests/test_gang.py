@@ -12,6 +12,7 @@ import pytest
 from pyspark import cloudpickle
 import scipy.sparse as sp
 
+from _spark_probe import spark_jobs
 import mli.gang as gang
 from mli.blocks import BlockRDD, BlockView, _driver_root_dir, local_slots
 from mli.localmatrix import LocalMatrix
@@ -39,13 +40,8 @@ def data(kind, n=400, d=6, seed=0):
 
 
 def jobs_in(ctx, fn):
-    group = f"gang-test-{time.monotonic_ns()}"
-    ctx.sc.setJobGroup(group, "counting jobs")
-    try:
-        out = fn()
-    finally:
-        ctx.sc.setLocalProperty("spark.jobGroup.id", None)
-    return out, len(ctx.sc.statusTracker().getJobIdsForGroup(group))
+    out, jobs = spark_jobs(ctx, fn)
+    return out, len(jobs)
 
 
 CASES = {
@@ -238,14 +234,8 @@ def test_one_pass_is_a_gang_run_equal_to_a_pass_job(ctx, monkeypatch):
     monkeypatch.setattr(gang, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
     for enabled in (True, False):
         monkeypatch.setattr(gang, "ENABLED", enabled)
-        group = f"one-pass-{enabled}-{time.monotonic_ns()}"
-        ctx.sc.setJobGroup(group, "counting tasks")
-        try:
-            out[enabled] = one_pass(blocks, fn, combine=merge_grouped)
-        finally:
-            ctx.sc.setLocalProperty("spark.jobGroup.id", None)
+        out[enabled], jobs = spark_jobs(ctx, lambda: one_pass(blocks, fn, combine=merge_grouped))
         tracker = ctx.sc.statusTracker()
-        jobs = tracker.getJobIdsForGroup(group)
         assert len(jobs) == 1
         stages = tracker.getJobInfo(jobs[0]).stageIds
         tasks[enabled] = sum(tracker.getStageInfo(s).numTasks for s in stages)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pyspark import cloudpickle
 
+from _spark_probe import spark_jobs
 from mli import LocalMatrix, MLTable
 from mli.errors import TaskError
 from mli.table import LabeledData, as_labeled, as_matrix
@@ -317,15 +318,8 @@ def test_repartition_keeps_order_and_balances(ctx):
 
 def _spark_jobs(ctx, fn):
     """(fn(), number of Spark jobs it ran)."""
-    import uuid
-
-    group = f"probe-{uuid.uuid4().hex}"
-    ctx.sc.setJobGroup(group, "counting jobs")
-    try:
-        out = fn()
-    finally:
-        ctx.sc.setLocalProperty("spark.jobGroup.id", None)
-    return out, len(ctx.sc.statusTracker().getJobIdsForGroup(group))
+    out, jobs = spark_jobs(ctx, fn)
+    return out, len(jobs)
 
 
 def test_building_tables_runs_no_spark_job(ctx):
