@@ -134,8 +134,9 @@ def objective(kind, X, y, coef, intercept, reg):
 def timed(fn, repeats=1, after=None):
     """``(median seconds, last output)`` of ``repeats`` calls of ``fn``; ``after(output)``
     runs after each call, untimed (e.g. to drop the data it made resident)."""
-    times = []
+    times, out = [], None
     for _ in range(repeats):
+        out = None  # the previous run's output (and its data) is released first
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
@@ -160,15 +161,21 @@ class Bench:
         """Ingest + fit; the blocks are dropped after the timing."""
         import mli
 
+        ingest = []
+
         def run():
+            t0 = time.perf_counter()
             table = mli.MLTable.from_numpy(X, y, num_partitions=self.P, ctx=self.ctx)
+            ingest.append(time.perf_counter() - t0)
             model = make().fit(table, label="label" if y is not None else None)
             return table, model
 
         t, (_, model) = timed(run, self.repeats, after=lambda out: out[0].unpersist())
+        self.ingest = ingest
         return t, model
 
     def add(self, algo, data, ours, ml, sk, note):
+        note = f"{note}; mli ingest {', '.join(f'{t:.2f}' for t in self.ingest)}s"
         self.rows.append(dict(algo=algo, data=data, ours=ours, ml=ml, sk=sk, note=note))
         print(f"  {algo:<18s} {data:<8s} mli {ours:8.2f}s  pyspark.ml {ml:8.2f}s  ratio "
               f"{ours / ml:5.2f}  scikit-learn {sk:8.2f}s  {note}", flush=True)

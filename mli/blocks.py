@@ -471,11 +471,19 @@ class BlockRDD:
         directory = os.path.join(_driver_root_dir(ctx), store_id)
         os.makedirs(directory, exist_ok=True)
         host = socket.gethostname()
-        meta = []
-        for i, bundle in enumerate(bundles):
-            path = os.path.join(directory, f"p{i:05d}")
-            save_bundle(bundle, path)
-            meta.append((i, host, path, _bundle_rows(bundle)))
+        paths = [os.path.join(directory, f"p{i:05d}") for i in range(len(bundles))]
+        # one writer thread per core (writes release the GIL): the kernel's page allocation
+        # runs in parallel (256 MB into /dev/shm, 2 cores: 0.10 -> 0.06 s)
+        threads = min(len(bundles), os.cpu_count() or 1)
+        if threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads, thread_name_prefix="mli-ingest") as pool:
+                list(pool.map(save_bundle, bundles, paths))
+        else:
+            for bundle, path in zip(bundles, paths):
+                save_bundle(bundle, path)
+        meta = [(i, host, path, _bundle_rows(b)) for i, (b, path) in enumerate(zip(bundles, paths))]
         store = cls(None, ctx, name=name)  # its RDD is made only when asked for (source_rdd)
         store._origin = (store_id, meta)
         weakref.finalize(store, _remove_tree, directory)

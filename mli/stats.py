@@ -107,13 +107,24 @@ def block_moments(bundle, full: bool = True) -> Moments:
 def grouped_moments(X, labels, *, full: bool = False) -> dict:
     """``{label: Moments}`` of the rows of ``X`` with each distinct label.
 
-    Dense ``X`` (diagonal moments): in row chunks, per-class sums and then centered squares
-    as products with the chunk's class-indicator matrix, so no class's rows are copied out
-    of the block (temporaries stay chunk-sized)."""
+    Dense ``X`` (diagonal moments): one numba kernel sweeps the block twice (per-class sums,
+    then squared deviations from the class means); no class's rows are copied out of the
+    block. :func:`_grouped_dense_numpy` is its plain numpy reference."""
     A = _array(X)
     labels = np.asarray(labels)
     if full or sp.issparse(A):
         return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
+    from .stats_kernels import grouped_dense
+
+    classes, idx = np.unique(labels, return_inverse=True)
+    counts, mean, m2 = grouped_dense(A, idx.ravel(), len(classes))
+    return {float(c): Moments(float(counts[k]), mean[k], m2[k]) for k, c in enumerate(classes)}
+
+
+def _grouped_dense_numpy(A, labels) -> dict:
+    """The numpy reference of the dense path of :func:`grouped_moments`: in row chunks,
+    per-class sums and then centered squares as products with the chunk's class-indicator
+    matrix (temporaries stay chunk-sized)."""
     classes, idx = np.unique(labels, return_inverse=True)
     counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
     sums = _class_sums(A, idx, len(classes), lambda rows, chunk: chunk)

@@ -104,3 +104,29 @@ def test_grouped_moments_dense_equal_per_class_numpy_and_the_sparse_path():
     f32 = grouped_moments(small.astype(np.float32), labels[:500])
     assert f32[2.0].mean.dtype == np.float64
     assert grouped_moments(np.zeros((0, 3)), np.zeros(0)) == {}
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "float32", "one class", "one row"])
+def test_grouped_dense_kernel_equals_its_numpy_reference(layout):
+    """The numba kernel of grouped_moments' dense path against the plain numpy reference."""
+    from mli.stats import _grouped_dense_numpy, grouped_moments
+
+    rng = np.random.default_rng(3)
+    X = 100.0 + rng.standard_normal((3000, 7)) * np.arange(1, 8)
+    labels = rng.choice([0.0, 1.0, 4.0, 9.0], size=3000)
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X, labels = X[::3, ::2], labels[::3]
+    elif layout == "float32":
+        X = X.astype(np.float32)
+    elif layout == "one class":
+        labels = np.full(3000, 2.0)
+    elif layout == "one row":
+        X, labels = X[:1], labels[:1]
+    got, want = grouped_moments(X, labels), _grouped_dense_numpy(X, labels)
+    assert sorted(got) == sorted(want)
+    for c in want:
+        assert got[c].n == want[c].n
+        np.testing.assert_allclose(got[c].mean, want[c].mean, rtol=1e-12)
+        np.testing.assert_allclose(got[c].m2, want[c].m2, rtol=1e-9, atol=1e-9)
