@@ -86,7 +86,7 @@ from mli.blocks import (_driver_root_dir, drop_shipped, is_local, load_bundle, l
 from mli.errors import task_safe
 from mli.gang import await_file
 from mli.ids import as_integer_ids, index_ids, lookup
-from mli.params import Interval, Options, validate_params
+from mli.params import Interval, Options, Param, validate_params
 
 __all__ = ["ALS", "ALSModel", "hashed_factors"]
 
@@ -1040,55 +1040,26 @@ class ALS(Algorithm):
     >>> model.recommend([1, 2], k=2)                                   # doctest: +SKIP
     """
 
-    _constraints = {
-        "rank": Interval(int, 1, None),
-        "max_iter": Interval(int, 1, None),
-        "reg": Interval(float, 0, None, closed="left"),
-        "implicit": [bool],
-        "alpha": Interval(float, 0, None, closed="left"),
-        "nonnegative": [bool],
-        "strategy": Options({"auto", "broadcast", "data_parallel", "blocked"}),
-        "seed": [None, Interval(int, 0, None)],
-        "biases": [bool],
-        "solver": Options({"cholesky", "cg"}),
-        "cg_steps": Interval(int, 1, None),
-        "user_col": [str],
-        "item_col": [str],
-        "rating_col": [str],
-        "num_partitions": [None, Interval(int, 1, None)],
-        "checkpoint_interval": [None, Interval(int, 1, None)],
-        "cold_start": Options({"nan", "drop", "mean"}),
-        "reg_scaling": Options({"count", "none"}),
-        "confidence_offset": Interval(float, 0, None, closed="left"),
-        "callback": [None, "callable"],
-    }
-
-    def __init__(self, rank=10, max_iter=10, reg=0.1, implicit=False, alpha=1.0,
-                 nonnegative=False, strategy="auto", seed=None, biases=False,
-                 solver="cholesky", cg_steps=3, user_col="user", item_col="item",
-                 rating_col="rating", num_partitions=None, checkpoint_interval=10,
-                 cold_start="nan", reg_scaling="count", confidence_offset=1.0,
-                 callback=None):
-        self.rank = rank
-        self.max_iter = max_iter
-        self.reg = reg
-        self.implicit = implicit
-        self.alpha = alpha
-        self.nonnegative = nonnegative
-        self.strategy = strategy
-        self.seed = seed
-        self.biases = biases
-        self.solver = solver
-        self.cg_steps = cg_steps
-        self.user_col = user_col
-        self.item_col = item_col
-        self.rating_col = rating_col
-        self.num_partitions = num_partitions
-        self.checkpoint_interval = checkpoint_interval
-        self.cold_start = cold_start
-        self.reg_scaling = reg_scaling
-        self.confidence_offset = confidence_offset
-        self.callback = callback
+    rank = Param(10, Interval(int, 1, None))
+    max_iter = Param(10, Interval(int, 1, None))
+    reg = Param(0.1, Interval(float, 0, None, closed="left"))
+    implicit = Param(False, [bool])
+    alpha = Param(1.0, Interval(float, 0, None, closed="left"))
+    nonnegative = Param(False, [bool])
+    strategy = Param("auto", Options({"auto", "broadcast", "data_parallel", "blocked"}))
+    seed = Param(None, [None, Interval(int, 0, None)])
+    biases = Param(False, [bool])
+    solver = Param("cholesky", Options({"cholesky", "cg"}))
+    cg_steps = Param(3, Interval(int, 1, None))
+    user_col = Param("user", [str])
+    item_col = Param("item", [str])
+    rating_col = Param("rating", [str])
+    num_partitions = Param(None, [None, Interval(int, 1, None)])
+    checkpoint_interval = Param(10, [None, Interval(int, 1, None)])
+    cold_start = Param("nan", Options({"nan", "drop", "mean"}))
+    reg_scaling = Param("count", Options({"count", "none"}))
+    confidence_offset = Param(1.0, Interval(float, 0, None, closed="left"))
+    callback = Param(None, [None, "callable"])
 
     # ------------------------------------------------------------------ validation
     def _check_combination(self) -> None:

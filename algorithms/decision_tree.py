@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli.base import Algorithm
-from mli.params import Interval, Options
-from mli.trees import TreeEnsembleModel, grow_forest
+from mli.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
 
 __all__ = ["DecisionTree", "DecisionTreeModel"]
 
-TREE_CONSTRAINTS = {
-    "task": Options({"classification", "regression"}),
-    "max_depth": Interval(int, 0, None, closed="left"),
-    "max_bins": Interval(int, 2, 65536, closed="both"),
-    "min_samples_leaf": Interval(int, 1, None, closed="left"),
-    "impurity": Options({"auto", "gini", "entropy", "variance"}),
-    "seed": [None, Interval(int, 0, None, closed="left")],
-}
 
-
-class DecisionTree(Algorithm):
+class DecisionTree(TreeAlgorithm):
     """A decision tree grown with distributed, histogram-based split finding.
 
     Parameters
@@ -65,17 +54,6 @@ class DecisionTree(Algorithm):
     >>> model.threshold[0]                                    # doctest: +SKIP
     1.5
     """
-
-    _constraints = TREE_CONSTRAINTS
-
-    def __init__(self, task="classification", max_depth=5, max_bins=32, min_samples_leaf=1,
-                 impurity="auto", seed=None):
-        self.task = task
-        self.max_depth = max_depth
-        self.max_bins = max_bins
-        self.min_samples_leaf = min_samples_leaf
-        self.impurity = impurity
-        self.seed = seed
 
     def _fit(self, data):
         return grow_forest(self, data, DecisionTreeModel)

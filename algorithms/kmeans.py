@@ -18,7 +18,7 @@ from mli.base import Algorithm, Model
 from mli.clustering import INIT_METHODS, initial_centers
 from mli.datasets import blobs
 from mli.optimize.base import Tracker
-from mli.params import Interval, Options
+from mli.params import Interval, Options, Param
 from mli.sampling import resolve_seed
 
 from .kmeans_kernels import lloyd_stats, nearest, total_cost
@@ -61,22 +61,12 @@ class KMeans(Algorithm):
     (array([0, 0, 1, 1]), 0.01)
     """
 
-    _constraints = {
-        "k": Interval(int, 1, None, closed="left"),
-        "max_iter": Interval(int, 1, None, closed="left"),
-        "init": Options(set(INIT_METHODS)),
-        "tol": Interval(float, 0, None, closed="left"),
-        "seed": [None, Interval(int, 0, None, closed="left")],
-        "callback": [None, "callable"],
-    }
-
-    def __init__(self, k, max_iter=20, init="k-means||", tol=1e-4, seed=None, callback=None):
-        self.k = k
-        self.max_iter = max_iter
-        self.init = init
-        self.tol = tol
-        self.seed = seed
-        self.callback = callback
+    k = Param(constraint=Interval(int, 1, None, closed="left"))
+    max_iter = Param(20, Interval(int, 1, None, closed="left"))
+    init = Param("k-means||", Options(set(INIT_METHODS)))
+    tol = Param(1e-4, Interval(float, 0, None, closed="left"))
+    seed = Param(None, [None, Interval(int, 0, None, closed="left")])
+    callback = Param(None, [None, "callable"])
 
     def _fit(self, data):
         # local mode: initialization and iterations in one Spark job (mli.gang)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from mli.linear import LinearAlgorithm, LinearModel, linear_constraints, normal_equations
+from mli.linear import LinearAlgorithm, LinearModel, normal_equations
 from mli.optimize import SquaredLoss
+from mli.params import Options, Param
 
 from .linear_kernels import enet_gram_cd
 
@@ -59,8 +60,7 @@ class LinearRegression(LinearAlgorithm):
     (array([2.]), 1.0)
     """
 
-    _constraints = linear_constraints({"auto", "normal", "lbfgs", "owlqn", "fista", "sgd",
-                                       "cocoa"})
+    solver = Param("auto", Options({"auto", "normal", "lbfgs", "owlqn", "fista", "sgd", "cocoa"}))
 
     def _fit(self, data):
         d, method = data.num_features, self.solver

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli.linear import LinearAlgorithm, LinearClassifierModel, linear_constraints
+from mli.linear import LinearAlgorithm, LinearClassifierModel
 from mli.optimize import HingeLoss
+from mli.params import Options, Param
 
 __all__ = ["LinearSVM", "LinearSVMModel"]
 
@@ -58,7 +59,7 @@ class LinearSVM(LinearAlgorithm):
     array([0., 1.])
     """
 
-    _constraints = linear_constraints({"auto", "lbfgs", "owlqn", "cocoa", "gd", "fista", "sgd"})
+    solver = Param("auto", Options({"auto", "lbfgs", "owlqn", "cocoa", "gd", "fista", "sgd"}))
 
     def _fit(self, data):
         coef, intercept, classes, result = self._fit_classifier(

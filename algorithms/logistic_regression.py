@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from mli.classifier import ProbabilisticClassifierModel
-from mli.linear import LinearAlgorithm, LinearClassifierModel, linear_constraints
+from mli.linear import LinearAlgorithm, LinearClassifierModel
 from mli.optimize import LogisticLoss, MultinomialLogisticLoss
+from mli.params import Options, Param
 
 __all__ = ["LogisticRegression", "LogisticRegressionModel"]
 
@@ -49,8 +50,8 @@ class LogisticRegression(LinearAlgorithm):
     array([0., 1.])
     """
 
-    _constraints = linear_constraints({"auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd",
-                                       "cocoa"})
+    solver = Param("auto", Options({"auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd",
+                                    "cocoa"}))
 
     def _fit(self, data):
         coef, intercept, classes, result = self._fit_classifier(

@@ -14,9 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from mli.base import Algorithm
+from mli.datasets import class_counts
 from mli.loglinear import (LogLinearClassifierModel, bernoulli_log_linear, feature_map,
                            gaussian_log_linear, multinomial_log_linear)
-from mli.params import Interval, Options
+from mli.params import Interval, Options, Param
 from mli.stats import class_moments
 
 __all__ = ["NaiveBayes", "NaiveBayesModel"]
@@ -51,16 +52,9 @@ class NaiveBayes(Algorithm):
     array([0.])
     """
 
-    _constraints = {
-        "kind": Options({"multinomial", "bernoulli", "gaussian"}),
-        "smoothing": Interval(float, 0, None, closed="neither"),
-        "var_smoothing": Interval(float, 0, None, closed="left"),
-    }
-
-    def __init__(self, kind="multinomial", smoothing=1.0, var_smoothing=1e-9):
-        self.kind = kind
-        self.smoothing = smoothing
-        self.var_smoothing = var_smoothing
+    kind = Param("multinomial", Options({"multinomial", "bernoulli", "gaussian"}))
+    smoothing = Param(1.0, Interval(float, 0, None, closed="neither"))
+    var_smoothing = Param(1e-9, Interval(float, 0, None, closed="left"))
 
     def _fit(self, data):
         classes, (counts, means, m2), total = class_moments(data.blocks, _statistics, self.kind,
@@ -78,10 +72,7 @@ class NaiveBayes(Algorithm):
 
     @classmethod
     def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        y = rng.integers(3, size=300).astype(float)
-        X = rng.poisson(np.array([[3.0, 1.0, 1.0, 0.5], [1.0, 3.0, 1.0, 0.5],
-                                  [1.0, 1.0, 3.0, 0.5]])[y.astype(int)]).astype(float)
+        X, y = class_counts(1.0 + 2.0 * np.eye(3, 5), 300)  # class c: feature c 3x as frequent
         return {"X": X, "y": y, "estimator": cls(), "rtol": 1e-9}
 
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli.base import Algorithm
-from mli.params import Interval, Options
-from mli.trees import TreeEnsembleModel, grow_forest
-
-from .decision_tree import TREE_CONSTRAINTS
+from mli.params import Interval, Options, Param
+from mli.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
 
 __all__ = ["RandomForest", "RandomForestModel"]
 
 
-class RandomForest(Algorithm):
+class RandomForest(TreeAlgorithm):
     """A random forest of histogram decision trees (classification or regression).
 
     Parameters
@@ -46,26 +43,10 @@ class RandomForest(Algorithm):
     (2, 2)
     """
 
-    _constraints = {
-        **TREE_CONSTRAINTS,
-        "n_trees": Interval(int, 1, None, closed="left"),
-        "max_features": [Options({"auto", "sqrt", "log2", "onethird", "all"}),
-                         Interval(float, 0, 1, closed="right")],
-        "bootstrap": [bool],
-    }
-
-    def __init__(self, n_trees=20, task="classification", max_depth=5, max_bins=32,
-                 min_samples_leaf=1, impurity="auto", max_features="auto", bootstrap=True,
-                 seed=None):
-        self.n_trees = n_trees
-        self.task = task
-        self.max_depth = max_depth
-        self.max_bins = max_bins
-        self.min_samples_leaf = min_samples_leaf
-        self.impurity = impurity
-        self.max_features = max_features
-        self.bootstrap = bootstrap
-        self.seed = seed
+    n_trees = Param(20, Interval(int, 1, None, closed="left"))
+    max_features = Param("auto", [Options({"auto", "sqrt", "log2", "onethird", "all"}),
+                                  Interval(float, 0, 1, closed="right")])
+    bootstrap = Param(True, [bool])
 
     def _fit(self, data):
         return grow_forest(self, data, RandomForestModel, n_trees=self.n_trees,

@@ -5,13 +5,10 @@ immutable :class:`Model` holding the learned state. Writing an algorithm::
 
     import numpy as np
     import mli
-    from mli.params import Interval
+    from mli.params import Interval, Param
 
     class Ridge(mli.Algorithm):
-        _constraints = {"reg": Interval(float, 0, None, closed="left")}
-
-        def __init__(self, reg=1.0):          # keyword hyperparameters, stored as given
-            self.reg = reg
+        reg = Param(1.0, Interval(float, 0, None, closed="left"))  # default, constraint
 
         def _fit(self, data):                  # data: mli.table.LabeledData
             d = data.num_features
@@ -47,7 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import persist
-from .params import validate_params
+from .params import declare_params, validate_params
 
 __all__ = ["Algorithm", "Model", "load", "registered_algorithm_classes"]
 
@@ -139,9 +136,10 @@ class Algorithm(abc.ABC):
 
     Subclasses
 
-    * take every hyperparameter as a keyword argument of ``__init__`` and store it unchanged
-      under the same name (no validation or logic in ``__init__``);
-    * declare constraints in ``_constraints`` (see :mod:`mli.params`), checked by :meth:`fit`;
+    * declare every hyperparameter in the class body as ``name = Param(default, constraint)``
+      (:class:`mli.params.Param`): the generated ``__init__`` stores each one unchanged under
+      its name, and :meth:`fit` checks the constraints (or, equivalently, write an
+      ``__init__`` that stores its keyword arguments and a ``_constraints`` dict);
     * implement ``_fit(data: LabeledData, **fit_kwargs) -> Model``;
     * optionally implement the classmethod ``_conformance_data()`` returning
       ``{"X": ..., "y": ..., "estimator": <fast instance>, "rtol": ...}`` so
@@ -165,6 +163,7 @@ class Algorithm(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        declare_params(cls)  # Param declarations -> __init__ and _constraints
         names = cls._param_names()  # raises TypeError for *args / **kwargs in __init__
         if "_constraints" in cls.__dict__ or "__init__" in cls.__dict__:
             if not isinstance(cls._constraints, Mapping):

@@ -35,6 +35,7 @@ __all__ = [
     "generated_titles",
     "holdout_per_user",
     "blobs",
+    "class_counts",
 ]
 
 # Calibrated on MovieLens 100K (see the module docstring).
@@ -308,16 +309,52 @@ def blobs(centers, n: int, *, scale: float = 1.0,
     >>> X.shape, sorted(set(labels.tolist())) <= [0, 1]
     ((4, 2), True)
     """
-    C = np.asarray(centers, dtype=np.float64)
-    if C.ndim != 2 or C.shape[0] == 0:
-        raise ValueError(f"centers must be a non-empty 2-D array (k, d), got shape {C.shape}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
     if not np.isfinite(scale) or scale < 0:
         raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    labels = rng.integers(C.shape[0], size=n)
+    C, labels, rng = _labels_for_rows(centers, n, seed, "centers")
     return C[labels] + scale * rng.standard_normal((n, C.shape[1])), labels
+
+
+def class_counts(rates, n: int, *,
+                 seed: int | np.random.Generator | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows of counts (word-count-like features) whose Poisson rates depend on the
+    class: ``(X, labels)`` with each label drawn uniformly and ``X ~ Poisson(rates[labels])``
+    (float64).
+
+    Parameters
+    ----------
+    rates : array-like of shape (k, d), non-negative
+        Row ``c``: the expected count of each feature in class ``c``.
+    n : int >= 0
+    seed : int, numpy Generator or None, default 0
+        A Generator is used as is (the labels are drawn first, then the counts).
+
+    Raises
+    ------
+    ValueError
+        ``rates`` not a non-empty 2-D array or negative, ``n`` not a non-negative int.
+
+    Examples
+    --------
+    >>> X, labels = class_counts([[3.0, 0.5], [0.5, 3.0]], 4, seed=0)
+    >>> X.shape, bool((X >= 0).all() and (X == np.round(X)).all())
+    ((4, 2), True)
+    """
+    R, labels, rng = _labels_for_rows(rates, n, seed, "rates")
+    if not np.all(R >= 0):
+        raise ValueError(f"rates must be non-negative, got a minimum of {np.nanmin(R):g}")
+    return rng.poisson(R[labels]).astype(np.float64), labels
+
+
+def _labels_for_rows(params, n, seed, what):
+    """Validated ``(params as a (k, d) float array, n uniform labels in [0, k), rng)``."""
+    P = np.asarray(params, dtype=np.float64)
+    if P.ndim != 2 or P.shape[0] == 0:
+        raise ValueError(f"{what} must be a non-empty 2-D array (k, d), got shape {P.shape}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return P, rng.integers(P.shape[0], size=n), rng
 
 
 def holdout_per_user(df: pd.DataFrame, n: int = 1, *, min_keep: int = 1, seed=0,

@@ -6,7 +6,7 @@ Used by :class:`~mli.algorithms.LogisticRegression`, :class:`~mli.algorithms.Lin
 choice and its model class::
 
     class LinearSVM(LinearAlgorithm):
-        _constraints = linear_constraints({"auto", "cocoa", "owlqn", ...})
+        solver = Param("auto", Options({"auto", "cocoa", "owlqn", ...}))  # its solvers
 
         def _fit(self, data):
             coef, intercept, classes, result = self._fit_classifier(data, HingeLoss(),
@@ -33,24 +33,11 @@ from .base import Algorithm, Model
 from .classifier import ClassifierModel
 from .labels import encode, find_classes
 from .onepass import one_pass
-from .params import Interval, Options
+from .params import Interval, Options, Param
 from .stats import merge, moments
 
-__all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "linear_constraints",
-           "NormalEquations", "normal_equations"]
-
-
-def linear_constraints(solvers) -> dict:
-    """The constraints of :class:`LinearAlgorithm`'s hyperparameters, with these solvers."""
-    return {
-        "reg": Interval(float, 0, None, closed="left"),
-        "l1_ratio": Interval(float, 0, 1, closed="both"),
-        "max_iter": Interval(int, 1, None, closed="left"),
-        "tol": Interval(float, 0, None, closed="left"),
-        "fit_intercept": [bool],
-        "solver": Options(set(solvers)),
-        "callback": [None, "callable"],
-    }
+__all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "NormalEquations",
+           "normal_equations"]
 
 
 class LinearAlgorithm(Algorithm):
@@ -74,17 +61,13 @@ class LinearAlgorithm(Algorithm):
     """
 
     _abstract = True
-    _constraints = linear_constraints({"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"})
-
-    def __init__(self, reg=0.0, l1_ratio=0.0, max_iter=100, tol=1e-6, fit_intercept=True,
-                 solver="auto", callback=None):
-        self.reg = reg
-        self.l1_ratio = l1_ratio
-        self.max_iter = max_iter
-        self.tol = tol
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.callback = callback
+    reg = Param(0.0, Interval(float, 0, None, closed="left"))
+    l1_ratio = Param(0.0, Interval(float, 0, 1, closed="both"))
+    max_iter = Param(100, Interval(int, 1, None, closed="left"))
+    tol = Param(1e-6, Interval(float, 0, None, closed="left"))
+    fit_intercept = Param(True, [bool])
+    solver = Param("auto", Options({"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}))
+    callback = Param(None, [None, "callable"])
 
     @property
     def _l2(self) -> float:

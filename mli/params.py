@@ -31,13 +31,15 @@ ValueError: Invalid value for parameter 'reg' of Est: expected a float in [0, in
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["Interval", "Options", "Constraint", "validate_params", "validate_param",
+__all__ = ["Param", "declare_params", "declared_params", "Interval", "Options", "Constraint",
+           "validate_params", "validate_param",
            "is_satisfied", "describe", "invalid_values"]
 
 
@@ -350,3 +352,103 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and math.isnan(a) and math.isnan(b):
         return True
     return a == b
+
+
+# ============================================================================ declared params
+
+_REQUIRED: Any = inspect.Parameter.empty
+
+
+class Param:
+    """A hyperparameter declared in a class body: its default and its constraint.
+
+    An :class:`~mli.Algorithm` whose body declares ``name = Param(default, constraint)``
+    gets, from :func:`declare_params`, the ``__init__`` that stores every parameter
+    unchanged (with a real signature: ``inspect.signature``, ``help`` and ``get_params``
+    see the names and defaults) and the ``_constraints`` that :meth:`~mli.Algorithm.fit`
+    checks. Parameters without a default are required and positional; the others are
+    keyword-only.
+
+    Parameters
+    ----------
+    default : object, optional
+        The default value (stored as given); omit it for a required parameter.
+    constraint : constraint, optional
+        What the value may be (see the module docstring); ``None`` means unchecked.
+
+    Examples
+    --------
+    >>> from mli import Algorithm
+    >>> class Shrink(Algorithm):
+    ...     factor = Param(0.5, Interval(float, 0, 1, closed="both"))
+    ...     def _fit(self, data): ...
+    >>> Shrink(factor=0.2).factor, Shrink().get_params()
+    (0.2, {'factor': 0.5})
+    """
+
+    __slots__ = ("default", "constraint")
+
+    def __init__(self, default: Any = _REQUIRED, constraint: Any = None):
+        self.default, self.constraint = default, constraint
+
+    def __repr__(self) -> str:
+        shown = "required" if self.default is _REQUIRED else f"default={self.default!r}"
+        return f"Param({shown}, {describe(self.constraint) if self.constraint is not None else 'any'})"
+
+
+def declared_params(cls: type) -> dict[str, Param]:
+    """The :class:`Param` declarations of ``cls`` and its bases, in declaration order (a
+    base's first; a name declared again keeps its place)."""
+    out: dict[str, Param] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(klass.__dict__.get("_params", {}))
+        out.update({k: v for k, v in klass.__dict__.items() if isinstance(v, Param)})
+    return out
+
+
+def declare_params(cls: type) -> bool:
+    """Give ``cls`` the ``__init__`` and ``_constraints`` of its declared :class:`Param`\\ s.
+
+    Called by :meth:`mli.Algorithm.__init_subclass__`. Returns whether ``cls`` declares any.
+    The declarations are moved from the class attributes to ``cls._params``.
+
+    Raises
+    ------
+    TypeError
+        A class that declares parameters and also defines ``__init__`` or ``_constraints``.
+    """
+    own = {k: v for k, v in cls.__dict__.items() if isinstance(v, Param)}
+    if not own:
+        return False
+    for attr in ("__init__", "_constraints"):
+        if attr in cls.__dict__:
+            raise TypeError(f"{cls.__name__} declares parameters with Param and also defines "
+                            f"{attr}; use one or the other")
+    params = declared_params(cls)
+    for name in own:
+        delattr(cls, name)
+    cls._params = own
+    required = [n for n, p in params.items() if p.default is _REQUIRED]
+    kinds = inspect.Parameter
+    signature = inspect.Signature(
+        [kinds("self", kinds.POSITIONAL_OR_KEYWORD)]
+        + [kinds(n, kinds.POSITIONAL_OR_KEYWORD) for n in required]
+        + [kinds(n, kinds.KEYWORD_ONLY, default=p.default) for n, p in params.items()
+           if n not in required])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{type(self).__name__}{str(signature).replace('(self, ', '(')}: "
+                            f"{e}") from None
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Store the hyperparameters of {cls.__name__} (see the class docstring)."
+    cls.__init__ = __init__  # type: ignore[misc]
+    cls._constraints = {n: p.constraint for n, p in params.items() if p.constraint is not None}
+    return True

@@ -55,12 +55,13 @@ import uuid
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Model
+from .base import Algorithm, Model
 from .blocks import _root_dir, load_bundle, save_bundle
+from .params import Interval, Options, Param
 from .table import _splitmix_uniform
 from mli.algorithms.tree_kernels import apply as _route, best_splits, bin_features, histograms
 
-__all__ = ["grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
+__all__ = ["TreeAlgorithm", "grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
            "HIST_BUDGET", "LOCAL_BYTES", "JOB_SECONDS", "BYTE_SECONDS", "UNIT_SECONDS"]
 
 SAMPLE_ROWS = 20_000       # rows sampled to place the bin thresholds
@@ -199,6 +200,19 @@ def _prepare_bins(data, max_bins, seed, classification):
         raise ValueError(f"{len(classes)} distinct labels (more than {MAX_CLASSES}): is the "
                          "label continuous? (use task='regression')")
     return offsets, edges, values, classes
+
+
+class TreeAlgorithm(Algorithm):
+    """The hyperparameters every tree learner shares (see
+    :class:`~mli.algorithms.DecisionTree`); not an algorithm itself."""
+
+    _abstract = True
+    task = Param("classification", Options({"classification", "regression"}))
+    max_depth = Param(5, Interval(int, 0, None, closed="left"))
+    max_bins = Param(32, Interval(int, 2, 65536, closed="both"))
+    min_samples_leaf = Param(1, Interval(int, 1, None, closed="left"))
+    impurity = Param("auto", Options({"auto", "gini", "entropy", "variance"}))
+    seed = Param(None, [None, Interval(int, 0, None, closed="left")])
 
 
 def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstrap=False):

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mli.datasets import (blobs, generated_titles, holdout_per_user, implicit_interactions,
-                          movielens_like, netflix_like, powerlaw_degrees)
+from mli.datasets import (blobs, class_counts, generated_titles, holdout_per_user,
+                          implicit_interactions, movielens_like, netflix_like, powerlaw_degrees)
 
 
 def _loglog_slope(degrees: np.ndarray) -> float:
@@ -167,3 +167,21 @@ def test_blobs_draws_labels_then_noise_and_rejects_bad_input():
         blobs(centers, 2.5)
     with pytest.raises(ValueError, match="scale must be a finite number >= 0, got -1"):
         blobs(centers, 5, scale=-1)
+
+
+def test_class_counts_draws_labels_then_poisson_counts_and_rejects_bad_input():
+    rates = np.array([[4.0, 0.5, 0.0], [0.5, 4.0, 1.0]])
+    rng = np.random.default_rng(5)
+    want_labels = rng.integers(2, size=2000)
+    want = rng.poisson(rates[want_labels]).astype(float)
+    X, labels = class_counts(rates, 2000, seed=5)
+    assert np.array_equal(labels, want_labels) and np.array_equal(X, want)
+    assert X.dtype == np.float64 and (X[:, 2][labels == 0] == 0).all()
+    np.testing.assert_allclose(X[labels == 1].mean(axis=0), rates[1], atol=0.2)
+    assert class_counts(rates, 0)[0].shape == (0, 3)
+    with pytest.raises(ValueError, match=r"rates must be a non-empty 2-D array.*\(0, 2\)"):
+        class_counts(np.zeros((0, 2)), 5)
+    with pytest.raises(ValueError, match="rates must be non-negative, got a minimum of -1"):
+        class_counts([[1.0, -1.0]], 5)
+    with pytest.raises(ValueError, match="n must be a non-negative int, got True"):
+        class_counts(rates, True)

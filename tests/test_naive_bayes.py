@@ -8,6 +8,7 @@ from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 import mli
 from _real_data import mnist, sms_spam
 from mli.algorithms import NaiveBayes
+from mli.datasets import class_counts
 
 SKLEARN = {"multinomial": lambda s: MultinomialNB(alpha=s),
            "bernoulli": lambda s: BernoulliNB(alpha=s),
@@ -16,11 +17,9 @@ SKLEARN = {"multinomial": lambda s: MultinomialNB(alpha=s),
 
 @pytest.fixture(scope="module")
 def counts(ctx):
-    rng = np.random.default_rng(0)
-    y = rng.choice([2.0, 5.0, 7.0], size=400)
-    rates = np.array([[3.0, 1.0, 0.2, 1.0, 0.0, 2.0], [1.0, 3.0, 0.5, 1.0, 0.0, 2.0],
-                      [1.0, 1.0, 3.0, 0.1, 0.0, 2.0]])
-    X = rng.poisson(rates[np.searchsorted([2.0, 5.0, 7.0], y)]).astype(float)
+    X, labels = class_counts([[3.0, 1.0, 0.2, 1.0, 0.0, 2.0], [1.0, 3.0, 0.5, 1.0, 0.0, 2.0],
+                              [1.0, 1.0, 3.0, 0.1, 0.0, 2.0]], 400)
+    y = np.array([2.0, 5.0, 7.0])[labels]
     table = mli.MLTable.from_numpy(sp.csr_matrix(X), y, num_partitions=3).cache()
     yield X, y, table
     table.unpersist()

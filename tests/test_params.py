@@ -186,3 +186,75 @@ def test_interval_int_property(x):
     c = Interval(int, -5, 5, closed="right")
     assert c.is_satisfied_by(x) == (-5 < x <= 5)
     assert Interval(float, -5, 5, closed="right").is_satisfied_by(x) == (-5 < x <= 5)
+
+
+# ---------------------------------------------------------------------------- Param
+
+
+def _declared():
+    from mli import Algorithm
+    from mli.params import Param
+
+    class Base(Algorithm):
+        _abstract = True
+        k = Param(constraint=Interval(int, 1, None))
+        reg = Param(0.0, Interval(float, 0, None, closed="left"))
+        solver = Param("auto", Options({"auto", "lbfgs"}))
+        callback = Param(None)
+
+        def _fit(self, data):
+            raise NotImplementedError
+
+    class Child(Base):
+        solver = Param("lbfgs", Options({"lbfgs", "newton"}))  # redeclared: same place
+        seed = Param(None, [None, Interval(int, 0, None)])
+
+    return Base, Child
+
+
+def test_param_declarations_generate_init_signature_and_constraints():
+    import inspect
+
+    Base, Child = _declared()
+    assert str(inspect.signature(Base)) == "(k, *, reg=0.0, solver='auto', callback=None)"
+    assert str(inspect.signature(Child)) == ("(k, *, reg=0.0, solver='lbfgs', callback=None, "
+                                             "seed=None)")
+    est = Child(3, reg=0.5)
+    assert est.get_params() == {"k": 3, "reg": 0.5, "solver": "lbfgs", "callback": None,
+                                "seed": None}
+    assert repr(est) == "Child(k=3, reg=0.5)" and repr(est.clone()) == repr(est)
+    assert set(Child._constraints) == {"k", "reg", "solver", "seed"}  # callback: unchecked
+    assert Child._constraints["solver"].is_satisfied_by("newton")
+    assert not Base._constraints["solver"].is_satisfied_by("newton")
+    assert not hasattr(Child, "seed") and not hasattr(Base, "k")  # moved to _params
+    with pytest.raises(ValueError, match="Invalid value for parameter 'solver' of Child: "
+                                         "expected one of"):
+        validate_params(Child(2, solver="auto"))
+    with pytest.raises(ValueError, match="parameter 'k' of Child: expected an int"):
+        validate_params(Child(0))
+
+
+def test_param_declarations_reject_wrong_calls_and_mixed_styles():
+    from mli import Algorithm
+    from mli.params import Param
+
+    _, Child = _declared()
+    with pytest.raises(TypeError, match=r"Child\(k, \*, reg=0.0.*\): missing a required "
+                                        "argument: 'k'"):
+        Child()
+    with pytest.raises(TypeError, match="Child.*unexpected keyword argument 'regg'"):
+        Child(1, regg=1.0)
+    with pytest.raises(TypeError, match="Child.*too many positional arguments"):
+        Child(1, 0.5)
+    with pytest.raises(TypeError, match="declares parameters with Param and also defines "
+                                        "__init__"):
+        class WithInit(Algorithm):  # noqa: F841
+            a = Param(1)
+
+            def __init__(self, a=1):
+                self.a = a
+
+    with pytest.raises(TypeError, match="also defines _constraints"):
+        class WithConstraints(Algorithm):  # noqa: F841
+            _constraints = {"a": int}
+            a = Param(1)
