@@ -107,17 +107,26 @@ def block_moments(bundle, full: bool = True) -> Moments:
 def grouped_moments(X, labels, *, full: bool = False) -> dict:
     """``{label: Moments}`` of the rows of ``X`` with each distinct label.
 
-    Dense ``X`` (diagonal moments): one numba kernel sweeps the block twice (per-class sums,
-    then squared deviations from the class means); no class's rows are copied out of the
-    block. :func:`_grouped_dense_numpy` is its plain numpy reference."""
+    Diagonal moments are numba kernels (:mod:`mli.stats_kernels`); no class's rows are
+    copied out of the block. Dense ``X``: two sweeps (per-class sums, then squared
+    deviations from the class means; :func:`_grouped_dense_numpy` is the numpy reference).
+    CSR ``X``: one sweep over the stored entries (sums and sums of squares, uncentered as in
+    :func:`moments`; the reference is :func:`moments` of each class's rows)."""
     A = _array(X)
     labels = np.asarray(labels)
-    if full or sp.issparse(A):
+    if full:
         return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
-    from .stats_kernels import grouped_dense
+    from .stats_kernels import grouped_csr, grouped_dense
 
     classes, idx = np.unique(labels, return_inverse=True)
-    counts, mean, m2 = grouped_dense(A, idx.ravel(), len(classes))
+    if sp.issparse(A):  # uncentered, as moments() of a sparse block: the zeros stay implicit
+        A = sp.csr_matrix(A)
+        counts, sums, squares = grouped_csr(A.data, A.indices, A.indptr, idx.ravel(),
+                                            len(classes), A.shape[1])
+        mean = sums / np.maximum(counts, 1.0)[:, None]
+        m2 = squares - counts[:, None] * mean * mean
+    else:
+        counts, mean, m2 = grouped_dense(A, idx.ravel(), len(classes))
     return {float(c): Moments(float(counts[k]), mean[k], m2[k]) for k, c in enumerate(classes)}
 
 

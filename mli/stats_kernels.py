@@ -40,3 +40,20 @@ def grouped_dense(A, idx, K):
             r = A[i, j] - mu[j]
             acc[j] += r * r
     return counts, mean, m2
+
+
+@njit(cache=True)
+def grouped_csr(data, indices, indptr, idx, K, d):
+    """``(counts (K,), sums (K, d), sums of squares (K, d))`` of the rows of a CSR block per
+    class ``idx[i]``, in one sweep over the stored entries."""
+    counts = np.zeros(K)
+    sums = np.zeros((K, d))
+    squares = np.zeros((K, d))
+    for i in range(indptr.shape[0] - 1):
+        k = idx[i]
+        counts[k] += 1.0
+        for p in range(indptr[i], indptr[i + 1]):
+            v = float(data[p])
+            sums[k, indices[p]] += v
+            squares[k, indices[p]] += v * v
+    return counts, sums, squares

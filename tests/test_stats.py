@@ -130,3 +130,25 @@ def test_grouped_dense_kernel_equals_its_numpy_reference(layout):
         assert got[c].n == want[c].n
         np.testing.assert_allclose(got[c].mean, want[c].mean, rtol=1e-12)
         np.testing.assert_allclose(got[c].m2, want[c].m2, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_grouped_csr_kernel_equals_moments_of_each_class(dtype):
+    """The sparse path of grouped_moments (a numba kernel) against its reference: moments()
+    of each class's rows (unsorted and duplicate-free CSR, empty rows, a float32 block)."""
+    from mli.stats import grouped_moments, moments
+
+    rng = np.random.default_rng(11)
+    A = sp.random(500, 40, density=0.1, format="csr", random_state=4, dtype=dtype)
+    A.data = (A.data * 10).astype(dtype)
+    A = A[rng.permutation(500)]  # row order shuffled, some rows empty
+    labels = rng.choice([3.0, -1.0, 7.5], size=500)
+    got = grouped_moments(A, labels)
+    assert sorted(got) == [-1.0, 3.0, 7.5]
+    for c, m in got.items():
+        want = moments(A[labels == c])
+        assert m.n == want.n
+        np.testing.assert_allclose(m.mean, want.mean, rtol=1e-6 if dtype == np.float32 else 1e-12)
+        np.testing.assert_allclose(m.m2, want.m2, rtol=1e-5 if dtype == np.float32 else 1e-9,
+                                   atol=1e-6)
+    assert grouped_moments(sp.csr_matrix((0, 4)), np.zeros(0)) == {}
