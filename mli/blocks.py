@@ -474,16 +474,13 @@ class BlockRDD:
         paths = [os.path.join(directory, f"p{i:05d}") for i in range(len(bundles))]
         # one writer thread per core (writes release the GIL): the kernel's page allocation
         # runs in parallel (256 MB into /dev/shm, 2 cores: 0.10 -> 0.06 s)
-        threads = min(len(bundles), os.cpu_count() or 1)
-        if threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(threads, thread_name_prefix="mli-ingest") as pool:
-                list(pool.map(save_bundle, bundles, paths))
-        else:
-            for bundle, path in zip(bundles, paths):
-                save_bundle(bundle, path)
-        meta = [(i, host, path, _bundle_rows(b)) for i, (b, path) in enumerate(zip(bundles, paths))]
+        threads = min(len(bundles), os.cpu_count() or 1)
+        with ThreadPoolExecutor(threads, thread_name_prefix="mli-ingest") as pool:
+            list(pool.map(save_bundle, bundles, paths))
+        meta = [(i, host, path, _bundle_rows(b)) for i, (b, path) in
+                enumerate(zip(bundles, paths))]
         store = cls(None, ctx, name=name)  # its RDD is made only when asked for (source_rdd)
         store._origin = (store_id, meta)
         weakref.finalize(store, _remove_tree, directory)

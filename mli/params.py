@@ -393,7 +393,8 @@ class Param:
 
     def __repr__(self) -> str:
         shown = "required" if self.default is _REQUIRED else f"default={self.default!r}"
-        return f"Param({shown}, {describe(self.constraint) if self.constraint is not None else 'any'})"
+        allowed = "any" if self.constraint is None else describe(self.constraint)
+        return f"Param({shown}, {allowed})"
 
 
 def declared_params(cls: type) -> dict[str, Param]:

@@ -123,7 +123,7 @@ def grouped_moments(X, labels, *, full: bool = False) -> dict:
         A = sp.csr_matrix(A)
         counts, sums, squares = grouped_csr(A.data, A.indices, A.indptr, idx.ravel(),
                                             len(classes), A.shape[1])
-        mean = sums / np.maximum(counts, 1.0)[:, None]
+        mean = sums / counts[:, None]  # every class has a row (np.unique of the labels)
         m2 = squares - counts[:, None] * mean * mean
     else:
         counts, mean, m2 = grouped_dense(A, idx.ravel(), len(classes))
