@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import json
 import re
 import traceback
@@ -71,6 +72,7 @@ def task_safe(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _freeze_survivors()
         try:
             result = fn(*args, **kwargs)
             # generators: exceptions raised while iterating must be encoded too
@@ -83,6 +85,37 @@ def task_safe(fn):
             raise RuntimeError(_encode(exc)) from None
 
     return wrapper
+
+
+#: every this many tasks a worker skips the freeze: that task's collection is a full one
+FULL_COLLECTION_EVERY = 100
+_tasks_seen = 0
+
+
+def _freeze_survivors() -> None:
+    """In a Python worker: exempt what the process already holds from future full garbage
+    collections (``gc.freeze``).
+
+    A reused PySpark worker runs ``gc.collect()`` after every task, and the next task on
+    that worker waits for it. With numpy, scipy, numba and mli loaded a worker tracks about
+    180,000 objects, and a full collection took 0.09-0.18 s (2-core VM). What is alive when
+    a task starts has survived the collection after the previous task: modules, compiled
+    kernels, cached blocks. Frozen, they are skipped, and the collection after a task
+    scans that task's own objects (microseconds). Frozen objects are still freed by
+    reference counting; a reference cycle among them (e.g. functions shipped by value with
+    their globals) is reclaimed every :data:`FULL_COLLECTION_EVERY` tasks, when the
+    worker unfreezes and its next collection is a full one. On the driver (no task
+    context) nothing happens."""
+    global _tasks_seen
+    from pyspark import TaskContext
+
+    if TaskContext.get() is None:
+        return
+    _tasks_seen += 1
+    if _tasks_seen % FULL_COLLECTION_EVERY == 0:
+        gc.unfreeze()
+    else:
+        gc.freeze()
 
 
 def _safe_iter(it):

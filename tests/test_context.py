@@ -10,12 +10,15 @@ import textwrap
 
 import numpy as np
 import pytest
+from pyspark import cloudpickle
 
 import mli
 from mli import MLContext
 from mli.context import JAVA_HELP, check_java, get_context
 from mli.errors import (BlockMissingError, JavaNotFoundError, ModelFormatError, TaskError,
                         decode, reraise, task_safe)
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,6 +118,8 @@ def test_session_context(ctx):
     assert ctx.sc.master == "local[2]" and ctx.default_parallelism == 2
     assert "running" in repr(ctx)
     assert ctx.sc.getConf().get("spark.executorEnv.OMP_NUM_THREADS") == "1"
+    # workers talk to the JVM over a Unix socket (TCP: a delayed ACK per task's input)
+    assert ctx.sc.getConf().get("spark.python.unix.domain.socket.enabled") == "true"
     assert ctx.run(ctx.sc.parallelize(range(10), 2).sum) == 45
     with pytest.raises(ZeroDivisionError, match="division by zero"):
         ctx.run(ctx.sc.parallelize([1], 1).map(task_safe(lambda x: x / 0)).collect)
@@ -206,6 +211,42 @@ def test_task_safe_encodes_and_decode_restores():
     with pytest.raises(RuntimeError) as outer:
         task_safe(_raise)(inner.value)
     assert str(outer.value) == str(inner.value)
+
+
+def _freeze_count(_it):
+    import gc
+
+    yield gc.get_freeze_count()
+
+
+def test_task_safe_freezes_what_a_worker_holds_and_not_the_drivers_objects(ctx):
+    """In a worker, a task_safe task first freezes the objects alive (the full collection a
+    reused worker runs after each task then skips them); on the driver nothing is frozen."""
+    import gc
+
+    before = gc.get_freeze_count()
+    assert task_safe(lambda: 7)() == 7
+    assert gc.get_freeze_count() == before
+    # 4 tasks on 2 workers: at most one per worker is a full-collection task (every 100th)
+    frozen = ctx.sc.parallelize(range(4), 4).mapPartitions(task_safe(_freeze_count)).collect()
+    assert sorted(frozen)[-2] > 10_000  # the modules a worker has loaded (numpy, pyspark, mli)
+
+
+def test_every_hundredth_task_unfreezes_for_a_full_collection(monkeypatch):
+    import gc
+
+    from mli import errors
+
+    monkeypatch.setattr("pyspark.TaskContext.get", lambda: object())  # as in a task
+    monkeypatch.setattr(errors, "_tasks_seen", 0)
+    counts = []
+    try:
+        for _ in range(errors.FULL_COLLECTION_EVERY):
+            errors._freeze_survivors()
+            counts.append(gc.get_freeze_count())
+    finally:
+        gc.unfreeze()
+    assert min(counts[:-1]) > 0 and counts[-1] == 0
 
 
 def test_java_help_mentions_every_platform():
