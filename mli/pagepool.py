@@ -54,27 +54,49 @@ def write_array(path: str, a: np.ndarray) -> None:
     """Write ``a`` as a ``.npy`` file at ``path``: into the pages of a pooled file (the
     smallest that holds it, moved to ``path``) when there is one, else into a new file."""
     a = np.ascontiguousarray(a)
-    reused = _take(a.nbytes, path)
-    # unbuffered: numpy writes the data of a raw file in one call (a buffered r+b file would
-    # get it in copied chunks)
-    with open(path, "r+b" if reused else "wb", buffering=0) as f:
-        np.lib.format.write_array(f, a, allow_pickle=False)
-        f.truncate()
+    if a.dtype.hasobject:
+        raise ValueError(f"cannot write an object array to {path}: block files hold numeric "
+                         "arrays only (allow_pickle=False)")
+    entry = _take(a.nbytes, path)
+    try:
+        # unbuffered: numpy writes the data of a raw file in one call (a buffered r+b file
+        # would get it in copied chunks)
+        with open(path, "r+b" if entry else "wb", buffering=0) as f:
+            np.lib.format.write_array(f, a, allow_pickle=False)
+            f.truncate()
+    except BaseException:
+        if entry:  # the pooled file goes back, not lost at the failed target
+            _put_back(entry, path)
+        raise
 
 
-def _take(nbytes: int, path: str) -> bool:
+def _take(nbytes: int, path: str):
+    """The pool entry of the smallest file that holds ``nbytes``, moved to ``path``; None
+    when there is none."""
     with _lock:
         _expire()
         fits = [entry for entry in _files if entry[0] >= nbytes]
         if not fits:
-            return False
+            return None
         entry = min(fits)
         _files.remove(entry)
     try:
         os.rename(entry[1], path)  # the same file system: the pool sits beside the stores
-    except OSError:  # gone (Spark removed its directory) or elsewhere: write a new file
-        return False
-    return True
+    except OSError:  # no such target directory, or the pooled file is gone: keep it pooled
+        if os.path.exists(entry[1]):
+            with _lock:
+                _files.append(entry)
+        return None
+    return entry
+
+
+def _put_back(entry, path: str) -> None:
+    try:
+        os.rename(path, entry[1])
+    except OSError:
+        return
+    with _lock:
+        _files.append(entry)
 
 
 def release(directory: str) -> None:
@@ -86,6 +108,7 @@ def release(directory: str) -> None:
         if "tree.json" in names:  # first: the block reads as missing from now on
             _unlink(os.path.join(base, "tree.json"))
         arrays += [os.path.join(base, n) for n in names if n.endswith(".npy")]
+    cap = min(POOL_BYTES, _free_bytes(directory) // 4) if arrays else 0
     with _lock:
         _expire()
         held = sum(size for size, _p, _t in _files)
@@ -94,7 +117,7 @@ def release(directory: str) -> None:
                 size = os.path.getsize(src)
             except OSError:
                 continue
-            if size < MIN_BYTES or held + size > min(POOL_BYTES, _free_bytes(directory) // 4):
+            if size < MIN_BYTES or held + size > cap:
                 continue
             dst = os.path.join(pool, uuid.uuid4().hex)
             try:

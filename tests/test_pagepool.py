@@ -154,3 +154,28 @@ def test_save_bundle_recycle_round_trip(pool, tmp_path):
     X, y = load_bundle(str(tmp_path / "b"))
     np.testing.assert_array_equal(X.array, bundle[0].array)
     np.testing.assert_array_equal(y, bundle[1])
+
+
+def test_wrong_input_gets_a_clear_error_and_loses_nothing(pool, tmp_path):
+    pool.release(_store_dir(str(tmp_path), "s1", [np.ones(MB // 4)]))
+    held = pool.pooled_bytes()
+    with pytest.raises(ValueError, match="allow_pickle"):  # object arrays are never written
+        pool.write_array(str(tmp_path / "o.npy"), np.array([{"a": 1}] * 10, dtype=object))
+    with pytest.raises(FileNotFoundError, match="no-such-dir"):
+        pool.write_array(str(tmp_path / "no-such-dir" / "a.npy"), np.ones(MB // 4))
+    assert pool.pooled_bytes() == held  # a failed write did not use up the pooled file
+    pool.release(str(tmp_path / "never-written"))  # nothing there: nothing to do
+    assert pool.pooled_bytes() == held
+
+
+def test_a_write_that_fails_midway_returns_the_pooled_file(pool, tmp_path, monkeypatch):
+    pool.release(_store_dir(str(tmp_path), "s1", [np.ones(MB // 4)]))
+    held = pool.pooled_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        pool.write_array(str(tmp_path / "a.npy"), np.ones(MB // 8))
+    assert pool.pooled_bytes() == held and not os.path.exists(tmp_path / "a.npy")
