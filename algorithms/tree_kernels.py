@@ -29,7 +29,8 @@ import numba
 import numpy as np
 
 __all__ = ["histograms", "histograms_ref", "best_splits", "best_splits_ref", "apply",
-           "apply_ref", "bin_features", "bin_features_ref"]
+           "apply_ref", "bin_features", "bin_features_ref", "equal_count_cuts",
+           "equal_count_cuts_ref"]
 
 _JIT = dict(cache=True, fastmath=False, nogil=True)
 
@@ -287,6 +288,87 @@ def best_splits_ref(hist, off, impurity, min_leaf):
                 w = h[:, 0] if impurity == "variance" else h.sum(-1)
                 out[3][s] = best[2] + 1 + np.flatnonzero(w[best[2] + 1:] > 0)[0]
     return out
+
+
+# ------------------------------------------------------------------------- bin thresholds
+@numba.njit(**_JIT)
+def _cuts(cum, nominal, out):
+    """Greedy equal-count cuts for ``nominal`` bins, re-aimed after every cut; ``out[:k]``
+    the last value index of each bin but the last. Returns ``k``."""
+    k, last, done = 0, -1, 0.0
+    for left in range(nominal - 1, 0, -1):
+        target = done + (cum[-1] - done) / (left + 1)
+        i = np.searchsorted(cum, target)
+        if i > 0 and target - cum[i - 1] < cum[i] - target:
+            i -= 1
+        i = max(i, last + 1)
+        if i >= len(cum) - 1:
+            break
+        out[k], last, done = i, i, cum[i]
+        k += 1
+    return k
+
+
+@numba.njit(**_JIT)
+def _equal_count_cuts(cum, max_bins):
+    out, tmp = np.empty(len(cum), np.int64), np.empty(len(cum), np.int64)
+    k = _cuts(cum, max_bins, out)
+    lo, hi = max_bins, len(cum)
+    while k < max_bins - 1 and lo < hi:          # heavy ties left bins unused: aim finer
+        mid = (lo + hi + 1) // 2
+        m = _cuts(cum, mid, tmp)
+        if m > max_bins - 1:
+            hi = mid - 1
+        else:
+            lo = mid
+            if m > k:
+                out[:m] = tmp[:m]
+                k = m
+    return out[:k].copy()
+
+
+def equal_count_cuts(counts, max_bins):
+    """Where to cut a sorted run of distinct values with these ``counts`` into at most
+    ``max_bins`` bins of about equal counts: the index of the last value of every bin but
+    the last (int64, increasing).
+
+    Greedy: each cut goes where the cumulative count is nearest to an equal share of what
+    is left, so a value repeated more than a share (MNIST's zero pixels) gets a bin of its
+    own and the rest are re-divided. When ties leave bins of the budget unused, the cuts
+    are re-aimed at the largest number of nominal bins that still fits ``max_bins``.
+    """
+    cum = np.cumsum(np.asarray(counts, np.float64))
+    if len(cum) <= max_bins:
+        return np.arange(len(cum) - 1)
+    return _equal_count_cuts(cum, int(max_bins))
+
+
+def _cuts_ref(cum, nominal):
+    cuts, done = [], 0.0
+    for left in range(nominal - 1, 0, -1):
+        target = done + (cum[-1] - done) / (left + 1)
+        i = int(np.searchsorted(cum, target))
+        i -= i > 0 and target - cum[i - 1] < cum[i] - target
+        i = max(i, cuts[-1] + 1 if cuts else 0)
+        if i >= len(cum) - 1:
+            break
+        cuts.append(i)
+        done = cum[i]
+    return cuts
+
+
+def equal_count_cuts_ref(counts, max_bins):
+    """Plain-Python reference of :func:`equal_count_cuts`."""
+    cum = np.cumsum(np.asarray(counts, np.float64))
+    if len(cum) <= max_bins:
+        return np.arange(len(cum) - 1)
+    best, lo, hi = _cuts_ref(cum, max_bins), max_bins, len(cum)
+    while len(best) < max_bins - 1 and lo < hi:
+        mid = (lo + hi + 1) // 2
+        cuts = _cuts_ref(cum, mid)
+        lo, hi = (lo, mid - 1) if len(cuts) > max_bins - 1 else (mid, hi)
+        best = cuts if max_bins - 1 >= len(cuts) > len(best) else best
+    return np.array(best, np.int64)
 
 
 @numba.njit(**_JIT)

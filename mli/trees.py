@@ -59,7 +59,8 @@ from .base import Algorithm, Model
 from .blocks import _root_dir, load_bundle, save_bundle
 from .params import Interval, Options, Param
 from .table import _splitmix_uniform
-from mli.algorithms.tree_kernels import apply as _route, best_splits, bin_features, histograms
+from mli.algorithms.tree_kernels import (apply as _route, best_splits, bin_features,
+                                         equal_count_cuts, histograms)
 
 __all__ = ["TreeAlgorithm", "grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
            "HIST_BUDGET", "LOCAL_BYTES", "JOB_SECONDS", "BYTE_SECONDS", "UNIT_SECONDS"]
@@ -80,22 +81,12 @@ def _midpoint(a, b):
 
 
 def bin_thresholds(values, max_bins):
-    """At most ``max_bins - 1`` split thresholds for one feature's (sampled) values."""
+    """At most ``max_bins - 1`` split thresholds for one feature's (sampled) values: the
+    midpoints of adjacent distinct values, all of them when there are at most ``max_bins``,
+    else those cutting the values into bins of about equal counts
+    (:func:`~mli.algorithms.tree_kernels.equal_count_cuts`)."""
     v, counts = np.unique(values, return_counts=True)
-    mid = _midpoint(v[:-1], v[1:])
-    if len(v) <= max_bins:
-        return mid
-    cum, cuts, done = np.cumsum(counts), [], 0
-    for left in range(max_bins - 1, 0, -1):      # re-aim after every cut (heavy ties)
-        target = done + (cum[-1] - done) / (left + 1)
-        i = int(np.searchsorted(cum, target))
-        i -= i > 0 and target - cum[i - 1] < cum[i] - target
-        i = max(i, cuts[-1] + 1 if cuts else 0)
-        if i >= len(v) - 1:
-            break
-        cuts.append(i)
-        done = cum[i]
-    return mid[cuts]
+    return _midpoint(v[:-1], v[1:])[equal_count_cuts(counts, max_bins)]
 
 
 def _dense(A):

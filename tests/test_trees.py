@@ -122,6 +122,28 @@ def test_bin_thresholds():
     assert len(t) == 7 and np.all(np.diff(t) > 0) and 0 < t[0] < x[8000:].min()
     counts = np.bincount(np.searchsorted(t, x[8000:]))[1:]
     assert counts.min() > 2000 / 7 * 0.7
+    # MNIST-like pixels: half zeros, heavy values at the top; the whole budget is used
+    rng = np.random.default_rng(1)
+    x = np.r_[np.zeros(4000), rng.integers(1, 252, 2300), np.repeat([252, 253, 254, 255],
+                                                                   [300, 800, 500, 100])]
+    t = bin_thresholds(x, 32)
+    assert len(t) == 31 and t[0] == 0.5 and list(t[-4:]) == [251.5, 252.5, 253.5, 254.5]
+    light = np.bincount(np.searchsorted(t, x[4000:6300]))[1:-4]
+    assert light.min() > 2300 / 26 * 0.5 and light.max() < 2300 / 26 * 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_equal_count_cuts_kernel_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        counts = rng.integers(1, 5, rng.integers(1, 400))
+        heavy = rng.random(len(counts)) < 0.05
+        counts[heavy] *= rng.integers(10, 500, heavy.sum())
+        max_bins = int(rng.integers(2, 64))
+        got = K.equal_count_cuts(counts, max_bins)
+        np.testing.assert_array_equal(got, K.equal_count_cuts_ref(counts, max_bins))
+        assert len(got) <= max_bins - 1 and np.all(np.diff(got) > 0)
+        assert len(got) == 0 or 0 <= got[0] and got[-1] < len(counts) - 1
 
 
 # ---------------------------------------------------------------------------- against scikit-learn
