@@ -70,7 +70,7 @@ HIST_BUDGET = 1 << 23      # histogram entries (float64) per pass; more nodes ta
 LOCAL_BYTES = 256 << 20    # largest gathering of the remaining rows to the driver
 # its cost model, in seconds: a Spark job; moving a byte to the driver; routing a row one
 # level down or adding it to one feature's histogram
-JOB_SECONDS, BYTE_SECONDS, UNIT_SECONDS = 0.15, 1e-8, 2e-9
+JOB_SECONDS, BYTE_SECONDS, UNIT_SECONDS = 0.05, 1e-8, 2e-9
 MAX_CLASSES = 1000         # more distinct labels than this: a continuous label, most likely
 _POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(k) for k in range(25)])
 

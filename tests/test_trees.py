@@ -241,7 +241,14 @@ def test_distributed_growth_equals_driver_growth(ctx, monkeypatch):
             (RandomForest(n_trees=4, max_depth=5, max_bins=16, seed=1), y),
             (RandomForest(n_trees=2, max_depth=4, max_features="all", seed=1), y),
             (DecisionTree(task="regression", max_depth=4, max_bins=16), target)]
-    on_driver = [est.fit(X, labels) for est, labels in ests]
+    decisions, finish = [], T._finish_locally
+    monkeypatch.setattr(T, "_finish_locally", lambda *a: decisions.append(finish(*a)) or
+                        decisions[-1])
+    on_driver = []
+    for est, labels in ests:
+        decisions.clear()
+        on_driver.append(est.fit(X, labels))
+        assert decisions[-1], f"{est!r} was not finished on the driver"
     monkeypatch.setattr(T, "LOCAL_BYTES", 0)
     monkeypatch.setattr(T, "HIST_BUDGET", 4800)
     for p in (1, 4):
