@@ -3,8 +3,11 @@
 Same Spark (local[2]), same data, same partitions, equal maxDepth / maxBins / numTrees
 (RandomForest: bootstrap, sqrt(d) features per node, as pyspark.ml's defaults):
 
-* **MNIST t10k** pixels (../shared/data/mnist-t10k): seeded 8,000 / 2,000 train/test split;
-  tree depth 10, forest of 20 trees of depth 10.
+* **MNIST t10k** pixels (../shared/data/mnist-t10k): ``--splits`` seeded 8,000 / 2,000
+  train/test splits (seeds 0, 1, ...; default 5); tree depth 10, forest of 20 trees of depth
+  10. Every library fits every split; the accuracy is the mean over the splits, with the
+  paired difference to pyspark.ml and its standard error (one 2,000-row test set alone
+  moves a tree's accuracy by about a point).
 * **dense**: 400,000 x 100 float64 (seeded), labels from a nonlinear planted rule with
   noise; 100,000 fresh test rows; tree depth 8, forest of 20 trees of depth 8.
 
@@ -12,10 +15,10 @@ mli's time is ``fit(X, y)`` from the numpy arrays (ingestion included); pyspark.
 ``fit(df)`` on a cached DataFrame whose build is not timed. Accuracy is measured on the test
 rows. scikit-learn's single-process time on the same data is shown as a reference. Warm-up
 fits on small data come first (JVM, Python workers, numba's cache), then ``--repeats`` timed
-fits (median).
+fits per split; the time is the median over all of them.
 
-Run: python bench/bench_trees.py [--quick] [--repeats 1] [--partitions 4] [--skip-pyspark-ml]
-[--skip-sklearn] [--sklearn-repeats N] [--only TEXT]
+Run: python bench/bench_trees.py [--quick] [--repeats 1] [--splits 5] [--partitions 4]
+[--skip-pyspark-ml] [--skip-sklearn] [--sklearn-repeats N] [--only TEXT]
 ``--quick``: 100,000 dense rows, 10 trees, depth 6 on the dense set. ``--only dense`` (or
 ``mnist``, ``tree``, ``forest``, ``"dense 400k x 100: tree"``): only the matching cases.
 Writes bench/results/trees.png.
@@ -36,14 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("MLI_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def load_mnist():
-    """MNIST t10k pixels (float64) and labels, split 8,000 / 2,000 with seed 0."""
+def load_mnist(seed=0):
+    """MNIST t10k pixels (float64) and labels, split 8,000 / 2,000 with ``seed``."""
     d = DATA / "mnist-t10k"
     with gzip.open(d / "t10k-images-idx3-ubyte.gz") as f:
         X = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float64)
     with gzip.open(d / "t10k-labels-idx1-ubyte.gz") as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.float64)
-    idx = np.random.default_rng(0).permutation(len(y))
+    idx = np.random.default_rng(seed).permutation(len(y))
     return X[idx[:8000]], y[idx[:8000]], X[idx[8000:]], y[idx[8000:]]
 
 
@@ -56,15 +59,21 @@ def make_dense(rows, cols, seed=0):
     return X, y
 
 
-def median_time(fn, repeats):
+def timed(fn, repeats):
+    """The times of ``repeats`` calls of ``fn`` and its last result."""
     times, out = [], None
     for _ in range(repeats):
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
-    if repeats > 1:
-        print(f"    runs: {' '.join(f'{t:.2f}' for t in times)} s", flush=True)
-    return statistics.median(times), out
+    return times, out
+
+
+def paired(ours, theirs):
+    """Mean of ``theirs - ours`` over the splits and its standard error (nan for one)."""
+    d = np.asarray(theirs) - np.asarray(ours)
+    return float(d.mean()), (float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1
+                             else float("nan"))
 
 
 def fit_mli(est, X, y, partitions, ctx):
@@ -109,6 +118,7 @@ def main(argv=None):
     ap.add_argument("--cols", type=int, default=100)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--splits", type=int, default=5, help="MNIST train/test splits")
     ap.add_argument("--sklearn-repeats", type=int, default=None,
                     help="timed scikit-learn fits (default: --repeats)")
     ap.add_argument("--max-bins", type=int, default=32)
@@ -127,7 +137,7 @@ def main(argv=None):
     from sklearn.ensemble import RandomForestClassifier as SkRF
     from sklearn.tree import DecisionTreeClassifier as SkDT
 
-    datasets = {}
+    datasets = {}  # name -> ([(Xtr, ytr, Xte, yte) per split], depth)
     wanted = (lambda case: args.only is None or args.only.lower() in case.lower())
     dense = f"dense {rows // 1000}k x {args.cols}"
     cases = {name: [k for k in ("tree", "forest") if wanted(
@@ -135,11 +145,11 @@ def main(argv=None):
         for name, depth in (("MNIST t10k", 10), (dense, dense_depth))}
     if (DATA / "mnist-t10k").exists():
         if cases["MNIST t10k"]:
-            datasets["MNIST t10k"] = (*load_mnist(), 10)
+            datasets["MNIST t10k"] = ([load_mnist(seed) for seed in range(args.splits)], 10)
     else:
         print(f"MNIST not found under {DATA}; skipping it", file=sys.stderr)
     X, y = make_dense(rows + 100_000, args.cols)
-    datasets[dense] = (X[:rows], y[:rows], X[rows:], y[rows:], dense_depth)
+    datasets[dense] = ([(X[:rows], y[:rows], X[rows:], y[rows:])], dense_depth)
     del X, y
 
     ctx = mli.MLContext("local[2]", app_name="bench-trees")
@@ -157,55 +167,77 @@ def main(argv=None):
         MlRF(numTrees=3, maxDepth=3, seed=0).fit(dfw)
         dfw.unpersist()
 
-    results = []  # (case, mli s, mli acc, ml s, ml acc, sk s, sk acc)
-    for name, (Xtr, ytr, Xte, yte, depth) in datasets.items():
-        if not cases[name]:
+    results = []  # (case, mli s, mli acc, ml s, ml acc, sk s, sk acc, ingest s, splits)
+    for name, (splits, depth) in datasets.items():
+        kinds = cases[name]
+        if not kinds:
             continue
-        if not args.skip_pyspark_ml:
-            t0 = time.perf_counter()
-            df, df_test = spark_frame(spark, Xtr, ytr, P), spark_frame(spark, Xte, yte, P)
-            print(f"[{name}] pyspark.ml DataFrame build (not timed): "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
-        for kind in cases[name]:
-            case = f"{name}: {'tree' if kind == 'tree' else f'forest {n_trees}'} d{depth}"
-            if kind == "tree":
-                ours = DecisionTree(max_depth=depth, max_bins=B, seed=0)
-            else:
-                ours = RandomForest(n_trees=n_trees, max_depth=depth, max_bins=B, seed=0)
-            t_mli, (model, t_ing) = median_time(lambda: fit_mli(ours, Xtr, ytr, P, ctx), R)
-            acc_mli = float((model.predict(Xte) == yte).mean())
-            print(f"[{case}] mli {t_mli:.1f} s (ingest {t_ing:.1f} s), accuracy {acc_mli:.4f}",
-                  flush=True)
-            t_ml = acc_ml = t_sk = acc_sk = float("nan")
+        runs = {k: {"mli": [], "ml": [], "sk": [], "ingest": []} for k in kinds}
+        for split, (Xtr, ytr, Xte, yte) in enumerate(splits):
             if not args.skip_pyspark_ml:
-                ml = (MlDT(maxDepth=depth, maxBins=B, seed=0) if kind == "tree" else
-                      MlRF(numTrees=n_trees, maxDepth=depth, maxBins=B, seed=0))
-                t_ml, mlm = median_time(lambda: ml.fit(df), R)
-                acc_ml = spark_accuracy(mlm, df_test)
-                print(f"[{case}] pyspark.ml {t_ml:.1f} s, accuracy {acc_ml:.4f}", flush=True)
-            if not args.skip_sklearn:
-                sk = (SkDT(max_depth=depth, random_state=0) if kind == "tree" else
-                      SkRF(n_estimators=n_trees, max_depth=depth, random_state=0, n_jobs=1))
-                t_sk, skm = median_time(lambda: sk.fit(Xtr, ytr), args.sklearn_repeats or R)
-                acc_sk = float(skm.score(Xte, yte))
-                print(f"[{case}] scikit-learn {t_sk:.1f} s, accuracy {acc_sk:.4f}", flush=True)
-            results.append((case, t_mli, acc_mli, t_ml, acc_ml, t_sk, acc_sk, t_ing))
-        if not args.skip_pyspark_ml:
-            df.unpersist()
-            df_test.unpersist()
+                t0 = time.perf_counter()
+                df, df_test = spark_frame(spark, Xtr, ytr, P), spark_frame(spark, Xte, yte, P)
+                print(f"[{name} split {split}] pyspark.ml DataFrame build (not timed): "
+                      f"{time.perf_counter() - t0:.1f} s", flush=True)
+            for kind in kinds:
+                case = f"{name}: {'tree' if kind == 'tree' else f'forest {n_trees}'} d{depth}"
+                r = runs[kind]
+                if kind == "tree":
+                    ours = DecisionTree(max_depth=depth, max_bins=B, seed=0)
+                else:
+                    ours = RandomForest(n_trees=n_trees, max_depth=depth, max_bins=B, seed=0)
+                times, (model, t_ing) = timed(lambda: fit_mli(ours, Xtr, ytr, P, ctx), R)
+                r["mli"].append((times, float((model.predict(Xte) == yte).mean())))
+                r["ingest"].append(t_ing)
+                print(f"[{case} split {split}] mli {' '.join(f'{t:.2f}' for t in times)} s "
+                      f"(ingest {t_ing:.2f} s), accuracy {r['mli'][-1][1]:.4f}", flush=True)
+                if not args.skip_pyspark_ml:
+                    ml = (MlDT(maxDepth=depth, maxBins=B, seed=0) if kind == "tree" else
+                          MlRF(numTrees=n_trees, maxDepth=depth, maxBins=B, seed=0))
+                    times, mlm = timed(lambda: ml.fit(df), R)
+                    r["ml"].append((times, spark_accuracy(mlm, df_test)))
+                    print(f"[{case} split {split}] pyspark.ml "
+                          f"{' '.join(f'{t:.2f}' for t in times)} s, accuracy "
+                          f"{r['ml'][-1][1]:.4f}", flush=True)
+                if not args.skip_sklearn:
+                    sk = (SkDT(max_depth=depth, random_state=0) if kind == "tree" else
+                          SkRF(n_estimators=n_trees, max_depth=depth, random_state=0,
+                               n_jobs=1))
+                    times, skm = timed(lambda: sk.fit(Xtr, ytr), args.sklearn_repeats or R)
+                    r["sk"].append((times, float(skm.score(Xte, yte))))
+                    print(f"[{case} split {split}] scikit-learn "
+                          f"{' '.join(f'{t:.2f}' for t in times)} s, accuracy "
+                          f"{r['sk'][-1][1]:.4f}", flush=True)
+            if not args.skip_pyspark_ml:
+                df.unpersist()
+                df_test.unpersist()
+        for kind in kinds:
+            case = f"{name}: {'tree' if kind == 'tree' else f'forest {n_trees}'} d{depth}"
+            r = runs[kind]
+            med = {k: (statistics.median(t for times, _ in r[k] for t in times)
+                       if r[k] else float("nan")) for k in ("mli", "ml", "sk")}
+            acc = {k: float(np.mean([a for _, a in r[k]])) if r[k] else float("nan")
+                   for k in ("mli", "ml", "sk")}
+            results.append((case, med["mli"], acc["mli"], med["ml"], acc["ml"], med["sk"],
+                            acc["sk"], statistics.median(r["ingest"]), len(splits)))
+            if r["ml"]:
+                diff, se = paired([a for _, a in r["mli"]], [a for _, a in r["ml"]])
+                print(f"[{case}] accuracy over {len(splits)} split(s): mli {acc['mli']:.4f}, "
+                      f"pyspark.ml {acc['ml']:.4f}; pyspark.ml - mli {diff:+.4f} "
+                      f"(standard error {se:.4f})", flush=True)
     ctx.stop()
 
     load = os.getloadavg()
-    print(f"\nTrees benchmark: Spark local[2], {P} partitions, maxBins {B}, median of {R} "
-          f"run(s) (scikit-learn: {args.sklearn_repeats or R}); load average {load[0]:.1f} "
-          f"{load[1]:.1f} {load[2]:.1f}")
-    head = (f"{'case':30s} {'mli s':>7s} {'(ingest)':>8s} {'acc':>7s} {'pyspark.ml s':>12s} "
-            f"{'acc':>7s} {'ml/mli':>7s} {'sklearn s':>9s} {'acc':>7s}")
+    print(f"\nTrees benchmark: Spark local[2], {P} partitions, maxBins {B}; times: median of "
+          f"{R} run(s) per split (scikit-learn: {args.sklearn_repeats or R}) over all splits; "
+          f"acc: mean over the splits; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    head = (f"{'case':30s} {'splits':>6s} {'mli s':>7s} {'(ingest)':>8s} {'acc':>7s} "
+            f"{'pyspark.ml s':>12s} {'acc':>7s} {'ml/mli':>7s} {'sklearn s':>9s} {'acc':>7s}")
     print(head)
     print("-" * len(head))
-    for case, tm, am, tl, al, ts, as_, ti in results:
-        print(f"{case:30s} {tm:7.2f} {ti:8.2f} {am:7.4f} {tl:12.2f} {al:7.4f} {tl / tm:7.2f} "
-              f"{ts:9.2f} {as_:7.4f}")
+    for case, tm, am, tl, al, ts, as_, ti, ns in results:
+        print(f"{case:30s} {ns:6d} {tm:7.2f} {ti:8.2f} {am:7.4f} {tl:12.2f} {al:7.4f} "
+              f"{tl / tm:7.2f} {ts:9.2f} {as_:7.4f}")
     print("ml/mli > 1: mli is faster. mli s includes ingesting the numpy arrays (the "
           "(ingest) column: from_numpy + resident blocks); pyspark.ml excludes building its "
           "DataFrame; scikit-learn is one process (reference).")
