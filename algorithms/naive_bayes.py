@@ -1,7 +1,8 @@
 """Naive Bayes: multinomial, Bernoulli and Gaussian, in one pass over the data.
 
-Each partition computes per-class counts, feature means and variances of its rows, the
-driver merges them exactly (:func:`mli.stats.class_moments`, CSR blocks stay sparse) and
+Each partition computes per-class counts, feature means and variances of its rows mapped
+by the kind's feature map (:func:`mli.loglinear.feature_map`: ``"counts"``, the values
+checked non-negative; ``"binary"``, presence; ``"identity"``), the driver merges them exactly (:func:`mli.stats.class_moments`, CSR blocks stay sparse) and
 derives the model; the classes come out of the same pass. All three kinds score classes
 log-linearly (:mod:`mli.loglinear`: one matrix product per block). Predictions and
 log-probabilities equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
@@ -11,7 +12,6 @@ log-probabilities equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from mli.base import Algorithm
 from mli.datasets import class_counts
@@ -40,7 +40,8 @@ class NaiveBayes(Algorithm):
     Raises
     ------
     ValueError
-        At fit: fewer than 2 classes, no labels, negative values with "multinomial".
+        At fit: fewer than 2 classes, no labels, negative values with "multinomial" (also
+        at predict: a multinomial model scores counts only).
 
     Examples
     --------
@@ -57,7 +58,8 @@ class NaiveBayes(Algorithm):
     var_smoothing = Param(1e-9, Interval(float, 0, None, closed="left"))
 
     def _fit(self, data):
-        classes, (counts, means, m2), total = class_moments(data.blocks, _statistics, self.kind,
+        phi = {"multinomial": "counts", "bernoulli": "binary"}.get(self.kind, "identity")
+        classes, (counts, means, m2), total = class_moments(data.blocks, feature_map, phi,
                                                             owner="NaiveBayes")
         prior = np.log(counts / counts.sum())
         if self.kind == "gaussian":
@@ -76,15 +78,6 @@ class NaiveBayes(Algorithm):
         return {"X": X, "y": y, "estimator": cls(), "rtol": 1e-9}
 
 
-def _statistics(A, kind):
-    """The values whose per-class moments are the model: counts (checked), presence, values."""
-    values = A.data if sp.issparse(A) else A
-    if kind == "multinomial" and values.size and values.min() < 0:
-        raise ValueError(f"NaiveBayes(kind='multinomial') needs non-negative feature values "
-                         f"(counts), got {values.min():g}; use kind='gaussian' for real values")
-    return feature_map(A, "binary") if kind == "bernoulli" else A
-
-
 class NaiveBayesModel(LogLinearClassifierModel):
     """A fitted Naive Bayes model: ``classes_``, ``class_log_prior_``, and
     ``feature_log_prob_`` (multinomial, Bernoulli: log P(feature | class), (K, d)) or
@@ -101,6 +94,5 @@ class NaiveBayesModel(LogLinearClassifierModel):
     def _log_linear(self):
         if self.kind == "gaussian":
             return gaussian_log_linear(self.class_log_prior_, self.theta_, self.var_)
-        if self.kind == "bernoulli":
-            return bernoulli_log_linear(self.class_log_prior_, self.feature_log_prob_)
-        return multinomial_log_linear(self.class_log_prior_, self.feature_log_prob_)
+        form = bernoulli_log_linear if self.kind == "bernoulli" else multinomial_log_linear
+        return form(self.class_log_prior_, self.feature_log_prob_)

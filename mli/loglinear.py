@@ -5,6 +5,8 @@ A :class:`LogLinearClassifierModel` scores class ``c`` of a row ``x`` as
 :data:`FEATURE_MAPS` (see :func:`feature_map`):
 
 * ``"identity"``: ``x`` (CSR blocks stay sparse);
+* ``"counts"``: ``x`` as well, for counts: a negative value raises ValueError (the domain of
+  the multinomial form: a score of -1 occurrences would be silently meaningless);
 * ``"binary"``: ``x > 0`` as 0/1 (CSR blocks stay sparse);
 * ``"quadratic"``: ``[(x - center)^2, x - center]`` (dense; ``center`` is a fixed vector
   near the data, which keeps the expanded square accurate for features far from 0).
@@ -43,7 +45,7 @@ __all__ = ["FEATURE_MAPS", "feature_map", "LogLinear", "log_linear_form",
            "gaussian_log_linear"]
 
 #: the feature maps of a log-linear form
-FEATURE_MAPS = ("identity", "binary", "quadratic")
+FEATURE_MAPS = ("identity", "counts", "binary", "quadratic")
 
 
 def _dense(A) -> np.ndarray:
@@ -56,9 +58,9 @@ def feature_map(X, name: str, center: np.ndarray | None = None):
     Parameters
     ----------
     X : ndarray, scipy sparse matrix or LocalMatrix, shape (n, d)
-    name : {"identity", "binary", "quadratic"}
-        ``"identity"``: ``X`` as it is; ``"binary"``: ``X > 0`` as float64 0/1 (sparse input
-        stays sparse); ``"quadratic"``: ``[(X - center)^2, X - center]``, dense ``(n, 2d)``.
+    name : {"identity", "counts", "binary", "quadratic"}
+        ``"identity"``: ``X`` as it is; ``"counts"``: ``X`` as it is, checked non-negative;
+        ``"binary"``: ``X > 0`` as float64 0/1 (sparse input stays sparse); ``"quadratic"``: ``[(X - center)^2, X - center]``, dense ``(n, 2d)``.
     center : ndarray of shape (d,), optional
         Subtracted before the quadratic map (default: no shift).
 
@@ -69,10 +71,12 @@ def feature_map(X, name: str, center: np.ndarray | None = None):
     Raises
     ------
     ValueError
-        For an unknown map name.
+        For an unknown map name; with ``"counts"``, a negative value (naming its feature).
     """
     A = getattr(X, "array", X)
-    if name == "identity":
+    if name == "counts":
+        _check_counts(A)
+    if name in ("identity", "counts"):
         return A
     if name == "binary":
         return (A > 0).astype(np.float64)
@@ -80,6 +84,15 @@ def feature_map(X, name: str, center: np.ndarray | None = None):
         D = _dense(A) if center is None else _dense(A) - np.asarray(center, dtype=np.float64)
         return np.hstack([D * D, D])
     raise ValueError(f"unknown feature map {name!r}; expected one of {list(FEATURE_MAPS)}")
+
+
+def _check_counts(A) -> None:
+    values = A.data if sp.issparse(A) else np.asarray(A)
+    if values.size and values.min() < 0:
+        flat = int(np.argmin(values))
+        j = A.indices[flat] if sp.issparse(A) else np.unravel_index(flat, values.shape)[-1]
+        raise ValueError(f"non-negative feature values (counts) expected, got {values.min():g} "
+                         f"in feature {j}; a Gaussian model takes real values")
 
 
 class LogLinear(NamedTuple):
@@ -124,7 +137,7 @@ def log_linear_form(feature_map_name: str, coef, intercept,
 
     Parameters
     ----------
-    feature_map_name : {"identity", "binary", "quadratic"}
+    feature_map_name : {"identity", "counts", "binary", "quadratic"}
     coef : array-like of shape (K, m)
         ``m = d``, or ``2 d`` for ``"quadratic"``.
     intercept : array-like of shape (K,)
@@ -169,7 +182,8 @@ def _per_class(name, value, log_prior):
 def multinomial_log_linear(log_prior, feature_log_prob) -> LogLinear:
     """Multinomial class-conditional densities (counts, e.g. words of a document):
     ``log P(c) + sum_j x_j log p_cj`` (the multinomial coefficient, equal for every class,
-    left out). Identity map, ``coef = feature_log_prob``.
+    left out). The counts map (identity, negative values refused),
+    ``coef = feature_log_prob``.
 
     Parameters
     ----------
@@ -185,7 +199,7 @@ def multinomial_log_linear(log_prior, feature_log_prob) -> LogLinear:
     """
     log_prior = np.asarray(log_prior, dtype=np.float64).ravel()
     flp = _per_class("feature_log_prob", feature_log_prob, log_prior)
-    return log_linear_form("identity", flp, log_prior)
+    return log_linear_form("counts", flp, log_prior)
 
 
 def bernoulli_log_linear(log_prior, feature_log_prob) -> LogLinear:
@@ -306,4 +320,7 @@ class LogLinearClassifierModel(ProbabilisticClassifierModel):
                              f"features, the model {self.n_features}")
 
     def _scores_block(self, X):
-        return self.log_linear_.scores(X)
+        try:
+            return self.log_linear_.scores(X)
+        except ValueError as e:  # the feature map's domain (counts): name the model
+            raise ValueError(f"{type(self).__name__}: {e}") from None

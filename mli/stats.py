@@ -187,7 +187,12 @@ def _labeled_moments(bundle, statistics, args, owner, full):
     if y is None:
         raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
     A = _array(X)
-    return grouped_moments(A if statistics is None else statistics(A, *args), y, full=full)
+    if statistics is not None:
+        try:
+            A = statistics(A, *args)
+        except ValueError as e:
+            raise ValueError(f"{owner}: {e}") from None
+    return grouped_moments(A, y, full=full)
 
 
 def class_moments(blocks, statistics: Callable | None = None, *args, owner: str = "classifier",
@@ -202,8 +207,8 @@ def class_moments(blocks, statistics: Callable | None = None, *args, owner: str 
     statistics : callable, optional
         ``statistics(A, *args) -> A'``: applied to each block's matrix (ndarray or CSR)
         before its moments are taken, e.g. a feature map or a check of the values (raise
-        ValueError there; it reaches the caller). Must be picklable (a module-level
-        function). Default: the features as they are.
+        ValueError there; it reaches the caller, prefixed with ``owner``). Must be picklable
+        (a module-level function). Default: the features as they are.
     *args
         Passed to ``statistics``.
     owner : str

@@ -50,7 +50,23 @@ def test_feature_maps(data):
         np.testing.assert_allclose(feature_map(A, "quadratic", c),
                                    np.hstack([(X - c) ** 2, X - c]), rtol=1e-15)
     np.testing.assert_array_equal(feature_map(X, "quadratic"), np.hstack([X * X, X]))
-    assert FEATURE_MAPS == ("identity", "binary", "quadratic")
+    assert FEATURE_MAPS == ("identity", "counts", "binary", "quadratic")
+
+
+def test_counts_map_refuses_negative_values(data):
+    X, _ = data
+    C = np.abs(X)
+    for A in (C, sp.csr_matrix(C), LocalMatrix(C)):
+        assert feature_map(A, "counts") is getattr(A, "array", A)
+    assert feature_map(np.zeros((0, 4)), "counts").shape == (0, 4)
+    for A in (X, sp.csr_matrix(X)):  # column 2 holds the negative values
+        with pytest.raises(ValueError, match=r"non-negative feature values \(counts\) "
+                                             r"expected, got -0.5 in feature 2"):
+            feature_map(A, "counts")
+    form = multinomial_log_linear(np.log([0.5, 0.5]), np.log(np.full((2, 4), 0.25)))
+    assert form.feature_map == "counts"
+    with pytest.raises(ValueError, match="in feature 2"):
+        form.scores(X)
 
 
 def test_scores_are_the_feature_map_times_coef(data):

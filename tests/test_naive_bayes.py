@@ -86,9 +86,18 @@ def test_fit_on_fresh_arrays_is_one_job_over_the_driver_written_blocks(ctx):
 
 def test_bad_input(ctx):
     X = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
-    with pytest.raises(ValueError, match="non-negative feature values.*got -1"):
-        NaiveBayes().fit(np.vstack([X, [[-1.0, 0.0]]]), [0, 1, 0, 1, 1])
-    NaiveBayes(kind="gaussian").fit(np.vstack([X, [[-1.0, 0.0]]]), [0, 1, 0, 1, 1])  # fine
+    negative = np.vstack([X, [[0.0, -1.0]]])
+    with pytest.raises(ValueError, match="NaiveBayes: non-negative feature values.*got -1 in "
+                                         "feature 1"):
+        NaiveBayes().fit(negative, [0, 1, 0, 1, 1])
+    NaiveBayes(kind="gaussian").fit(negative, [0, 1, 0, 1, 1])  # fine
+    NaiveBayes(kind="bernoulli").fit(negative, [0, 1, 0, 1, 1])  # presence: x > 0
+    model = NaiveBayes().fit(X, [0, 1, 0, 1])   # a multinomial model scores counts only
+    with pytest.raises(ValueError, match="NaiveBayesModel: non-negative.*feature 1"):
+        model.predict(negative)
+    table = mli.MLTable.from_numpy(negative, num_partitions=2)
+    with pytest.raises(ValueError, match="NaiveBayesModel: non-negative.*feature 1"):
+        model.predict(table).to_numpy()  # in a Spark task: the same error
     with pytest.raises(ValueError, match="at least 2 classes"):
         NaiveBayes().fit(X, np.ones(4))
     with pytest.raises(ValueError, match="needs labels"):
