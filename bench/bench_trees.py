@@ -4,7 +4,7 @@ Same Spark (local[2]), same data, same partitions, equal maxDepth / maxBins / nu
 (RandomForest: bootstrap, sqrt(d) features per node, as pyspark.ml's defaults):
 
 * **MNIST t10k** pixels (../shared/data/mnist-t10k): ``--splits`` seeded 8,000 / 2,000
-  train/test splits (seeds 0, 1, ...; default 5); tree depth 10, forest of 20 trees of depth
+  train/test splits (seeds 0, 1, ...; default 10); tree depth 10, forest of 20 trees of depth
   10. Every library fits every split; the accuracy is the mean over the splits, with the
   paired difference to pyspark.ml and its standard error (one 2,000-row test set alone
   moves a tree's accuracy by about a point).
@@ -17,7 +17,7 @@ rows. scikit-learn's single-process time on the same data is shown as a referenc
 fits on small data come first (JVM, Python workers, numba's cache), then ``--repeats`` timed
 fits per split; the time is the median over all of them.
 
-Run: python bench/bench_trees.py [--quick] [--repeats 1] [--splits 5] [--partitions 4]
+Run: python bench/bench_trees.py [--quick] [--repeats 1] [--splits 10] [--partitions 4]
 [--skip-pyspark-ml] [--skip-sklearn] [--sklearn-repeats N] [--only TEXT]
 ``--quick``: 100,000 dense rows, 10 trees, depth 6 on the dense set. ``--only dense`` (or
 ``mnist``, ``tree``, ``forest``, ``"dense 400k x 100: tree"``): only the matching cases.
@@ -118,7 +118,7 @@ def main(argv=None):
     ap.add_argument("--cols", type=int, default=100)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--splits", type=int, default=5, help="MNIST train/test splits")
+    ap.add_argument("--splits", type=int, default=10, help="MNIST train/test splits")
     ap.add_argument("--sklearn-repeats", type=int, default=None,
                     help="timed scikit-learn fits (default: --repeats)")
     ap.add_argument("--max-bins", type=int, default=32)
