@@ -60,7 +60,8 @@ def feature_map(X, name: str, center: np.ndarray | None = None):
     X : ndarray, scipy sparse matrix or LocalMatrix, shape (n, d)
     name : {"identity", "counts", "binary", "quadratic"}
         ``"identity"``: ``X`` as it is; ``"counts"``: ``X`` as it is, checked non-negative;
-        ``"binary"``: ``X > 0`` as float64 0/1 (sparse input stays sparse); ``"quadratic"``: ``[(X - center)^2, X - center]``, dense ``(n, 2d)``.
+        ``"binary"``: ``X > 0`` as float64 0/1 (sparse input stays sparse);
+        ``"quadratic"``: ``[(X - center)^2, X - center]``, dense ``(n, 2d)``.
     center : ndarray of shape (d,), optional
         Subtracted before the quadratic map (default: no shift).
 
@@ -89,8 +90,9 @@ def feature_map(X, name: str, center: np.ndarray | None = None):
 def _check_counts(A) -> None:
     values = A.data if sp.issparse(A) else np.asarray(A)
     if values.size and values.min() < 0:
-        flat = int(np.argmin(values))
-        j = A.indices[flat] if sp.issparse(A) else np.unravel_index(flat, values.shape)[-1]
+        C = A.tocoo() if sp.issparse(A) else None   # any sparse format: name the column
+        j = (C.col[np.argmin(C.data)] if C is not None
+             else np.unravel_index(np.argmin(values), values.shape)[-1])
         raise ValueError(f"non-negative feature values (counts) expected, got {values.min():g} "
                          f"in feature {j}; a Gaussian model takes real values")
 

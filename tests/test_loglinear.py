@@ -59,7 +59,7 @@ def test_counts_map_refuses_negative_values(data):
     for A in (C, sp.csr_matrix(C), LocalMatrix(C)):
         assert feature_map(A, "counts") is getattr(A, "array", A)
     assert feature_map(np.zeros((0, 4)), "counts").shape == (0, 4)
-    for A in (X, sp.csr_matrix(X)):  # column 2 holds the negative values
+    for A in (X, sp.csr_matrix(X), sp.csc_matrix(X), LocalMatrix(X)):  # column 2: negative
         with pytest.raises(ValueError, match=r"non-negative feature values \(counts\) "
                                              r"expected, got -0.5 in feature 2"):
             feature_map(A, "counts")
