@@ -4,8 +4,9 @@ Each partition computes per-class counts, feature means and variances of its row
 by the kind's feature map (:func:`mli.loglinear.feature_map`: ``"counts"``, the values
 checked non-negative; ``"binary"``, presence; ``"identity"``), the driver merges them
 exactly (:func:`mli.stats.class_moments`, CSR blocks stay sparse) and derives the model;
-the classes come out of the same pass. All three kinds score classes log-linearly (:mod:`mli.loglinear`: one matrix product per block). Predictions and
-log-probabilities equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
+the classes come out of the same pass. All three kinds score classes log-linearly
+(:mod:`mli.loglinear`: one matrix product per block). Predictions and log-probabilities
+equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
 ``BernoulliNB(alpha=smoothing)`` (features > 0 count as present) and
 ``GaussianNB(var_smoothing=var_smoothing)``, with class priors from the class frequencies.
 """
