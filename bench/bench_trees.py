@@ -148,9 +148,10 @@ def main(argv=None):
             datasets["MNIST t10k"] = ([load_mnist(seed) for seed in range(args.splits)], 10)
     else:
         print(f"MNIST not found under {DATA}; skipping it", file=sys.stderr)
-    X, y = make_dense(rows + 100_000, args.cols)
-    datasets[dense] = ([(X[:rows], y[:rows], X[rows:], y[rows:])], dense_depth)
-    del X, y
+    if cases[dense]:
+        X, y = make_dense(rows + 100_000, args.cols)
+        datasets[dense] = ([(X[:rows], y[:rows], X[rows:], y[rows:])], dense_depth)
+        del X, y
 
     ctx = mli.MLContext("local[2]", app_name="bench-trees")
     spark = ctx.spark
