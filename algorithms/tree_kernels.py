@@ -332,12 +332,22 @@ def equal_count_cuts(counts, max_bins):
     ``max_bins`` bins of about equal counts: the index of the last value of every bin but
     the last (int64, increasing).
 
+    Raises ValueError unless ``counts`` is 1-D and positive and ``max_bins`` an int >= 2.
+
     Greedy: each cut goes where the cumulative count is nearest to an equal share of what
     is left, so a value repeated more than a share (MNIST's zero pixels) gets a bin of its
     own and the rest are re-divided. When ties leave bins of the budget unused, the cuts
     are re-aimed at the largest number of nominal bins that still fits ``max_bins``.
     """
-    cum = np.cumsum(np.asarray(counts, np.float64))
+    counts = np.asarray(counts, np.float64)
+    if counts.ndim != 1 or (counts.size and not counts.min() > 0):
+        raise ValueError(f"counts must be a 1-D array of positive counts (one per distinct "
+                         f"value), got shape {counts.shape}"
+                         + (f" with minimum {counts.min():g}" if counts.size else ""))
+    if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)) \
+            or max_bins < 2:
+        raise ValueError(f"max_bins must be an int >= 2, got {max_bins!r}")
+    cum = np.cumsum(counts)
     if len(cum) <= max_bins:
         return np.arange(len(cum) - 1)
     return _equal_count_cuts(cum, int(max_bins))

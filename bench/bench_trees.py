@@ -26,6 +26,7 @@ Writes bench/results/trees.png.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import os
 import statistics
@@ -39,13 +40,20 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("MLI_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def load_mnist(seed=0):
-    """MNIST t10k pixels (float64) and labels, split 8,000 / 2,000 with ``seed``."""
+@functools.lru_cache(maxsize=1)
+def _mnist_arrays():
     d = DATA / "mnist-t10k"
     with gzip.open(d / "t10k-images-idx3-ubyte.gz") as f:
         X = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float64)
     with gzip.open(d / "t10k-labels-idx1-ubyte.gz") as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.float64)
+    return X, y
+
+
+def load_mnist(seed=0):
+    """MNIST t10k pixels (float64) and labels, split 8,000 / 2,000 with ``seed`` (the files
+    are read once)."""
+    X, y = _mnist_arrays()
     idx = np.random.default_rng(seed).permutation(len(y))
     return X[idx[:8000]], y[idx[:8000]], X[idx[8000:]], y[idx[8000:]]
 

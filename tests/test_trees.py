@@ -146,6 +146,16 @@ def test_equal_count_cuts_kernel_matches_reference(seed):
         assert len(got) == 0 or 0 <= got[0] and got[-1] < len(counts) - 1
 
 
+def test_equal_count_cuts_wrong_input():
+    for counts in (np.ones((3, 2)), [3, 0, 2], [1.0, -2.0]):
+        with pytest.raises(ValueError, match="1-D array of positive counts"):
+            K.equal_count_cuts(counts, 8)
+    for max_bins in (1, 0, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="max_bins must be an int >= 2"):
+            K.equal_count_cuts([5, 1, 1], max_bins)
+    assert len(K.equal_count_cuts([], 8)) == 0
+
+
 # ---------------------------------------------------------------------------- against scikit-learn
 
 
