@@ -45,6 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import pagepool
+from .collective import tree_reduce
 from .errors import BlockMissingError, decode, task_safe
 
 log = logging.getLogger("mli")
@@ -157,7 +158,9 @@ def _root_dir() -> str:
         import tempfile
 
         root = tempfile.gettempdir()
-    return os.path.join(root, "mli-blocks")
+    # absolute: an executor's SparkFiles root is its working directory, "."; a block's path
+    # must name the same files whichever process reads it
+    return os.path.abspath(os.path.join(root, "mli-blocks"))
 
 
 def _open(path: str):
@@ -395,17 +398,7 @@ def tree_add(a, b):
     return a + b
 
 
-def _tree_reduce(values: list, combine: Callable):
-    """Deterministic pairwise tree reduction (same order for the same partition count)."""
-    values = list(values)
-    if not values:
-        return None
-    while len(values) > 1:
-        nxt = [combine(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
-        if len(values) % 2:
-            nxt.append(values[-1])
-        values = nxt
-    return values[0]
+_tree_reduce = tree_reduce  # (the name other modules import)
 
 
 def _nbytes(obj) -> int:
@@ -558,6 +551,11 @@ class BlockRDD:
         slots = max(1, min(len(meta), sc.defaultParallelism))
         return sc.parallelize(meta, slots).setName(f"mli:{self._store_id}:pass")
 
+    def _drop_resident(self) -> None:
+        """Forget the resident blocks so the next pass rebuilds them from the lineage (some
+        were found missing)."""
+        self.unpersist()
+
     def unpersist(self) -> None:
         """Drop the resident files and the cached tokens."""
         if self._tokens is None:
@@ -616,6 +614,13 @@ class BlockRDD:
 
         With ``with_index=True`` the function is called as ``fn(index, bundle, *args)``.
         """
+        if not is_local(self._ctx):
+            # on a cluster a pass is a one-step gang run: each block is read by a task that
+            # can see its files, wherever Spark put the tasks (mli.gang)
+            from . import gang
+
+            if gang.available(self):
+                return gang.run(self, _collect_step, fn, args, with_index)
         shipped, bcs = ship_args(self._ctx, args)
 
         def job(tokens):
@@ -705,6 +710,9 @@ class BlockView(BlockRDD):
     def unpersist(self) -> None:
         return None
 
+    def _drop_resident(self) -> None:
+        self._parent._drop_resident()
+
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
         return self._parent.map_collect(functools.partial(_viewed, self._fn, fn, with_index),
                                         *args, with_index=True)
@@ -715,6 +723,10 @@ class BlockView(BlockRDD):
     def _gang_layout(self):
         meta, view = self._parent._gang_layout()
         return meta, functools.partial(_composed, self._fn, view)
+
+
+def _collect_step(blocks, fn, args, with_index):
+    return blocks.map_collect(fn, *args, with_index=with_index)
 
 
 def _identity(bundle):

@@ -160,9 +160,12 @@ class MLContext:
             conf["spark.python.unix.domain.socket.enabled"] = "true"
         for k, v in _WORKER_ENV.items():
             conf[f"spark.executorEnv.{k}"] = v
+        if active is None and not under_submit:
+            # the driver JVM holds what goes through it (a DataFrame made from local data, a
+            # collected result): Spark's 1 GB default is too small on any master
+            conf["spark.driver.memory"] = "4g"
         if master is not None and master.startswith("local"):
             conf["spark.ui.enabled"] = "false"
-            conf["spark.driver.memory"] = "4g"
             local_dir = _memory_backed_dir()
             if local_dir is not None and "SPARK_LOCAL_DIRS" not in os.environ:
                 conf["spark.local.dir"] = local_dir

@@ -1,26 +1,31 @@
-"""Gang runs: a whole iterative algorithm in one Spark job, its passes all-reduced by file.
+"""Gang runs: a whole iterative algorithm in one barrier-stage Spark job, its passes
+all-reduced over TCP; the same on ``local[*]`` and on a multi-host cluster.
 
 An optimizer makes tens to hundreds of passes over resident blocks; run as one Spark job
 each, a pass costs the job's overhead (tens of milliseconds) even when its arithmetic takes
-a few. In local mode (``local[...]``: the driver and the workers share the node) a *gang
-run* starts the program once per task, in one barrier stage (Spark's gang scheduling: all
-tasks start together or none does, and the failure of one fails them all), each task owning
-a contiguous share of the blocks. Every task runs the same deterministic program (SPMD) over
-a :class:`GangBlocks`, which implements the pass interface of a
-:class:`~mli.blocks.BlockRDD` (``map_collect``, ``map_reduce``, ``num_rows``...) as an
-*all-reduce*: each task computes its blocks' results, writes them to an exchange directory
-(an atomic rename), waits for the other blocks' files, and combines all of them in
-partition order with the same tree as a Spark pass. Every task thus holds the same values
-as the driver would, and the program's state stays identical in all of them; partition 0
-returns the result. Spark's own ``BarrierTaskContext.barrier()`` is not used: it polls once
-a second.
+a few. A *gang run* starts the program once per task, in one barrier stage (Spark's gang
+scheduling: all tasks start together or none does, and the failure of one fails them all).
+Every task runs the same deterministic program (SPMD) over a :class:`GangBlocks`, which
+implements the pass interface of a :class:`~mli.blocks.BlockRDD` (``map_collect``,
+``map_reduce``, ``num_rows``...) as an *all-reduce* (:mod:`mli.collective`): each task
+computes its own blocks' results and sends them to the leader (task 0), which combines all
+blocks' results in partition order with the same tree as a Spark pass and sends the value
+back. Every task holds the values the driver would hold, so the program's state stays
+identical in all of them, and the leader sends the result to the driver.
 
-The driver can take part at points the program chooses (:meth:`GangBlocks.ask_driver`,
-e.g. a per-iteration callback): partition 0 writes the request, the driver answers, every
-task reads the answer.
+**Which task reads which block** is decided at the rendezvous, not by Spark's scheduling:
+every task reports which of the store's block files it can read where it runs, and the
+driver gives each block to a task that can (balancing rows). So a gang run is correct
+wherever Spark puts its tasks: several executors on one host, several hosts. A block no
+task can read (its executor was lost) makes the driver rebuild the blocks from their
+lineage and start the run again; a task lost mid-run fails the barrier stage, Spark starts
+it again, and the run starts over from the beginning: the program is deterministic, so the
+result is the same.
 
-On a cluster (several hosts) there is no shared directory: :func:`available` is ``False``
-and the algorithms fall back to one Spark job per pass.
+The driver takes part where the program asks (:meth:`GangBlocks.ask_driver`, e.g. a
+per-iteration callback): the leader sends the request, the driver answers, every task
+gets the answer. The stage's DataFrame is ``spark.range(n)`` with ``mapInArrow(...,
+barrier=True)``: no RDD is involved in starting the gang.
 """
 from __future__ import annotations
 
@@ -28,40 +33,48 @@ import functools
 import logging
 import os
 import pickle
-import shutil
+import queue
+import socket
+import threading
 import time
 import uuid
 from typing import Any, Callable
 
-from .blocks import (BlockRDD, _driver_root_dir, _open, _resolve, _tree_reduce, drop_shipped,
-                     is_local, local_slots, ship_args, spill_result, tree_add, unspill_result)
-from .errors import task_safe
+from .blocks import BlockRDD, _open, local_slots, tree_add
+from .collective import Channel, Listener, PeerLost, connect, tree_reduce
+from .errors import BlockMissingError, _encode, decode, task_safe
 
-__all__ = ["GangBlocks", "available", "run", "execute", "await_file", "EXCHANGE_TIMEOUT",
-           "ENABLED"]
+__all__ = ["GangBlocks", "GangAborted", "available", "slots", "run", "execute", "await_file",
+           "EXCHANGE_TIMEOUT", "ENABLED", "last_stats"]
 
 log = logging.getLogger("mli")
 
 #: set to ``False`` to run every pass as its own Spark job (for comparisons)
 ENABLED = True
 
-#: seconds a gang task waits for another task's file (or the driver's answer) before failing
+#: seconds :func:`await_file` waits for another task's file before failing
 EXCHANGE_TIMEOUT = 600.0
 
-_ABORT = "ABORT"
+#: counters of the last gang run on this driver: tasks, exchanges, bytes through the leader
+last_stats: dict = {}
 
 
 class GangAborted(RuntimeError):
-    """The gang run was stopped from the driver (another task failed, or the driver's
-    handler raised)."""
+    """The gang run was stopped (another task failed, or the driver's handler raised)."""
+
+
+def slots(ctx) -> int:
+    """Tasks a barrier stage can run at once on ``ctx``: the local master's threads, or the
+    cluster's cores (Spark's default parallelism)."""
+    n = local_slots(ctx)
+    return n if n > 0 else int(ctx.sc.defaultParallelism)
 
 
 def available(blocks) -> bool:
     """Whether ``blocks`` can host a gang run: a :class:`~mli.blocks.BlockRDD` (or view) on
-    a local-mode Spark context, and gang runs enabled."""
+    a running Spark context, and gang runs enabled."""
     ctx = getattr(blocks, "_ctx", None)
-    return (ENABLED and isinstance(blocks, BlockRDD) and ctx is not None and is_local(ctx)
-            and local_slots(ctx) > 0)
+    return ENABLED and isinstance(blocks, BlockRDD) and ctx is not None
 
 
 def await_file(path: str, what: str, abort: str | None = None) -> str:
@@ -79,40 +92,30 @@ def await_file(path: str, what: str, abort: str | None = None) -> str:
     return path
 
 
-def _publish(obj, path: str) -> None:
-    """Write ``obj`` to ``path`` atomically (readers never see a partial file). A pickle: the
-    file lives for one exchange between this application's own processes."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-
-
-def _receive(path: str):
-    with open(path, "rb") as f:
-        return pickle.load(f)
+# ============================================================================ task side
 
 
 class GangBlocks:
     """A task's side of a gang run: the pass interface of a BlockRDD over all blocks, where
-    this task computes its own blocks and receives the others' results.
+    this task computes its own blocks and receives the combined results.
 
     Every task must make the same calls in the same order (the program is SPMD).
     """
 
-    def __init__(self, local: list, rows: list[int], exchange: str, partition: int):
+    def __init__(self, local: list, rows: list[int], partition: int, peers=None, hub=None,
+                 driver=None):
         self._local = local  # [(block index, bundle)] owned by this task
         self._rows = list(rows)
-        self._exchange = exchange
-        self._abort = os.path.join(exchange, _ABORT)
         self.partition = partition  #: this task's partition of the barrier stage
-        self._step = 0
-        self._asked = 0
+        self._peers = peers or []  # leader: a channel per other task
+        self._hub = hub  # others: the channel to the leader
+        self._driver = driver  # leader: the channel to the driver
+        self.exchanges = 0
 
     def __getstate__(self):
         # what a program returns may hold this object (an Objective's blocks): it travels
-        # back to the driver without the task's bundles
-        return {**self.__dict__, "_local": []}
+        # back to the driver without the task's bundles and connections
+        return {**self.__dict__, "_local": [], "_peers": [], "_hub": None, "_driver": None}
 
     @property
     def num_partitions(self) -> int:
@@ -130,66 +133,319 @@ class GangBlocks:
     def is_leader(self) -> bool:
         return self.partition == 0
 
-    def _path(self, step: int, block: int) -> str:
-        return os.path.join(self._exchange, f"{step}-{block}")
+    def _exchange(self, mine: dict, combine: Callable | None):
+        """All blocks' values, in block order (``combine is None``), or their tree
+        combination, in every task."""
+        self.exchanges += 1
+        if not self.is_leader:
+            self._hub.send(mine)
+            return _unwrap(self._hub.recv())
+        values = dict(mine)
+        for ch in self._peers:
+            values.update(ch.recv())
+        ordered = [values[p] for p in range(self.num_partitions)]
+        out = ordered if combine is None else tree_reduce(ordered, combine)
+        data = pickle.dumps(out, protocol=5)
+        for ch in self._peers:
+            ch.send_bytes(data)
+        return out
 
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
         """``fn(bundle, *args)`` of every block, in block order, in every task."""
-        step = self._step
-        self._step += 1
-        mine = {}
-        for index, bundle in self._local:
-            mine[index] = fn(index, bundle, *args) if with_index else fn(bundle, *args)
-            _publish(mine[index], self._path(step, index))
-        out = [mine[p] if p in mine else
-               _receive(await_file(self._path(step, p), f"block {p}'s result", self._abort))
-               for p in range(self.num_partitions)]
-        # every task has read step - 2's files before anyone could write step's: drop ours
-        for index in mine:
-            if step >= 2:
-                _remove(self._path(step - 2, index))
-        return out
+        mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
+        return self._exchange(mine, None)
 
     def map_reduce(self, fn: Callable, *args, combine: Callable = tree_add,
                    with_index: bool = False):
         """The combined results of every block, as :meth:`BlockRDD.map_reduce` (same tree)."""
-        return _tree_reduce(self.map_collect(fn, *args, with_index=with_index), combine)
+        mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
+        return self._exchange(mine, combine)
 
     def ask_driver(self, payload) -> Any:
-        """Send ``payload`` to the driver's handler (from partition 0) and return its answer
+        """Send ``payload`` to the driver's handler (from the leader) and return its answer
         in every task."""
-        k = self._asked
-        self._asked += 1
         if self.is_leader:
-            _publish(payload, os.path.join(self._exchange, f"ask-{k}"))
-        answer = _receive(await_file(os.path.join(self._exchange, f"answer-{k}"),
-                                     "answer from the driver", self._abort))
-        if isinstance(answer, _Abort):
-            raise GangAborted("the driver's handler failed")
-        return answer
+            self._driver.send(("ask", payload))
+            answer = self._driver.recv()
+            data = pickle.dumps(answer, protocol=5)
+            for ch in self._peers:
+                ch.send_bytes(data)
+        else:
+            answer = self._hub.recv()
+        return _unwrap(answer)
+
+    def bytes_moved(self) -> int:
+        chans = self._peers if self.is_leader else [self._hub]
+        return int(sum(c.sent + c.received for c in chans if c is not None))
 
 
 class _Abort:
-    pass
+    """Sent instead of an answer: the run is stopped."""
 
 
-def _remove(path: str) -> None:
+def _unwrap(value):
+    if isinstance(value, _Abort):
+        raise GangAborted("the gang run was stopped by the driver")
+    return value
+
+
+def _task_host(local: bool, infos, partition: int) -> str:
+    if local:
+        return "127.0.0.1"
+    address = infos[partition].address
+    return address.rsplit(":", 1)[0].strip("[]")
+
+
+def _gang_task(driver_address, secret: bytes, paths: list, local: bool, batches):
+    """The function every task of the barrier stage runs (``mapInArrow``)."""
+    import pyarrow as pa
+    from pyspark import BarrierTaskContext
+
+    for _ in batches:  # the stage's input is spark.range(n): nothing to read
+        pass
+    bctx = BarrierTaskContext.get()
+    partition = bctx.partitionId()
+    infos = bctx.getTaskInfos()
+    n = len(infos)
+    listener = Listener(_task_host(local, infos, partition), secret) if partition == 0 else None
+    driver = connect(driver_address, secret, "driver")
+    chans: list[Channel] = [driver]
     try:
-        os.remove(path)
-    except OSError:
+        present = [os.path.exists(os.path.join(p, "tree.json")) for p in paths]
+        driver.send(("hello", partition, n,
+                     listener.address if listener else None, present, socket.gethostname()))
+        plan = driver.recv()
+        if plan[0] != "plan":  # "missing": the driver rebuilds the blocks and starts again
+            return
+        _, payload, mine, leader_address, rows = plan
+        program, args, view = pickle.loads(payload)
+        local_blocks = [(i, view(_open(paths[i]))) for i in mine]
+        if listener is not None:
+            peers: dict = {}
+            while len(peers) < n - 1:
+                ch = listener.accept(timeout=120.0)
+                if ch is None:
+                    raise TimeoutError(f"gang leader: only {len(peers)} of {n - 1} tasks "
+                                       "connected within 120 s")
+                peers[ch.recv()] = ch
+                chans.append(ch)
+            gang = GangBlocks(local_blocks, rows, partition,
+                              peers=[peers[p] for p in sorted(peers)], driver=driver)
+        else:
+            hub = connect(leader_address, secret, "gang leader")
+            chans.append(hub)
+            hub.send(partition)
+            gang = GangBlocks(local_blocks, rows, partition, hub=hub)
+        try:
+            out = program(gang, *args)
+        except GangAborted:
+            raise
+        except PeerLost as exc:
+            raise GangAborted(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the driver raises it; Spark too
+            try:
+                driver.send(("error", _encode(exc)))
+            except PeerLost:
+                pass
+            raise
+        if listener is not None:
+            driver.send(("result", out, {"tasks": n, "exchanges": gang.exchanges,
+                                         "leader_bytes": gang.bytes_moved()}))
+            driver.recv()  # the driver's acknowledgement: the others may close now
+    finally:
+        for ch in chans:
+            ch.close()
+        if listener is not None:
+            listener.close()
+    yield pa.RecordBatch.from_pydict({"partition": [partition]})
+
+
+# ============================================================================ driver side
+
+
+def _driver_host(ctx) -> tuple[str, str]:
+    """``(bind, advertised)``: where the driver listens and the address the tasks are told:
+    loopback in local mode, else the address the executors already use to reach the driver
+    (``spark.driver.host``), bound on ``spark.driver.bindAddress`` when that is set (e.g.
+    ``0.0.0.0`` in a container)."""
+    if local_slots(ctx) > 0:
+        return "127.0.0.1", "127.0.0.1"
+    conf = ctx.sc.getConf()
+    host = conf.get("spark.driver.host")
+    return conf.get("spark.driver.bindAddress", None) or host, host
+
+
+def _assign(present: dict, rows: list[int]) -> list[list[int]] | None:
+    """Blocks per task: each block to a task that can read it, the one with the fewest rows
+    so far (ties: the lowest partition); ``None`` when some block no task can read."""
+    n = len(present)
+    load, owned = [0] * n, [[] for _ in range(n)]
+    for b, r in enumerate(rows):
+        able = [p for p in range(n) if present[p][b]]
+        if not able:
+            return None
+        p = min(able, key=lambda q: (load[q], q))
+        owned[p].append(b)
+        load[p] += max(r, 1)
+    return owned
+
+
+def _send(ch: Channel, msg) -> None:
+    """Send to a task; a task that is gone is Spark's to report (its stage fails or is run
+    again), not the driver's."""
+    try:
+        ch.send(msg)
+    except PeerLost:
         pass
 
 
-def _gang_task(program, shipped, view, exchange, rows, partition, tokens):
-    local = [(i, view(_open(path))) for i, _host, path, _n in tokens]
-    out = program(GangBlocks(local, rows, exchange, partition), *_resolve(shipped))
-    if partition == 0:
-        yield spill_result(out, True)
+class _Coordinator:
+    """The driver's side: serves the rendezvous, the program's requests and its result."""
+
+    def __init__(self, listener: Listener, payload: bytes, rows: list[int],
+                 on_request: Callable | None):
+        self.listener, self.payload, self.rows = listener, payload, rows
+        self.on_request = on_request
+        self.events: queue.Queue = queue.Queue()
+        self.attempts: list = []  # per attempt of the stage: {partition: (channel, ...)}
+        self.result = self.failure = self.error = None
+        self.has_result = self.missing = False
+        self.closed = False
+        self.channels: list[Channel] = []
+        threading.Thread(target=self._accept, name="mli-gang-accept", daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                ch = self.listener.accept(timeout=0.5)
+            except OSError:
+                return
+            if ch is None:
+                continue
+            self.channels.append(ch)
+            threading.Thread(target=self._read, args=(ch,), name="mli-gang-read",
+                             daemon=True).start()
+
+    def _read(self, ch: Channel):
+        while True:
+            try:
+                msg = ch.recv()
+            except Exception:  # noqa: BLE001 - closed or lost: nothing more from it
+                return
+            self.events.put((ch, msg))
+
+    def handle(self, ch: Channel, msg) -> None:
+        kind = msg[0]
+        if kind == "hello":
+            _, partition, n, address, present, _host = msg
+            # a partition seen again belongs to a new attempt of the stage (Spark retries a
+            # barrier stage as a whole)
+            if not self.attempts or partition in self.attempts[-1]:
+                self.attempts.append({})
+            group = self.attempts[-1]
+            group[partition] = (ch, address, present)
+            if len(group) == n:
+                self._plan(group)
+        elif kind == "ask":
+            try:
+                answer = self.on_request(msg[1])
+            except BaseException as exc:  # noqa: BLE001 - stops the run, raised by run()
+                self.failure, answer = exc, _Abort()
+            _send(ch, answer)
+        elif kind == "result":
+            self.result, self.has_result = msg[1], True
+            last_stats.clear()
+            last_stats.update(msg[2])
+            _send(ch, "ok")
+        elif kind == "error":
+            if self.error is None:
+                self.error = decode(RuntimeError(msg[1]))
+
+    def _plan(self, group: dict) -> None:
+        n = len(group)
+        owned = _assign({p: group[p][2] for p in range(n)}, self.rows)
+        if owned is None:
+            self.missing = True
+            for ch, _a, _p in group.values():
+                _send(ch, ("missing",))
+            return
+        leader = group[0][1]
+        for p in range(n):
+            _send(group[p][0], ("plan", self.payload, owned[p], leader, self.rows))
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+        for ch in self.channels:
+            ch.close()
+
+
+def _run_once(ctx, meta, view, program, args, on_request):
+    """One barrier stage; ``(outcome, value)`` with outcome "result" or "missing"."""
+    from pyspark import cloudpickle
+
+    n = max(1, min(len(meta), slots(ctx)))
+    secret = os.urandom(32)
+    bind, advertised = _driver_host(ctx)
+    listener = Listener(bind, secret)
+    address = (advertised, listener.port)
+    payload = cloudpickle.dumps((program, args, view), protocol=5)
+    rows = [m[3] for m in meta]
+    coord = _Coordinator(listener, payload, rows, on_request)
+    fn = task_safe(functools.partial(_gang_task, address, secret,
+                                     [m[2] for m in meta], local_slots(ctx) > 0))
+    spark = ctx.spark
+    df = spark.range(0, n, 1, n).mapInArrow(fn, "partition long", barrier=True)
+    tag = f"mli-gang-{uuid.uuid4().hex[:12]}"
+    done: dict = {}
+
+    def job():
+        spark.addTag(tag)
+        try:
+            done["out"] = df.collect()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the driver's thread
+            done["error"] = exc
+        finally:
+            spark.removeTag(tag)
+            coord.events.put((None, ("end",)))  # wakes the loop below at once
+
+    from pyspark import InheritableThread
+
+    thread = InheritableThread(target=job, name="mli-gang", daemon=True)
+    thread.start()
+    stopped = False
+    try:
+        while True:
+            ch, msg = coord.events.get()
+            if msg[0] == "end":
+                break
+            coord.handle(ch, msg)
+            if (coord.failure is not None or coord.error is not None) and not stopped:
+                stopped = True
+                spark.interruptTag(tag)  # a deterministic error: no retry of the stage
+    except BaseException:
+        spark.interruptTag(tag)
+        thread.join()
+        raise
+    finally:
+        coord.close()
+    if coord.failure is not None:
+        raise coord.failure
+    if coord.error is not None:
+        raise coord.error
+    if coord.has_result:
+        return "result", coord.result
+    if "error" in done:
+        original = decode(done["error"])
+        raise (original or done["error"]) from None
+    if coord.missing:
+        return "missing", None
+    raise RuntimeError("gang run ended without a result")  # pragma: no cover
 
 
 def run(blocks, program: Callable, *args, on_request: Callable | None = None):
     """Run ``program(gang_blocks, *args)`` in every task of one barrier stage over
-    ``blocks`` (see the module docstring) and return partition 0's result.
+    ``blocks`` (see the module docstring) and return the leader's result.
 
     ``program`` must be a picklable, deterministic function of the values it receives (the
     same calls in the same order in every task). ``on_request(payload)`` answers the
@@ -197,28 +453,16 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
     stops the run and is re-raised here.
     """
     if not available(blocks):
-        raise ValueError("a gang run needs a BlockRDD on a local-mode Spark context")
-    meta, view = blocks._gang_layout()
-    ctx = blocks._ctx
-    slots = max(1, min(len(meta), local_slots(ctx)))
-    exchange = os.path.join(_driver_root_dir(ctx), f"gang-{uuid.uuid4().hex}")
-    os.makedirs(exchange)
-    shipped, large = ship_args(ctx, args)
-    fn = task_safe(functools.partial(_gang_task, program, shipped, view, exchange,
-                                     [m[3] for m in meta]))
-    rdd = ctx.sc.parallelize(meta, slots).barrier().mapPartitionsWithIndex(fn)
-    try:
-        if on_request is None:
-            out = ctx.run(rdd.collect)
-        else:
-            out = _serve(ctx, rdd, exchange, on_request)
-    except BaseException:
-        _publish(None, os.path.join(exchange, _ABORT))
-        raise
-    finally:
-        drop_shipped(large)
-        shutil.rmtree(exchange, ignore_errors=True)
-    return unspill_result(out[0])
+        raise ValueError("a gang run needs a BlockRDD on a running Spark context")
+    for attempt in range(3):
+        meta, view = blocks._gang_layout()
+        outcome, value = _run_once(blocks._ctx, meta, view, program, args, on_request)
+        if outcome == "result":
+            return value
+        log.warning("gang run: resident blocks missing (an executor was lost?); rebuilding "
+                    "them from their lineage")
+        blocks._drop_resident()
+    raise BlockMissingError("resident blocks went missing in three gang runs in a row")
 
 
 def execute(blocks, program: Callable, *args, callback: Callable | None = None, **kwargs):
@@ -235,46 +479,3 @@ def execute(blocks, program: Callable, *args, callback: Callable | None = None, 
 def _calling_back(blocks, program, args, kwargs, has_callback):
     callback = (lambda *a: blocks.ask_driver(a)) if has_callback else None
     return program(blocks, *args, callback=callback, **kwargs)
-
-
-def _serve(ctx, rdd, exchange: str, on_request: Callable):
-    """Run the job in a thread; answer the program's requests until it ends."""
-    from pyspark import InheritableThread
-
-    done: dict = {}
-
-    def job():
-        try:
-            done["out"] = ctx.run(rdd.collect)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the driver's thread
-            done["error"] = exc
-
-    # an InheritableThread carries the caller's job group and other local properties
-    thread = InheritableThread(target=job, name="mli-gang", daemon=True)
-    thread.start()
-    k, pause, failure = 0, 2e-5, None
-    try:
-        while thread.is_alive() or os.path.exists(os.path.join(exchange, f"ask-{k}")):
-            ask = os.path.join(exchange, f"ask-{k}")
-            if not os.path.exists(ask):
-                thread.join(pause)
-                pause = min(2 * pause, 5e-4)
-                continue
-            try:
-                answer = on_request(_receive(ask))
-            except BaseException as exc:  # noqa: BLE001 - stops the tasks, re-raised below
-                failure, answer = exc, _Abort()
-            _publish(answer, os.path.join(exchange, f"answer-{k}"))
-            k, pause = k + 1, 2e-5
-            if failure is not None:
-                break
-    finally:
-        if thread.is_alive():
-            if failure is None:  # interrupted: stop the tasks
-                _publish(None, os.path.join(exchange, _ABORT))
-            thread.join()
-    if failure is not None:
-        raise failure
-    if "error" in done:
-        raise done["error"]
-    return done["out"]

@@ -1,0 +1,178 @@
+"""TCP messaging for gang runs: a rendezvous hosted by the driver and an all-reduce through
+the gang's leader.
+
+A gang run (:mod:`mli.gang`) is one barrier stage whose tasks run the same program and
+combine every pass's per-block results. This module is the network part, the same on
+``local[*]`` (loopback) and on a multi-host cluster:
+
+* **Rendezvous.** The driver listens on an address the executors reach (the one Spark's
+  executors use for the driver; ``127.0.0.1`` in local mode). Every task connects once,
+  proves it belongs to the run (a random secret that travels in the task closure, checked
+  before anything is unpickled), and says which partition and stage attempt it is, where
+  it listens and which blocks it can read on its host. The driver answers with a *plan*:
+  the program, its arguments, the blocks the task owns and the leader's address.
+* **All-reduce.** Each task sends its blocks' results to the leader (task 0), which puts
+  all of them in block order, combines them with the same pairwise tree as a Spark pass
+  (:func:`tree_reduce`) and sends the combined value back to every task: a star, ``2 d``
+  bytes per task and pass for a result of ``d`` bytes, ``2 (P - 1) d`` at the leader.
+  Every task therefore holds bit-identical values whatever the number of tasks, and the
+  program's state stays identical in all of them.
+
+Messages are length-prefixed pickles (protocol 5) between processes of one application;
+a connection whose first bytes are not the run's secret is closed unread. No MPI, no
+library beyond the standard one.
+"""
+from __future__ import annotations
+
+import hmac
+import pickle
+import socket
+import struct
+from typing import Any, Callable
+
+__all__ = ["Channel", "Listener", "connect", "tree_reduce", "TIMEOUT", "SECRET_BYTES",
+           "PeerLost"]
+
+#: seconds a socket waits for a message before the run fails (a pass can take long)
+TIMEOUT = 3600.0
+
+#: length of the per-run secret a connection must start with
+SECRET_BYTES = 32
+
+_HEADER = struct.Struct("!Q")
+
+
+class PeerLost(ConnectionError):
+    """The other end of a gang connection went away (its task failed or was killed)."""
+
+
+def tree_reduce(values: list, combine: Callable):
+    """Deterministic pairwise tree reduction: the same shape for the same number of values."""
+    values = list(values)
+    if not values:
+        return None
+    while len(values) > 1:
+        nxt = [combine(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
+        if len(values) % 2:
+            nxt.append(values[-1])
+        values = nxt
+    return values[0]
+
+
+class Channel:
+    """One connected socket carrying length-prefixed pickled messages."""
+
+    def __init__(self, sock: socket.socket, peer: str = "peer"):
+        sock.settimeout(TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.peer = sock, peer
+        self.sent = self.received = 0  #: payload bytes, for the run's counters
+
+    def send(self, obj: Any) -> None:
+        data = pickle.dumps(obj, protocol=5)
+        self.send_bytes(data)
+
+    def send_bytes(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(_HEADER.pack(len(data)) + data if len(data) < 65536 else
+                              _HEADER.pack(len(data)))
+            if len(data) >= 65536:
+                self.sock.sendall(data)
+        except OSError as exc:
+            raise PeerLost(f"lost the connection to {self.peer} ({exc})") from None
+        self.sent += len(data)
+
+    def recv_bytes(self) -> bytes:
+        (n,) = _HEADER.unpack(self._read(_HEADER.size))
+        self.received += n
+        return self._read(n)
+
+    def recv(self) -> Any:
+        return pickle.loads(self.recv_bytes())
+
+    def _read(self, n: int) -> bytes:
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
+        try:
+            while got < n:
+                k = self.sock.recv_into(view[got:], n - got)
+                if k == 0:
+                    raise PeerLost(f"{self.peer} closed the connection")
+                got += k
+        except socket.timeout:
+            raise TimeoutError(f"no message from {self.peer} after {TIMEOUT:g} s") from None
+        except OSError as exc:
+            if isinstance(exc, PeerLost):
+                raise
+            raise PeerLost(f"lost the connection to {self.peer} ({exc})") from None
+        return bytes(buf)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Listener:
+    """A listening socket on ``host`` (port chosen by the OS) that accepts only
+    connections opening with ``secret``."""
+
+    def __init__(self, host: str, secret: bytes, backlog: int = 128):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(backlog)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.secret = secret
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def accept(self, timeout: float | None = None) -> Channel | None:
+        """The next authenticated connection; ``None`` when ``timeout`` passes first.
+        Connections with a wrong secret are closed and skipped."""
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                conn, addr = self.sock.accept()
+            except socket.timeout:
+                return None
+            conn.settimeout(10.0)
+            try:
+                got = _read_exact(conn, SECRET_BYTES)
+            except OSError:
+                got = b""
+            if hmac.compare_digest(got, self.secret):
+                return Channel(conn, peer=f"{addr[0]}:{addr[1]}")
+            conn.close()
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _read_exact(conn: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def connect(address: tuple[str, int], secret: bytes, what: str,
+            timeout: float = 60.0) -> Channel:
+    """Open an authenticated channel to ``address`` (a :class:`Listener`)."""
+    try:
+        sock = socket.create_connection(tuple(address), timeout=timeout)
+    except OSError as exc:
+        raise ConnectionError(
+            f"cannot reach the {what} at {address[0]}:{address[1]} ({exc}); on a cluster "
+            "the executors must reach the driver (spark.driver.host) and each other") from None
+    sock.sendall(secret)
+    return Channel(sock, peer=what)

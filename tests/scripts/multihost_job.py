@@ -1,0 +1,94 @@
+"""Run by tests/test_multihost.py in a subprocess: fit every algorithm on the given master and
+print one digest per model (sha256 of its saved arrays), so runs on local[2] and on a
+multi-host cluster can be compared bit for bit.
+
+    python multihost_job.py MASTER [--only NAME ...] [--kill-executor-mid-fit]
+
+``--kill-executor-mid-fit``: during the logistic regression's gang run, the driver's
+callback kills one executor JVM (SIGKILL) at iteration 3; the fit must still give the
+same model.
+"""
+import glob
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+import mli
+from mli.algorithms import (ALS, DecisionTree, KMeans, LinearRegression, LinearSVM,
+                            LogisticRegression, NaiveBayes, RandomForest)
+
+
+def digest(model) -> str:
+    with tempfile.TemporaryDirectory() as d:
+        model.save(os.path.join(d, "m"))
+        h = hashlib.sha256()
+        for path in sorted(glob.glob(os.path.join(d, "m", "*.npy"))):
+            with open(path, "rb") as f:
+                h.update(f.read())
+        return h.hexdigest()[:16]
+
+
+def executors():
+    out = subprocess.run(["pgrep", "-f", "CoarseGrainedExecutorBackend"], capture_output=True,
+                         text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6000, 10)) * rng.uniform(0.5, 3.0, 10)
+    z = X @ rng.standard_normal(10)
+    y = (z + rng.standard_normal(6000) > 0).astype(float)
+    users, items = rng.integers(0, 300, 20000), rng.integers(0, 200, 20000)
+    ratings = np.column_stack([users, items, rng.integers(1, 6, 20000)]).astype(float)
+    return X, y, z, ratings
+
+
+def main():
+    master = sys.argv[1]
+    only = [a for a in sys.argv[2:] if not a.startswith("--")]
+    kill = "--kill-executor-mid-fit" in sys.argv
+    X, y, z, ratings = data()
+    fits = {
+        "lr": lambda: LogisticRegression(reg=0.01, tol=1e-9).fit(X, y),
+        "lr_lbfgs": lambda: LogisticRegression(reg=0.01, solver="lbfgs").fit(X, y),
+        "svm": lambda: LinearSVM(reg=0.01, max_iter=50).fit(X, y),
+        "linreg": lambda: LinearRegression(reg=0.1).fit(X, z),
+        "lasso": lambda: LinearRegression(reg=0.05, l1_ratio=1.0).fit(X, z),
+        "kmeans": lambda: KMeans(k=5, seed=1).fit(X),
+        "nb": lambda: NaiveBayes(kind="gaussian").fit(X, y),
+        "tree": lambda: DecisionTree(max_depth=5).fit(X, y),
+        "forest": lambda: RandomForest(n_trees=5, max_depth=4, seed=3).fit(X, y),
+        "als_broadcast": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="broadcast").fit(ratings),
+        "als_data_parallel": lambda: ALS(rank=4, max_iter=3, seed=1,
+                                         strategy="data_parallel").fit(ratings),
+        "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked").fit(ratings),
+    }
+    with mli.MLContext(master, **{"spark.executor.memory": "1g"}) as ctx:
+        print("master", ctx.sc.master, flush=True)
+        for name, fit in fits.items():
+            if only and name not in only:
+                continue
+            print(name, digest(fit()), flush=True)
+        if kill:
+            killed = []
+
+            def kill_one(it, loss, seconds):
+                if it == 3 and not killed:
+                    pids = executors()
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+
+            m = LogisticRegression(reg=0.01, tol=1e-9, solver="lbfgs",
+                                   callback=kill_one).fit(X, y)
+            print("killed", len(killed), flush=True)
+            print("lr_lbfgs_killed", digest(m), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Every algorithm on a multi-host standalone cluster gives the model it gives on local[2],
+bit for bit; an executor killed in the middle of a fit changes nothing.
+
+The cluster (tests/cluster.py): a master on 127.0.0.1 and two one-core workers, each in its
+own UTS and mount namespace (its own hostname, private /tmp and /dev/shm) on its own
+loopback address; a second cluster has two workers with the *same* hostname on distinct
+addresses (two executors that share a name but not their files). The jobs run in
+subprocesses (tests/scripts/multihost_job.py) and print a digest of every model's arrays.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cluster as multihost
+
+HERE = Path(__file__).parent
+JOB = HERE / "scripts" / "multihost_job.py"
+ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
+              "als_broadcast", "als_data_parallel", "als_blocked"]
+
+
+def _isolated():
+    problem = multihost.isolation_problem()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"multi-host tests cannot run under CI: {problem}")
+        pytest.skip(f"multi-host tests need Linux namespaces: {problem}")
+
+
+def _job(master: str, *args: str, timeout: int = 900) -> dict:
+    out = subprocess.run([sys.executable, str(JOB), master, *args], capture_output=True,
+                         text=True, timeout=timeout, env=multihost.base_env())
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-6000:]
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+
+
+@pytest.fixture(scope="module")
+def local_models():
+    return _job("local[2]", *ALGORITHMS)
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory):
+    _isolated()
+    c = multihost.start(tmp_path_factory.mktemp("two-hosts"),
+                        [("mli-host-a", "127.0.0.2"), ("mli-host-b", "127.0.0.3")])
+    yield c
+    c.stop()
+
+
+def test_every_algorithm_on_two_hosts_equals_local(two_hosts, local_models):
+    models = _job(two_hosts.url, *ALGORITHMS, "--kill-executor-mid-fit")
+    assert models["master"] == two_hosts.url
+    for name in ALGORITHMS:
+        assert models[name] == local_models[name], (name, two_hosts.log_tail())
+    # an executor JVM was killed at iteration 3 of a gang run: Spark ran the barrier stage
+    # again, the gang rebuilt the lost blocks from their lineage, and the model is the same
+    assert models["killed"] == "1"
+    assert models["lr_lbfgs_killed"] == local_models["lr_lbfgs"]
+
+
+def test_two_executors_on_one_hostname(tmp_path_factory, local_models):
+    """Two workers named alike on distinct addresses, each with its own files: a task must
+    never be handed a block that only the other one holds."""
+    _isolated()
+    c = multihost.start(tmp_path_factory.mktemp("one-name"),
+                        [("mli-twin", "127.0.0.4"), ("mli-twin", "127.0.0.5")])
+    try:
+        names = ["lr", "svm", "kmeans", "nb", "tree", "als_broadcast"]
+        for _ in range(2):
+            models = _job(c.url, *names)
+            for name in names:
+                assert models[name] == local_models[name], (name, c.log_tail())
+    finally:
+        c.stop()
