@@ -43,13 +43,14 @@ def pass_time(ctx, X, y, repeats):
     """Median seconds of one gradient pass over a resident table, and its result."""
     import mli
 
-    table = mli.MLTable.from_numpy(X, y, num_partitions=4, ctx=ctx).labeled("label")
+    table = mli.MLTable.from_numpy(X, y, num_partitions=4, ctx=ctx)
+    blocks = table.labeled("label").blocks
     w = np.ones(X.shape[1])
-    table.blocks.map_reduce(grad, w)  # make it resident
+    blocks.map_reduce(grad, w)  # make it resident
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        out = table.blocks.map_reduce(grad, w)
+        out = blocks.map_reduce(grad, w)
         times.append(time.perf_counter() - t)
     table.unpersist()
     return float(np.median(times)), out

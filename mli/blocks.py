@@ -452,6 +452,7 @@ class BlockRDD:
         self._meta = None
         self._generation = 0
         self._origin = None  # (store id, meta) of driver-written files (from_bundles)
+        self._held = None  # on a cluster: from_bundles' bundles, kept by the driver
 
     @classmethod
     def from_bundles(cls, bundles: list, ctx, name: str = "blocks") -> "BlockRDD":
@@ -463,12 +464,17 @@ class BlockRDD:
         of record until the store is garbage-collected. Elsewhere the bundles are shipped
         with ``sc.parallelize`` and written by the executors on :meth:`materialize`.
         """
-        sc = ctx.sc
         if not bundles:
             raise ValueError("a store needs at least one bundle")
-        if not is_local(ctx):
-            return cls(sc.parallelize(bundles, len(bundles)), ctx, name=name)
         store_id = f"{name}-{uuid.uuid4().hex[:12]}-src"
+        if not is_local(ctx):
+            # held by the driver; a gang run sends each block once to a task that has none
+            # and that task writes it where it runs (paths relative to the node's block dir)
+            store = cls(None, ctx, name=name)
+            store._held = list(bundles)
+            store._origin = (store_id, [(i, None, f"{store_id}/p{i:05d}", _bundle_rows(b))
+                                        for i, b in enumerate(bundles)])
+            return store
         directory = os.path.join(_driver_root_dir(ctx), store_id)
         os.makedirs(directory, exist_ok=True)
         host = socket.gethostname()
@@ -498,6 +504,8 @@ class BlockRDD:
         """An RDD with one bundle per partition holding this store's data; it stays valid
         after the store is gone (for a driver-written store it is made on first request, by
         reading the files back on the driver: the slow path, for RDD-level operations)."""
+        if self._source is None and self._held is not None:
+            self._source = self._ctx.sc.parallelize(self._held, len(self._held))
         if self._source is None and self._origin is not None:
             meta = self._origin[1]
             bundles = [_materialize_copy(load_bundle(path)) for _i, _h, path, _n in meta]
@@ -515,7 +523,9 @@ class BlockRDD:
         """Write the blocks to the workers' nodes (one Spark job). Idempotent."""
         if self._tokens is not None:
             return self
-        if self._origin is not None:  # driver-written files: nothing to write
+        if self._held is not None and self._source is None:
+            self.source_rdd  # noqa: B018 - one job per pass without gang runs: parallelized
+        if self._origin is not None and self._held is None:  # driver-written files
             store_id, meta = self._origin
             self._tokens = self._ctx.sc.parallelize(meta, len(meta))
             self._meta, self._store_id = list(meta), store_id
@@ -563,7 +573,7 @@ class BlockRDD:
         tokens, store_id = self._tokens, self._store_id
         self._tokens = self._meta = self._pass_tokens = None
         _LIVE.pop(self._id, None)
-        if self._origin is not None:  # the files are the source: kept while the store lives
+        if self._origin is not None and self._held is None:  # the files are the source
             return
         try:
             sc = self._ctx.sc
@@ -576,6 +586,8 @@ class BlockRDD:
 
     @property
     def partition_rows(self) -> list[int]:
+        if self._origin is not None:  # known without a job
+            return [m[3] for m in self._origin[1]]
         self.materialize()
         return [m[3] for m in self._meta]
 
@@ -637,9 +649,16 @@ class BlockRDD:
 
     def _gang_layout(self):
         """``(tokens, view)`` for a gang run (:mod:`mli.gang`): every block's
-        ``(index, host, path, rows)`` and the function applied to a bundle once opened."""
+        ``(index, host, path, rows)`` (a relative path: under the node's block directory)
+        and the function applied to a bundle once opened."""
+        if self._held is not None:
+            return list(self._origin[1]), _identity
         self.materialize()
         return list(self._meta), _identity
+
+    def _held_bundles(self) -> list | None:
+        """The bundles the driver holds for a gang run to send to the tasks, or None."""
+        return self._held
 
     def map(self, fn: Callable, *args, with_index: bool = False, name: str = "blocks") -> "BlockRDD":
         """A new BlockRDD whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).
@@ -712,6 +731,9 @@ class BlockView(BlockRDD):
 
     def _drop_resident(self) -> None:
         self._parent._drop_resident()
+
+    def _held_bundles(self) -> list | None:
+        return self._parent._held_bundles()
 
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
         return self._parent.map_collect(functools.partial(_viewed, self._fn, fn, with_index),

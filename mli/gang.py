@@ -40,7 +40,7 @@ import time
 import uuid
 from typing import Any, Callable
 
-from .blocks import BlockRDD, _open, local_slots, tree_add
+from .blocks import BlockRDD, _open, _root_dir, local_slots, save_bundle, tree_add
 from .collective import Channel, Listener, PeerLost, connect, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
@@ -211,13 +211,17 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, batches)
     driver = connect(driver_address, secret, "driver")
     chans: list[Channel] = [driver]
     try:
+        paths = [p if os.path.isabs(p) else os.path.join(_root_dir(), p) for p in paths]
         present = [os.path.exists(os.path.join(p, "tree.json")) for p in paths]
         driver.send(("hello", partition, n,
                      listener.address if listener else None, present, socket.gethostname()))
         plan = driver.recv()
         if plan[0] != "plan":  # "missing": the driver rebuilds the blocks and starts again
             return
-        _, payload, mine, leader_address, rows = plan
+        _, payload, mine, leader_address, rows, sent = plan
+        for i, data in sent.items():  # blocks the driver holds, written here once
+            os.makedirs(os.path.dirname(paths[i]), exist_ok=True)
+            save_bundle(pickle.loads(data), paths[i])
         program, args, view = pickle.loads(payload)
         local_blocks = [(i, view(_open(paths[i]))) for i in mine]
         if listener is not None:
@@ -275,13 +279,16 @@ def _driver_host(ctx) -> tuple[str, str]:
     return conf.get("spark.driver.bindAddress", None) or host, host
 
 
-def _assign(present: dict, rows: list[int]) -> list[list[int]] | None:
+def _assign(present: dict, rows: list[int], can_send: bool = False) -> list[list[int]] | None:
     """Blocks per task: each block to a task that can read it, the one with the fewest rows
-    so far (ties: the lowest partition); ``None`` when some block no task can read."""
+    so far (ties: the lowest partition); ``None`` when some block no task can read, unless
+    ``can_send`` (the driver holds the blocks): then any task may take it."""
     n = len(present)
     load, owned = [0] * n, [[] for _ in range(n)]
     for b, r in enumerate(rows):
         able = [p for p in range(n) if present[p][b]]
+        if not able and can_send:
+            able = list(range(n))
         if not able:
             return None
         p = min(able, key=lambda q: (load[q], q))
@@ -303,8 +310,9 @@ class _Coordinator:
     """The driver's side: serves the rendezvous, the program's requests and its result."""
 
     def __init__(self, listener: Listener, payload: bytes, rows: list[int],
-                 on_request: Callable | None):
+                 on_request: Callable | None, held: list | None = None):
         self.listener, self.payload, self.rows = listener, payload, rows
+        self.held, self.bytes_sent = held, 0
         self.on_request = on_request
         self.events: queue.Queue = queue.Queue()
         self.attempts: list = []  # per attempt of the stage: {partition: (channel, ...)}
@@ -355,7 +363,7 @@ class _Coordinator:
         elif kind == "result":
             self.result, self.has_result = msg[1], True
             last_stats.clear()
-            last_stats.update(msg[2])
+            last_stats.update(msg[2], blocks_sent_bytes=self.bytes_sent)
             _send(ch, "ok")
         elif kind == "error":
             if self.error is None:
@@ -363,7 +371,8 @@ class _Coordinator:
 
     def _plan(self, group: dict) -> None:
         n = len(group)
-        owned = _assign({p: group[p][2] for p in range(n)}, self.rows)
+        present = {p: group[p][2] for p in range(n)}
+        owned = _assign(present, self.rows, can_send=self.held is not None)
         if owned is None:
             self.missing = True
             for ch, _a, _p in group.values():
@@ -371,7 +380,10 @@ class _Coordinator:
             return
         leader = group[0][1]
         for p in range(n):
-            _send(group[p][0], ("plan", self.payload, owned[p], leader, self.rows))
+            sent = {b: pickle.dumps(self.held[b], protocol=5) for b in owned[p]
+                    if not present[p][b]}
+            self.bytes_sent += sum(len(v) for v in sent.values())
+            _send(group[p][0], ("plan", self.payload, owned[p], leader, self.rows, sent))
 
     def close(self) -> None:
         self.closed = True
@@ -380,7 +392,7 @@ class _Coordinator:
             ch.close()
 
 
-def _run_once(ctx, meta, view, program, args, on_request):
+def _run_once(ctx, meta, view, program, args, on_request, held=None):
     """One barrier stage; ``(outcome, value)`` with outcome "result" or "missing"."""
     from pyspark import cloudpickle
 
@@ -391,7 +403,7 @@ def _run_once(ctx, meta, view, program, args, on_request):
     address = (advertised, listener.port)
     payload = cloudpickle.dumps((program, args, view), protocol=5)
     rows = [m[3] for m in meta]
-    coord = _Coordinator(listener, payload, rows, on_request)
+    coord = _Coordinator(listener, payload, rows, on_request, held)
     fn = task_safe(functools.partial(_gang_task, address, secret,
                                      [m[2] for m in meta], local_slots(ctx) > 0))
     spark = ctx.spark
@@ -456,7 +468,8 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
         raise ValueError("a gang run needs a BlockRDD on a running Spark context")
     for attempt in range(3):
         meta, view = blocks._gang_layout()
-        outcome, value = _run_once(blocks._ctx, meta, view, program, args, on_request)
+        outcome, value = _run_once(blocks._ctx, meta, view, program, args, on_request,
+                                   blocks._held_bundles())
         if outcome == "result":
             return value
         log.warning("gang run: resident blocks missing (an executor was lost?); rebuilding "
