@@ -449,10 +449,23 @@ def _run_once(ctx, meta, view, program, args, on_request, held=None):
         return "result", coord.result
     if "error" in done:
         original = decode(done["error"])
+        if original is None and not stopped and _lost_executor(done["error"]):
+            return "lost", done["error"]  # Spark does not run a barrier result stage again
         raise (original or done["error"]) from None
     if coord.missing:
         return "missing", None
     raise RuntimeError("gang run ended without a result")  # pragma: no cover
+
+
+def _lost_executor(exc: BaseException) -> bool:
+    text = str(exc)
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            text += str(java.toString())
+        except Exception:  # noqa: BLE001
+            pass
+    return "ExecutorLostFailure" in text or "FetchFailed" in text
 
 
 def run(blocks, program: Callable, *args, on_request: Callable | None = None):
@@ -472,6 +485,12 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
                                    blocks._held_bundles())
         if outcome == "result":
             return value
+        if outcome == "lost":
+            log.warning("gang run: an executor was lost (%s); running the program again "
+                        "from the start", str(value).splitlines()[0][:200])
+            if attempt == 2:
+                raise value
+            continue
         log.warning("gang run: resident blocks missing (an executor was lost?); rebuilding "
                     "them from their lineage")
         blocks._drop_resident()
