@@ -86,6 +86,25 @@ def _wait_port(host: str, port: int, seconds: float) -> bool:
     return False
 
 
+def _software_under_tmp() -> str | None:
+    """The checkout mli is imported from, when it lies under /tmp (e.g. a CI clone there):
+    every host must see the installed software, as real hosts each have it installed."""
+    import mli
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(mli.__file__)))
+    return root if root == "/tmp" or root.startswith("/tmp/") else None
+
+
+def _private_tmp_keeping(path: str | None) -> str:
+    """Shell commands (inside the worker's own mount namespace) that put a fresh tmpfs on
+    /tmp, with ``path`` (under /tmp) bound back in place: parked on an empty directory of
+    the namespace (/media) while /tmp is replaced. Nothing changes outside the namespace."""
+    if path is None:
+        return "mount -t tmpfs tmpfs /tmp"
+    return (f"mount --bind {path} /media && mount -t tmpfs tmpfs /tmp && "
+            f"mkdir -p {path} && mount --bind /media {path} && umount /media")
+
+
 def start(logs: Path, workers: list[tuple[str, str]], cores: int = 1,
           memory: str = "2g") -> Cluster:
     """Start a master and one worker per ``(hostname, ip)``; wait until all registered."""
@@ -104,7 +123,7 @@ def start(logs: Path, workers: list[tuple[str, str]], cores: int = 1,
         raise RuntimeError("standalone master did not start:\n" + cluster.log_tail())
     for i, (hostname, ip) in enumerate(workers):
         # own hostname, own /tmp and /dev/shm; the worker's work dir inside its own /tmp
-        script = (f"hostname {hostname} && mount -t tmpfs tmpfs /tmp && "
+        script = (f"hostname {hostname} && {_private_tmp_keeping(_software_under_tmp())} && "
                   f"mount -t tmpfs tmpfs /dev/shm && exec {spark_class} "
                   f"org.apache.spark.deploy.worker.Worker {cluster.url} --host {ip} "
                   f"--cores {cores} --memory {memory} --webui-port 0 --work-dir /tmp/work")
@@ -121,3 +140,36 @@ def start(logs: Path, workers: list[tuple[str, str]], cores: int = 1,
         time.sleep(0.5)
     cluster.stop()
     raise RuntimeError("workers did not register:\n" + cluster.log_tail())
+
+
+def start_connect_server(logs: Path, master: str = "local[2]", **conf: str) -> Cluster:
+    """Start pyspark's own Spark Connect server (``SparkConnectServer`` through
+    ``spark-submit``) on a free loopback port with ``master``; ``.url`` is ``sc://...``.
+    Its Python workers run this interpreter (which has mli installed)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    settings = {"spark.connect.grpc.binding.address": "127.0.0.1",
+                "spark.connect.grpc.binding.port": str(port),
+                "spark.ui.enabled": "false",
+                "spark.driver.host": "127.0.0.1",
+                "spark.driver.memory": "2g",
+                "spark.pyspark.python": sys.executable,
+                "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
+                **conf}
+    cmd = [os.path.join(spark_home(), "bin", "spark-submit"), "--master", master,
+           "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+           "--name", "mli-connect-test"]
+    for k, v in settings.items():
+        cmd += ["--conf", f"{k}={v}"]
+    cmd.append("spark-internal")
+    server = Cluster(f"sc://127.0.0.1:{port}", logs)
+    env = base_env()
+    env.pop("SPARK_REMOTE", None)
+    env["SPARK_CONNECT_MODE"] = "0"
+    server.procs.append(subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "connect.log", "w"),
+        start_new_session=True))
+    if not _wait_port("127.0.0.1", port, 120):
+        server.stop()
+        raise RuntimeError("Spark Connect server did not start:\n" + server.log_tail())
+    return server

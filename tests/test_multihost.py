@@ -35,8 +35,20 @@ def _isolated():
 def _job(master: str, *args: str, timeout: int = 900) -> dict:
     out = subprocess.run([sys.executable, str(JOB), master, *args], capture_output=True,
                          text=True, timeout=timeout, env=multihost.base_env())
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-6000:]
+    assert out.returncode == 0, out.stdout[-3000:] + _errors(out.stderr) + out.stderr[-3000:]
     return dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+
+
+def _errors(text: str) -> str:
+    """The lines that say what went wrong (not the JVM's stack frames), once each."""
+    seen, keep = set(), []
+    for line in text.splitlines():
+        s = line.strip()
+        if (("Error" in s or "Exception" in s or "Caused by" in s) and not s.startswith("at ")
+                and s not in seen):
+            seen.add(s)
+            keep.append(s[:400])
+    return "\n".join(keep[:60]) + "\n...\n"
 
 
 @pytest.fixture(scope="module")
