@@ -1122,7 +1122,13 @@ class ALS(Algorithm):
         model._set_fit_info({k: _clone_value(v) for k, v in before.items()}, names)
         return model
 
-    def _choose_strategy(self, prob: _Ratings, parts: int) -> str:
+    def _choose_strategy(self, prob: _Ratings, parts: int, ctx=None) -> str:
+        if ctx is not None and ctx.is_connect:
+            # over Spark Connect every pass is a gang run over resident blocks
+            if self.strategy not in ("auto", "data_parallel"):
+                ctx.require_classic(f"ALS(strategy={self.strategy!r})",
+                                    "strategy='data_parallel' (or 'auto')")
+            return "data_parallel"
         if self.strategy != "auto":
             return self.strategy
         width = self.rank + (1 if self.biases else 0)
@@ -1162,7 +1168,7 @@ class ALS(Algorithm):
         ctx = get_context(getattr(self, "ctx", None))
         parts = self.num_partitions or self._default_partitions(prob, ctx.default_parallelism)
         parts = int(max(1, min(parts, prob.n_users, prob.n_items)))
-        strategy = self._choose_strategy(prob, parts)
+        strategy = self._choose_strategy(prob, parts, ctx)
         seed = self.seed
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])

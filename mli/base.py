@@ -523,6 +523,8 @@ class Model(metaclass=_ModelMeta):
 
         if isinstance(data, MLTable):
             return self._apply_table(data, fn, names, single)
+        if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
+            return self._apply_frame(data, fn, names, single)
         if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
             table = MLTable.from_data(data)
             return self._apply_table(table, fn, names, single).to_spark()
@@ -616,6 +618,26 @@ class Model(metaclass=_ModelMeta):
             return pd.Series(out, index=df.index, name=names[0])
         return pd.DataFrame(out, index=df.index, columns=names)
 
+    def _apply_frame(self, df: Any, fn: Callable, names: list[str], single: bool):
+        """A Spark DataFrame of the outputs, one ``mapInArrow`` over ``df`` (lazy; the
+        DataFrame API only, so it also runs over Spark Connect)."""
+        from .errors import task_safe
+        from .io import _NUMERIC_SPARK
+
+        cols = self._feature_columns(list(df.columns))
+        if cols is not None and cols != list(df.columns):
+            df = df.select(*cols)
+        types = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
+        odd = [f"'{c}' ({t})" for c, t in types.items() if t not in _NUMERIC_SPARK]
+        if odd:
+            raise ValueError(f"{type(self).__name__} needs numeric feature columns; "
+                             f"{', '.join(odd)} are not")
+        f = functools.partial(_apply_block, fn, self.n_features, len(names), single,
+                              type(self).__name__)
+        schema = ", ".join(f"`{n}` double" for n in names)
+        return df.mapInArrow(task_safe(functools.partial(_apply_arrow, f, list(df.columns),
+                                                         names)), schema)
+
     def _apply_table(self, table: Any, fn: Callable, names: list[str], single: bool):
         cols = self._feature_columns(list(table.columns))
         if cols is not None and cols != list(table.columns):
@@ -623,6 +645,23 @@ class Model(metaclass=_ModelMeta):
         f = functools.partial(_apply_block, fn, self.n_features, len(names), single,
                               type(self).__name__)
         return table.map_batches(f, columns=names)
+
+
+def _apply_arrow(f: Callable, columns: list, names: list, batches):
+    """``f`` on each Arrow batch of a partition (its rows as one LocalMatrix)."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    from .io import _arrow_to_block
+
+    index = TaskContext.get().partitionId() if TaskContext.get() else 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        out = np.asarray(f(_arrow_to_block(columns, [batch], index)), dtype=np.float64)
+        out = out.reshape(len(out), -1)
+        yield pa.RecordBatch.from_arrays([pa.array(out[:, j]) for j in range(len(names))],
+                                         names=names)
 
 
 def _to_localmatrix(X):

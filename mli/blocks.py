@@ -234,14 +234,17 @@ def _driver_root_dir(ctx) -> str:
 
 
 def is_local(ctx) -> bool:
-    """Whether the driver shares the node with the workers (a ``local[...]`` master)."""
-    return str(ctx.sc.master).startswith("local")
+    """Whether the driver shares the node with the workers (a ``local[...]`` master). A
+    Spark Connect client never assumes so, whatever the server's master."""
+    return not ctx.is_connect and str(ctx.sc.master).startswith("local")
 
 
 def local_slots(ctx) -> int:
     """Tasks a local-mode master runs at once (``local``: 1, ``local[N]`` / ``local[N,F]``:
     N, ``local[*]``: the cores, ``local-cluster[W,C,M]``: W * C); 0 for other masters. A
     barrier stage (:mod:`mli.gang`) needs one slot per task."""
+    if ctx.is_connect:
+        return 0
     master = str(ctx.sc.master)
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\d+)?\])?", master)
     if m:
@@ -453,6 +456,7 @@ class BlockRDD:
         self._generation = 0
         self._origin = None  # (store id, meta) of driver-written files (from_bundles)
         self._held = None  # on a cluster: from_bundles' bundles, kept by the driver
+        self._frame = None  # (DataFrame, to_bundle) of from_dataframe: executor-written
 
     @classmethod
     def from_bundles(cls, bundles: list, ctx, name: str = "blocks") -> "BlockRDD":
@@ -494,6 +498,31 @@ class BlockRDD:
         weakref.finalize(store, pagepool.release, directory)
         return store
 
+    @classmethod
+    def from_dataframe(cls, df, to_bundle: Callable, ctx, name: str = "blocks") -> "BlockRDD":
+        """A store written by the executors from a Spark DataFrame, through the DataFrame API
+        only (so also over Spark Connect): one ``mapInArrow`` job in which each task turns
+        its partition's Arrow batches into one bundle, ``to_bundle(batches, partition)``,
+        and writes it where it runs. The DataFrame is the lineage: blocks found missing are
+        written again by the same job. Nothing passes through the driver."""
+        store = cls(None, ctx, name=name)
+        store._frame = (df, to_bundle)
+        return store
+
+    def _write_frame(self) -> None:
+        df, to_bundle = self._frame
+        self._generation += 1
+        store_id = f"{self._id}-g{self._generation}"
+        job = df.mapInArrow(task_safe(functools.partial(_write_frame_partition, store_id,
+                                                        to_bundle)),
+                            "index long, host string, path string, rows long")
+        meta = sorted(tuple(r) for r in self._ctx.run(job.collect))
+        if [m[0] for m in meta] != list(range(len(meta))):
+            raise RuntimeError(f"the DataFrame's blocks came back incomplete: partitions "
+                               f"{[m[0] for m in meta]}")
+        self._meta, self._store_id = meta, store_id
+        _LIVE[self._id] = self
+
     @property
     def passes_ready(self) -> bool:
         """Whether a pass needs no write first (materialized, or driver-written files)."""
@@ -517,14 +546,20 @@ class BlockRDD:
     def num_partitions(self) -> int:
         if self._origin is not None:
             return len(self._origin[1])
+        if self._frame is not None:
+            return len(self.materialize()._meta)
         return self._source.getNumPartitions()
 
     def materialize(self) -> "BlockRDD":
         """Write the blocks to the workers' nodes (one Spark job). Idempotent."""
         if self._tokens is not None:
             return self
-        if self._held is not None and self._source is None:
-            self.source_rdd  # noqa: B018 - one job per pass without gang runs: parallelized
+        if self._held is not None:
+            return self  # passes are gang runs, which send the blocks the tasks lack
+        if self._frame is not None:
+            if self._meta is None:
+                self._write_frame()
+            return self
         if self._origin is not None and self._held is None:  # driver-written files
             store_id, meta = self._origin
             self._tokens = self._ctx.sc.parallelize(meta, len(meta))
@@ -568,6 +603,12 @@ class BlockRDD:
 
     def unpersist(self) -> None:
         """Drop the resident files and the cached tokens."""
+        if self._frame is not None:
+            if self._meta is not None:
+                store_id, self._meta = self._store_id, None
+                _LIVE.pop(self._id, None)
+                _delete_everywhere(self._ctx, store_id)
+            return
         if self._tokens is None:
             return
         tokens, store_id = self._tokens, self._store_id
@@ -588,6 +629,8 @@ class BlockRDD:
     def partition_rows(self) -> list[int]:
         if self._origin is not None:  # known without a job
             return [m[3] for m in self._origin[1]]
+        if self._frame is not None:
+            return [m[3] for m in self.materialize()._meta]
         self.materialize()
         return [m[3] for m in self._meta]
 
@@ -666,6 +709,16 @@ class BlockRDD:
         Its lineage runs through this store's source, so it survives the loss of this
         store's files too.
         """
+        if self._frame is not None:
+            # the executors write the derived blocks straight from the DataFrame (its lineage)
+            df, to_bundle = self._frame
+            return BlockRDD.from_dataframe(
+                df, functools.partial(_mapped_frame, to_bundle, fn, args, with_index),
+                self._ctx, name=name)
+        if self._held is not None and self._ctx.is_connect:
+            # no RDDs: applied to each block as a pass opens it
+            return BlockView(self, functools.partial(_mapped_view, fn, args, with_index),
+                             name=name, indexed=with_index)
         src_self = self
         shipped = args  # shipped in the closure of the derived source (part of its lineage)
 
@@ -682,6 +735,12 @@ class BlockRDD:
     def source_bundles(self):
         """An RDD with one bundle per partition: read from the resident files when this store
         is materialized (cheap), recomputed from the source otherwise."""
+        if self._frame is not None:
+            self._ctx.require_classic("an RDD of a DataFrame's blocks", "the table's block "
+                                      "operations (map_batches, aggregate, fit/predict)")
+            return self._frame[0].mapInArrow(
+                task_safe(functools.partial(_frame_bundles, self._frame[1])), "b binary"
+            ).rdd.map(_unbytes)
         if self._origin is not None:  # must stay valid when the store (and its files) is gone
             return self.source_rdd
         if self._tokens is not None:
@@ -702,13 +761,21 @@ class BlockView(BlockRDD):
     alone (they belong to whoever made the parent).
     """
 
-    def __init__(self, parent: BlockRDD, fn: Callable, name: str = "view"):
+    def __init__(self, parent: BlockRDD, fn: Callable, name: str = "view",
+                 indexed: bool = False):
         super().__init__(None, parent._ctx, name=name)
-        self._parent, self._fn = parent, fn
+        # indexed: fn(index, bundle), else fn(bundle)
+        self._parent, self._fn, self._indexed = parent, fn, indexed
+
+    @property
+    def _apply(self):
+        """``(index, bundle) -> view`` (picklable: never the view object itself)."""
+        return functools.partial(_view_apply, self._fn, self._indexed)
 
     @property
     def source_rdd(self):
-        return self._parent.source_rdd.map(self._fn)
+        return self._parent.source_rdd.mapPartitionsWithIndex(
+            functools.partial(_apply_in_partition, self._apply))
 
     @property
     def num_partitions(self) -> int:
@@ -736,31 +803,102 @@ class BlockView(BlockRDD):
         return self._parent._held_bundles()
 
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
-        return self._parent.map_collect(functools.partial(_viewed, self._fn, fn, with_index),
+        return self._parent.map_collect(functools.partial(_viewed, self._apply, fn, with_index),
                                         *args, with_index=True)
 
     def source_bundles(self):
-        return self._parent.source_bundles().map(self._fn)
+        return self._parent.source_bundles().mapPartitionsWithIndex(
+            functools.partial(_apply_in_partition, self._apply))
 
     def _gang_layout(self):
         meta, view = self._parent._gang_layout()
-        return meta, functools.partial(_composed, self._fn, view)
+        return meta, functools.partial(_composed, self._apply, view)
+
+
+def _mapped_frame(to_bundle, fn, args, with_index, batches, index):
+    bundle = to_bundle(batches, index)
+    return fn(index, bundle, *args) if with_index else fn(bundle, *args)
+
+
+def _mapped_view(fn, args, with_index, index, bundle):
+    return fn(index, bundle, *args) if with_index else fn(bundle, *args)
+
+
+def _write_frame_partition(store_id: str, to_bundle: Callable, batches):
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    index = TaskContext.get().partitionId()
+    bundle = to_bundle(batches, index)
+    path = os.path.join(_root_dir(), store_id, f"p{index:05d}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_bundle(bundle, path)
+    _drop_cached(path)
+    yield pa.RecordBatch.from_pydict({"index": [index], "host": [socket.gethostname()],
+                                      "path": [path], "rows": [_bundle_rows(bundle)]})
+
+
+def _frame_bundles(to_bundle: Callable, batches):
+    import io as _io
+
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    from pyspark import cloudpickle
+
+    bundle = to_bundle(batches, TaskContext.get().partitionId())
+    buf = _io.BytesIO(cloudpickle.dumps(bundle))
+    yield pa.RecordBatch.from_pydict({"b": [buf.getvalue()]})
+
+
+def _unbytes(row):
+    from pyspark import cloudpickle
+
+    return cloudpickle.loads(bytes(row[0]))
+
+
+def _delete_dirs(store_id: str, _batches):
+    import pyarrow as pa
+
+    _remove_tree(os.path.join(_root_dir(), store_id))
+    _drop_cached(os.path.join(_root_dir(), store_id))
+    yield pa.RecordBatch.from_pydict({"ok": [1]})
+
+
+def _delete_everywhere(ctx, store_id: str) -> None:
+    """Best effort: one task per slot deletes the store's directory wherever it runs."""
+    try:
+        n = max(1, int(ctx.default_parallelism))
+        ctx.spark.range(0, n, 1, n).mapInArrow(
+            functools.partial(_delete_dirs, store_id), "ok long").collect()
+    except Exception:  # noqa: BLE001 - Spark may already be stopped
+        pass
 
 
 def _collect_step(blocks, fn, args, with_index):
     return blocks.map_collect(fn, *args, with_index=with_index)
 
 
-def _identity(bundle):
+def _view_apply(fn, indexed, index, bundle):
+    return fn(index, bundle) if indexed else fn(bundle)
+
+
+def _identity(index, bundle):
     return bundle
 
 
-def _composed(outer, inner, bundle):
-    return outer(inner(bundle))
+def _composed(outer, inner, index, bundle):
+    """Views of views: ``outer(index, inner(index, bundle))``."""
+    return outer(index, inner(index, bundle))
+
+
+def _apply_in_partition(apply, index, it):
+    for bundle in it:
+        yield apply(index, bundle)
 
 
 def _viewed(view_fn, fn, with_index, index, bundle, *args):
-    bundle = view_fn(bundle)
+    bundle = view_fn(index, bundle)
     return fn(index, bundle, *args) if with_index else fn(bundle, *args)
 
 

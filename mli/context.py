@@ -1,8 +1,10 @@
 """MLContext: the engine. A thin, lazily started wrapper around a SparkSession.
 
 Spark is the only engine. ``MLContext()`` runs Spark embedded (``local[*]``); the same
-script runs on a cluster with ``MLContext(master="spark://host:7077")`` or, unchanged,
-under ``spark-submit`` (the master then comes from spark-submit).
+script runs on a cluster with ``MLContext(master="spark://host:7077")``, unchanged under
+``spark-submit`` (the master then comes from spark-submit), or as a client of a Spark
+Connect server with ``MLContext(remote="sc://host:15002")`` (or on a Connect session the
+user already has: ``MLContext(session=spark)``, picked up by default when one is active).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import sys
 import threading
 from typing import Any
 
-from .errors import JavaNotFoundError, reraise
+from .errors import ConnectUnsupportedError, JavaNotFoundError, reraise
 
 __all__ = ["MLContext", "get_context", "check_java"]
 
@@ -75,6 +77,22 @@ class MLContext:
         script runs under ``spark-submit``, where spark-submit's master is used.
     app_name : str
         Spark application name.
+    remote : str, optional
+        A Spark Connect server, ``"sc://host:port"``. mli then runs as a Connect client: no
+        Java and no Spark JVM on this machine; every fit is a gang run on the server's
+        executors (:mod:`mli.gang`). Operations that need RDDs of arbitrary Python objects
+        raise :class:`~mli.errors.ConnectUnsupportedError` naming what to use instead.
+    session : pyspark.sql.SparkSession, optional
+        Use this session (classic or Spark Connect) instead of starting one; ``stop()``
+        leaves it running.
+    parallelism : int, optional
+        Tasks that run at once (one per core). Found from the session when not given; a
+        Connect server that does not tell (a cluster master without
+        ``spark.default.parallelism``) needs it.
+    driver_host : str, optional
+        Address the executors reach this process at (gang runs' rendezvous). Default: on a
+        classic cluster ``spark.driver.host``; over Connect, this machine's address on the
+        route to the Connect server.
     **spark_conf
         Extra Spark configuration, e.g. ``**{"spark.executor.memory": "4g"}``. Keys with
         underscores instead of dots are accepted (``spark_driver_memory="4g"``).
@@ -88,46 +106,149 @@ class MLContext:
     2
     """
 
-    def __init__(self, master: str | None = None, app_name: str = "mli", **spark_conf: Any):
+    def __init__(self, master: str | None = None, app_name: str = "mli", *,
+                 remote: str | None = None, session: Any = None,
+                 parallelism: int | None = None, driver_host: str | None = None,
+                 **spark_conf: Any):
         if master is not None and (not isinstance(master, str) or not master):
             raise TypeError(f"master must be a Spark master URL such as 'local[*]' or "
                             f"'spark://host:7077', got {master!r}")
+        if isinstance(master, str) and master.startswith("sc://"):
+            raise ValueError(f"master={master!r} is a Spark Connect address: pass it as "
+                             f"MLContext(remote={master!r})")
+        if remote is not None and (not isinstance(remote, str) or not remote.startswith("sc://")):
+            raise ValueError(f"remote must be a Spark Connect address 'sc://host:port', "
+                             f"got {remote!r}")
+        if sum(x is not None for x in (master, remote, session)) > 1:
+            raise ValueError("give at most one of master, remote and session")
+        if session is not None and not _is_session(session):
+            raise TypeError(f"session must be a pyspark SparkSession, got "
+                            f"{type(session).__name__}")
+        if parallelism is not None and (isinstance(parallelism, bool)
+                                        or not isinstance(parallelism, int) or parallelism < 1):
+            raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+        if driver_host is not None and (not isinstance(driver_host, str) or not driver_host):
+            raise ValueError(f"driver_host must be a host name or address, got {driver_host!r}")
         if not isinstance(app_name, str):
             raise TypeError(f"app_name must be a string, got {app_name!r}")
         self.master = master
         self.app_name = app_name
+        self.remote = remote
+        self.parallelism = parallelism
+        self.driver_host = driver_host
         self.spark_conf = {(k if "." in k else k.replace("_", ".")): str(v)
                            for k, v in spark_conf.items()}
-        self._spark = None
+        self._spark = session
+        self._given = session is not None  # the user's session: stop() leaves it running
         self._owner = False  # True when this context created the SparkContext (stop() ends it)
         self._lock = threading.RLock()
         self._previous_defaults: list = []  # defaults displaced by `with` (restored on exit)
+        self._parallelism_found: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def is_connect(self) -> bool:
+        """Whether this context is a Spark Connect client (no SparkContext, no RDDs)."""
+        if self.remote is not None:
+            return True
+        return self._spark is not None and _is_connect_session(self._spark)
+
     @property
     def spark(self):
         """The underlying SparkSession (started on first use)."""
         spark = self._spark
-        if spark is not None and getattr(spark.sparkContext, "_jsc", None) is None:
+        if (spark is not None and not self._given and not _is_connect_session(spark)
+                and getattr(spark.sparkContext, "_jsc", None) is None):
             self._spark = None  # stopped elsewhere (e.g. by the context that owned it)
         if self._spark is None:
             with self._lock:
                 if self._spark is None:
-                    from pyspark import SparkContext
+                    if self.remote is not None:
+                        self._spark = self._start_remote()
+                        self._owner = True
+                    else:
+                        from pyspark import SparkContext
 
-                    owner = SparkContext._active_spark_context is None
-                    self._spark = self._start()
-                    self._owner = owner
+                        owner = SparkContext._active_spark_context is None
+                        self._spark = self._start()
+                        self._owner = owner
         return self._spark
 
     @property
     def sc(self):
-        """The underlying SparkContext."""
+        """The underlying SparkContext (classic sessions only)."""
+        self.require_classic("this operation (it uses the SparkContext)",
+                             "a numeric table (MLTable.from_numpy/from_pandas) or a Spark "
+                             "DataFrame")
         return self.spark.sparkContext
+
+    def require_classic(self, what: str, instead: str) -> None:
+        """Raise :class:`~mli.errors.ConnectUnsupportedError` when this is a Connect client."""
+        if self.is_connect:
+            raise ConnectUnsupportedError(
+                f"{what} needs a classic Spark session (RDDs of Python objects), which Spark "
+                f"Connect does not offer; over Spark Connect use {instead}")
+
+    @property
+    def master_url(self) -> str:
+        """The master the executors come from (over Connect: the server's master)."""
+        if self.is_connect:
+            return self._server_conf("spark.master") or "unknown"
+        return str(self.sc.master)
+
+    def _server_conf(self, key: str) -> str | None:
+        try:
+            return self.spark.conf.get(key, None)
+        except Exception:  # noqa: BLE001 - the server refuses to show some settings
+            return None
 
     @property
     def default_parallelism(self) -> int:
-        return int(self.sc.defaultParallelism)
+        """Tasks that run at once (Spark's default parallelism)."""
+        if self.parallelism is not None:
+            return self.parallelism
+        if not self.is_connect:
+            return int(self.sc.defaultParallelism)
+        if self._parallelism_found is None:
+            self._parallelism_found = self._connect_parallelism()
+        return self._parallelism_found
+
+    def _connect_parallelism(self) -> int:
+        value = self._server_conf("spark.default.parallelism")
+        if value:
+            return int(value)
+        master = self.master_url
+        m = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master)
+        if m:
+            n = m.group(1)
+            if n and n != "*":
+                return int(n)
+            return int(self.spark.range(0, 1, 1, 1).mapInArrow(
+                _cpu_count_batches, "n long").collect()[0][0])
+        inst = self._server_conf("spark.executor.instances")
+        cores = self._server_conf("spark.executor.cores")
+        if inst and cores:
+            return int(inst) * int(cores)
+        if self._server_conf("spark.cores.max"):
+            return int(self._server_conf("spark.cores.max"))
+        raise ValueError(
+            f"cannot tell how many tasks run at once on the Spark Connect server (master "
+            f"{master}): set spark.default.parallelism on the server or pass "
+            f"MLContext(remote=..., parallelism=N)")
+
+    def _start_remote(self):
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.remote(self.remote)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001
+            raise ConnectionError(f"could not reach the Spark Connect server at {self.remote}: "
+                                  f"{str(exc).splitlines()[0][:300]}") from None
+        for k, v in self.spark_conf.items():
+            spark.conf.set(k, v)  # session settings; the server's own are fixed at its start
+        log.info("Spark Connect %s: %s", spark.version, self.remote)
+        return spark
 
     def _start(self):
         from pyspark import SparkContext
@@ -194,7 +315,15 @@ class MLContext:
         was already running (e.g. another MLContext's) only detaches from it."""
         global _default
         with self._lock:
-            if self._spark is not None:
+            if self._spark is not None and self._given:
+                pass  # the user's session: theirs to stop (this context stays usable)
+            elif self._spark is not None and self.remote is not None:
+                from . import blocks
+
+                blocks.forget_all()
+                self._spark.stop()  # closes this client's session; the server runs on
+                self._spark = None
+            elif self._spark is not None:
                 if self._owner:
                     from . import blocks
 
@@ -224,7 +353,8 @@ class MLContext:
 
     def __repr__(self) -> str:
         state = "running" if self._spark is not None else "not started"
-        return f"MLContext(master={self.master!r}, app_name={self.app_name!r}, {state})"
+        where = f"remote={self.remote!r}" if self.remote else f"master={self.master!r}"
+        return f"MLContext({where}, app_name={self.app_name!r}, {state})"
 
     # ------------------------------------------------------------------ helpers
     def run(self, action, *args, **kwargs):
@@ -242,6 +372,34 @@ class MLContext:
 
     def broadcast(self, value):
         return self.sc.broadcast(value)
+
+
+def _cpu_count_batches(_batches):
+    import pyarrow as pa
+
+    yield pa.RecordBatch.from_pydict({"n": [os.cpu_count() or 1]})
+
+
+def _is_session(obj) -> bool:
+    return type(obj).__name__ == "SparkSession" and type(obj).__module__.startswith("pyspark.sql")
+
+
+def _is_connect_session(obj) -> bool:
+    return type(obj).__module__.startswith("pyspark.sql.connect")
+
+
+def active_connect_session():
+    """The Spark Connect session active in this process, if any."""
+    import sys as _sys
+
+    if "pyspark.sql.connect.session" not in _sys.modules:
+        return None  # never imported: no Connect session can exist
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    try:
+        return ConnectSession.getActiveSession()
+    except Exception:  # noqa: BLE001
+        return None
 
 
 #: free space a RAM-backed file system needs before local mode puts Spark's scratch space on it
@@ -280,8 +438,39 @@ def get_context(ctx: MLContext | None = None) -> MLContext:
         return ctx
     with _default_lock:
         if _default is None:
-            _default = MLContext()
+            connect = active_connect_session()
+            remote = os.environ.get("SPARK_REMOTE", "")
+            if connect is not None:
+                _default = MLContext(session=connect)
+            elif remote.startswith("sc://"):
+                _default = MLContext(remote=remote)
+            else:
+                _default = MLContext()
         return _default
+
+
+def context_for_dataframe(df, ctx: MLContext | None = None) -> MLContext:
+    """The context to read a Spark DataFrame with: ``ctx`` (or the default) when it is on
+    the DataFrame's session, else a context on that session."""
+    global _default
+    session = df.sparkSession
+    ctx = ctx if ctx is not None else _default
+    if ctx is not None and (ctx._spark is session or (
+            not ctx.is_connect and not _is_connect_session(session))):
+        return ctx
+    if _is_connect_session(session):
+        with _default_lock:
+            if _default is None:
+                _default = MLContext(session=session)
+                return _default
+            key = id(session)
+            if key not in _session_contexts or _session_contexts[key]._spark is not session:
+                _session_contexts[key] = MLContext(session=session)
+            return _session_contexts[key]
+    return get_context(ctx)
+
+
+_session_contexts: dict = {}  # Connect sessions' contexts (DataFrames read without one)
 
 
 def set_default_context(ctx: MLContext | None) -> None:

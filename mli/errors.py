@@ -23,6 +23,7 @@ __all__ = [
     "TaskError",
     "BlockMissingError",
     "ModelFormatError",
+    "ConnectUnsupportedError",
     "task_safe",
     "reraise",
 ]
@@ -51,8 +52,14 @@ class ModelFormatError(MLIError, ValueError):
     """A saved model directory is missing, corrupt or was tampered with."""
 
 
+class ConnectUnsupportedError(MLIError, NotImplementedError):
+    """An operation needs a classic Spark session (a ``SparkContext``, RDDs), which a Spark
+    Connect session does not offer; the message names what to use instead."""
+
+
 _MLI_TYPES = {c.__name__: c for c in (MLIError, JavaNotFoundError, TaskError,
-                                       BlockMissingError, ModelFormatError)}
+                                       BlockMissingError, ModelFormatError,
+                                       ConnectUnsupportedError)}
 
 
 def _encode(exc: BaseException) -> str:

@@ -67,7 +67,7 @@ def slots(ctx) -> int:
     """Tasks a barrier stage can run at once on ``ctx``: the local master's threads, or the
     cluster's cores (Spark's default parallelism)."""
     n = local_slots(ctx)
-    return n if n > 0 else int(ctx.sc.defaultParallelism)
+    return n if n > 0 else int(ctx.default_parallelism)
 
 
 def available(blocks) -> bool:
@@ -223,7 +223,7 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, batches)
             os.makedirs(os.path.dirname(paths[i]), exist_ok=True)
             save_bundle(pickle.loads(data), paths[i])
         program, args, view = pickle.loads(payload)
-        local_blocks = [(i, view(_open(paths[i]))) for i in mine]
+        local_blocks = [(i, view(i, _open(paths[i]))) for i in mine]
         if listener is not None:
             peers: dict = {}
             while len(peers) < n - 1:
@@ -272,11 +272,43 @@ def _driver_host(ctx) -> tuple[str, str]:
     loopback in local mode, else the address the executors already use to reach the driver
     (``spark.driver.host``), bound on ``spark.driver.bindAddress`` when that is set (e.g.
     ``0.0.0.0`` in a container)."""
+    if ctx.driver_host is not None:
+        return ctx.driver_host, ctx.driver_host
     if local_slots(ctx) > 0:
         return "127.0.0.1", "127.0.0.1"
+    if ctx.is_connect:
+        address = _route_to(_connect_server_host(ctx))
+        return address, address
     conf = ctx.sc.getConf()
     host = conf.get("spark.driver.host")
     return conf.get("spark.driver.bindAddress", None) or host, host
+
+
+def _connect_server_host(ctx) -> str:
+    if ctx.remote is not None:
+        from urllib.parse import urlparse
+
+        return urlparse(ctx.remote.replace("sc://", "http://", 1)).hostname or "localhost"
+    try:
+        return str(ctx.spark.client._builder.host).strip("[]")
+    except AttributeError:
+        return "localhost"
+
+
+def _route_to(host: str) -> str:
+    """This machine's address on the route to ``host`` (what the executors, which sit near
+    the Connect server, are most likely to reach): a UDP socket's local end, no packet sent."""
+    import socket
+
+    try:
+        target = socket.gethostbyname(host)
+        if target.startswith("127."):
+            return "127.0.0.1"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((target, 9))
+            return s.getsockname()[0]
+    except OSError:
+        return socket.gethostbyname(socket.gethostname())
 
 
 def _assign(present: dict, rows: list[int], can_send: bool = False) -> list[list[int]] | None:
@@ -423,7 +455,8 @@ def _run_once(ctx, meta, view, program, args, on_request, held=None):
 
     from pyspark import InheritableThread
 
-    thread = InheritableThread(target=job, name="mli-gang", daemon=True)
+    extra = {"session": spark} if ctx.is_connect else {}
+    thread = InheritableThread(target=job, name="mli-gang", daemon=True, **extra)
     thread.start()
     stopped = False
     try:

@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from .context import MLContext, get_context
+from .context import MLContext, context_for_dataframe, get_context
 from .errors import task_safe
 from .localmatrix import LocalMatrix
 
@@ -73,6 +73,27 @@ def _arrow_to_npy(columns, batches):
                                          names=["npy"])
 
 
+def _arrow_to_block(columns, batches, index):
+    """One partition's Arrow batches -> one validated LocalMatrix (nulls and non-finite
+    values refused, naming the column, row and partition)."""
+    from .table import _validate_block
+
+    mats, offset = [], 0
+    for b in batches:
+        cols = []
+        for j, c in enumerate(b.columns):
+            if c.null_count:
+                i = int(np.argmax(np.asarray(c.is_null())))
+                raise ValueError(f"column '{columns[j]}' must be numeric: row {offset + i} of "
+                                 f"partition {index} is missing (null)")
+            cols.append(np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64))
+        offset += b.num_rows
+        if b.num_rows:
+            mats.append(np.column_stack(cols))
+    X = np.vstack(mats) if mats else np.zeros((0, len(columns)))
+    return _validate_block(columns, LocalMatrix(X), index)
+
+
 def _npy_rows_to_block(rows):
     mats = [np.load(_io.BytesIO(bytes(r[0])), allow_pickle=False) for r in rows]
     yield LocalMatrix(np.vstack(mats) if len(mats) > 1 else mats[0])
@@ -82,13 +103,28 @@ def from_spark(df, *, ctx: MLContext | None = None):
     """An MLTable from a Spark DataFrame (numeric columns -> blocks via Arrow)."""
     from .table import MLTable
 
-    ctx = get_context(ctx)
     if not hasattr(df, "schema") or not hasattr(df, "mapInArrow"):
         raise TypeError(f"expected a Spark DataFrame, got {type(df).__name__}")
+    ctx = context_for_dataframe(df, ctx)
     cols = list(df.columns)
     if not cols:
         raise ValueError("the DataFrame has no columns")
     types = [type(f.dataType).__name__ for f in df.schema.fields]
+    if ctx.is_connect:
+        # the executors write the blocks (DataFrame API only); nothing goes to the driver
+        if not all(t in _NUMERIC_SPARK for t in types):
+            odd = [f"'{c}' ({t})" for c, t in zip(cols, types) if t not in _NUMERIC_SPARK]
+            ctx.require_classic(f"an MLTable with non-numeric columns ({', '.join(odd)})",
+                                "numeric columns (cast them, or turn text into features "
+                                "with Spark's own functions first)")
+        from .blocks import BlockRDD
+
+        store = BlockRDD.from_dataframe(df, functools.partial(_arrow_to_block, cols), ctx,
+                                        name="table")
+        table = MLTable(ctx, cols, blocks=functools.partial(getattr, store, "source_rdd"),
+                        numeric=True)
+        table._origin = store
+        return table
     if all(t in _NUMERIC_SPARK for t in types):
         blocks = (df.mapInArrow(functools.partial(task_safe(_arrow_to_npy), cols), "npy binary")
                   .rdd.mapPartitions(_npy_rows_to_block, preservesPartitioning=True))

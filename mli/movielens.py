@@ -900,7 +900,7 @@ def run_workflow(args, *, out=None) -> int:
     try:
         t = time.perf_counter()
         ctx.spark  # noqa: B018 - start Spark (no-op when already running)
-        say(f"Spark {ctx.spark.version} ({ctx.sc.master}) ready in {_fmt_s(time.perf_counter() - t)}")
+        say(f"Spark {ctx.spark.version} ({ctx.master_url}) ready in {_fmt_s(time.perf_counter() - t)}")
         return _tune_and_recommend(args, ml, sp, mine, me, say, t_start)
     finally:
         if own:

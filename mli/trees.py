@@ -224,7 +224,7 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
     key, n_cls = f"tree-{uuid.uuid4().hex[:12]}", n_stats if classification else 0
     feature, tbin, threshold, left, right, stats, tree_of = [], [], [], [], [], [], []
     local, live = None, True   # rows gathered on the driver; binned files on the workers
-    cores = min(data.num_partitions, data.ctx.sc.defaultParallelism)
+    cores = min(data.num_partitions, data.ctx.default_parallelism)
 
     def node(t, st):
         for column, v in ((feature, -1), (tbin, -1), (threshold, np.nan), (left, -1),

@@ -196,9 +196,12 @@ def test_local_slots(master, slots):
         pass
 
     c = Fake()
+    c.is_connect = False
     c.sc = Fake()
     c.sc.master = master
     assert local_slots(c) == slots
+    c.is_connect = True  # a Connect client never counts as local, whatever the master
+    assert local_slots(c) == 0
 
 
 def test_kmeans_gang_run_equals_one_job_per_pass(ctx, monkeypatch):

@@ -2,7 +2,10 @@
 print one digest per model (sha256 of its saved arrays), so runs on local[2] and on a
 multi-host cluster can be compared bit for bit.
 
-    python multihost_job.py MASTER [--only NAME ...] [--kill-executor-mid-fit]
+    python multihost_job.py MASTER [NAME ...] [--kill-executor-mid-fit]
+
+MASTER may be a Spark Connect address (``sc://host:port``): the job then runs as a Connect
+client of that server.
 
 ``--kill-executor-mid-fit``: during the logistic regression's gang run, the driver's
 callback kills one executor JVM (SIGKILL) at iteration 3; the fit must still give the
@@ -69,8 +72,12 @@ def main():
                                          strategy="data_parallel").fit(ratings),
         "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked").fit(ratings),
     }
-    with mli.MLContext(master, **{"spark.executor.memory": "1g"}) as ctx:
-        print("master", ctx.sc.master, flush=True)
+    if master.startswith("sc://"):  # a Spark Connect client: the server has the master
+        ctx = mli.MLContext(remote=master)
+    else:
+        ctx = mli.MLContext(master, **{"spark.executor.memory": "1g"})
+    with ctx:
+        print("master", ctx.master_url, flush=True)
         for name, fit in fits.items():
             if only and name not in only:
                 continue

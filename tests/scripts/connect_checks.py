@@ -1,0 +1,132 @@
+"""Run by tests/test_connect.py in a subprocess: mli as a Spark Connect client (this process
+starts no JVM; pyspark also refuses a Connect session beside a classic one). Each check
+prints ``ok NAME`` or ``fail NAME <error>``; the test asserts every one said ok.
+
+    python connect_checks.py sc://host:port
+"""
+import sys
+import traceback
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession
+
+import mli
+from mli.errors import ConnectUnsupportedError
+
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def raises(exc_type, fragment, fn):
+    try:
+        fn()
+    except exc_type as exc:
+        assert fragment in str(exc), f"{fragment!r} not in: {str(exc)[:500]}"
+        return
+    raise AssertionError(f"no {exc_type.__name__} raised")
+
+
+def data(n=3000, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d)
+    y = (X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n) > 0).astype(float)
+    return X, y
+
+
+@check
+def default_context_is_the_active_connect_session(spark, url):
+    ctx = mli.get_context()
+    assert ctx.is_connect and ctx.spark is spark
+    assert ctx.master_url == "local[2]", ctx.master_url
+    assert ctx.default_parallelism == 2
+    raises(ConnectUnsupportedError, "classic Spark session", lambda: ctx.sc)
+    other = mli.MLContext(remote=url)
+    assert other.is_connect and "remote=" in repr(other)
+
+
+@check
+def dataframe_fit_equals_numpy_fit(spark, url):
+    """A Connect DataFrame's blocks are written by the executors; same model as numpy."""
+    from mli.algorithms import LogisticRegression
+
+    X, y = data()
+    pdf = pd.DataFrame(X, columns=list("abcd")).assign(label=y)
+    m_df = LogisticRegression(reg=0.1).fit(spark.createDataFrame(pdf).repartition(3),
+                                           label="label")
+    m_np = LogisticRegression(reg=0.1).fit(X, y)
+    np.testing.assert_allclose(m_df.coef_, m_np.coef_, rtol=1e-6, atol=1e-9)
+
+
+@check
+def predict_on_a_connect_dataframe(spark, url):
+    from mli.algorithms import KMeans, LogisticRegression
+
+    X, y = data()
+    m = LogisticRegression(reg=0.1).fit(X, y)
+    pdf = pd.DataFrame(X, columns=list("abcd"))
+    out = m.predict(spark.createDataFrame(pdf))
+    assert type(out).__module__.startswith("pyspark.sql.connect"), type(out)
+    assert out.columns == ["prediction"]
+    np.testing.assert_array_equal(out.toPandas()["prediction"].to_numpy(), m.predict(X))
+    np.testing.assert_array_equal(m.predict(pdf).to_numpy(), m.predict(X))
+    km = KMeans(k=3, seed=0).fit(spark.createDataFrame(pdf))
+    assert km.centers.shape == (3, 4) and np.isfinite(km.cost)
+    raises(ValueError, "numeric feature columns",
+           lambda: m.predict(spark.createDataFrame([("a", 1.0, 2.0, 3.0)], "a string, b double,"
+                                                   " c double, d double")))
+
+
+@check
+def table_from_numpy_with_label(spark, url):
+    from mli.algorithms import LinearRegression
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((800, 3))
+    z = X @ np.array([1.0, -2.0, 0.5]) + 3.0
+    table = mli.MLTable.from_numpy(X, z, num_partitions=3)
+    m = LinearRegression(reg=0.0).fit(table, label="label")
+    np.testing.assert_allclose(m.coef_.ravel(), [1.0, -2.0, 0.5], atol=1e-6)
+
+
+@check
+def wrong_input_says_what_to_use(spark, url):
+    from mli.algorithms import ALS, LogisticRegression
+
+    raises(ConnectUnsupportedError, "MLTable.from_numpy",
+           lambda: mli.MLTable.from_rows([(1.0, "a")]))
+    text = spark.createDataFrame([(1.0, "a"), (0.0, "b")], "y double, s string")
+    raises(ConnectUnsupportedError, "'s' (StringType)",
+           lambda: LogisticRegression().fit(text, label="y"))
+    nulls = spark.createDataFrame([(1.0, None), (0.0, 2.0)], "y double, x double")
+    raises(ValueError, "column 'x' must be numeric: row 0 of partition",
+           lambda: LogisticRegression().fit(nulls, label="y"))
+    inf = spark.createDataFrame([(1.0, float("inf")), (0.0, 2.0)], "y double, x double")
+    raises(ValueError, "must be finite", lambda: LogisticRegression().fit(inf, label="y"))
+    ratings = np.array([[1, 1, 5.0], [1, 2, 3.0], [2, 1, 4.0], [2, 2, 1.0]])
+    raises(ConnectUnsupportedError, "strategy='data_parallel'",
+           lambda: ALS(rank=2, max_iter=1, strategy="broadcast").fit(ratings))
+
+
+def main():
+    url = sys.argv[1]
+    only = sys.argv[2:]
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    for fn in CHECKS:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn(spark, url)
+            print("ok", fn.__name__, flush=True)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            tb = traceback.format_exc().replace("\n", " | ")[-3000:]
+            print("fail", fn.__name__, f"{type(exc).__name__}: {tb}", flush=True)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
