@@ -73,7 +73,6 @@ import math
 import operator
 import os
 import shutil
-import tempfile
 import time
 from typing import Any, NamedTuple
 
@@ -811,20 +810,29 @@ def _in_out_blocks(csr, row_bounds, col_bounds, n_cols):
     return in_blocks, out_blocks
 
 
-def _ensure_checkpoint_dir(sc):
+def _ensure_checkpoint_dir(ctx):
+    """A checkpoint directory for blocked ALS: the one set on the SparkContext; in local mode
+    else one inside Spark's own scratch space for this application (Spark deletes it at
+    stop); on a cluster else a clear error (a driver-local directory is not readable by
+    the executors of other hosts)."""
+    sc = ctx.sc
     try:
         current = sc.getCheckpointDir()
     except Exception:  # noqa: BLE001 - older pyspark
         current = None
-    if current is None:
-        path = tempfile.mkdtemp(prefix="mli-als-checkpoint-")
-        if not str(sc.master).startswith("local"):
-            log.warning("ALS: no Spark checkpoint directory set; using the driver-local %s, "
-                        "which executors on other hosts cannot read -- call "
-                        "sc.setCheckpointDir() with a shared (HDFS/S3) path", path)
-        else:
-            log.info("ALS: Spark checkpoint directory set to %s", path)
-        sc.setCheckpointDir(path)
+    if current is not None:
+        return
+    if not is_local(ctx):
+        raise ValueError(
+            "ALS(strategy='blocked') checkpoints its factors, and on a cluster the checkpoint "
+            "directory must be one every executor can read: call "
+            "spark.sparkContext.setCheckpointDir('hdfs://...' or another shared path) first, "
+            "or pass checkpoint_interval=None (no checkpoints) or a checkpoint_interval "
+            "above max_iter")
+    path = os.path.join(_driver_root_dir(ctx), f"checkpoints-{os.getpid()}")
+    os.makedirs(path, exist_ok=True)
+    log.info("ALS: Spark checkpoint directory set to %s (removed when Spark stops)", path)
+    sc.setCheckpointDir(path)
 
 
 class _BlockedRunner:
@@ -883,8 +891,8 @@ class _BlockedRunner:
         P, k = self.parts, cfg.rank
         width = X.shape[1]
         ci = self.checkpoint_interval
-        if ci is not None:
-            _ensure_checkpoint_dir(self.ctx.sc)
+        if ci is not None and ci <= max_iter:  # some iteration checkpoints
+            _ensure_checkpoint_dir(self.ctx)
         ub, ib = self.ub, self.ib
         static_u = self._keyed([("static", i, o) for i, o in zip(self.u_in, self.u_out)],
                                "user-blocks")

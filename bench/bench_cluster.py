@@ -12,9 +12,14 @@ tests/cluster.py), and runs, in one driver process on that cluster:
   includes ingesting the numpy arrays;
 * the bytes the gang's leader moved per pass (``mli.gang.last_stats``).
 
+With ``--connect`` the same benchmarks run through a Spark Connect server (pyspark's own,
+started on the cluster's master) from this process as a Connect client: mli with
+``MLContext(remote=...)``, pyspark.ml through the same Connect session.
+
 Times are medians of ``--repeats`` runs. Needs Linux namespaces (``unshare``, root).
 
 Run: python bench/bench_cluster.py [--rows 400000] [--repeats 3] [--only lr|svm|kmeans|pass]
+                                   [--connect]
 """
 from __future__ import annotations
 
@@ -75,6 +80,8 @@ def main(argv=None):
     ap.add_argument("--rows", type=int, default=400_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", action="append", choices=("lr", "svm", "kmeans", "pass"))
+    ap.add_argument("--connect", action="store_true",
+                    help="run through a Spark Connect server on the cluster")
     args = ap.parse_args(argv)
     only = set(args.only or ("lr", "svm", "kmeans", "pass"))
     problem = multihost.isolation_problem()
@@ -96,12 +103,23 @@ def main(argv=None):
     c = multihost.start(logs, [("mli-bench-a", "127.0.0.2"), ("mli-bench-b", "127.0.0.3")],
                         memory="5g")
     print(f"cluster: {c.url}, workers {c.workers}", flush=True)
+    server = None
     try:
-        with mli.MLContext(c.url, **{"spark.executor.memory": "4g",
-                                     "spark.cores.max": "2"}) as ctx:
+        if args.connect:
+            server = multihost.start_connect_server(
+                logs / "connect", c.url, **{"spark.executor.memory": "4g",
+                                            "spark.cores.max": "2",
+                                            "spark.default.parallelism": "2"})
+            print(f"Spark Connect server {server.url} on {c.url}", flush=True)
+            context = mli.MLContext(remote=server.url)
+        else:
+            context = mli.MLContext(c.url, **{"spark.executor.memory": "4g",
+                                              "spark.cores.max": "2"})
+        with context as ctx:
             ctx.spark
-            while int(ctx.sc.defaultParallelism) < 2:
-                time.sleep(0.5)
+            if not ctx.is_connect:
+                while int(ctx.sc.defaultParallelism) < 2:
+                    time.sleep(0.5)
             if "pass" in only:
                 t, out = pass_time(ctx, X, y, args.repeats + 2)
                 same = bool(np.array_equal(out, ref))
@@ -134,6 +152,8 @@ def main(argv=None):
                       f"pyspark.ml {r['ml']:7.2f} s  ratio {r['ours'] / r['ml']:.2f}  "
                       f"[{r['note']}]")
     finally:
+        if server is not None:
+            server.stop()
         c.stop()
 
 

@@ -118,14 +118,27 @@ def save_bundle(obj, directory: str, recycle: bool = False) -> None:
     arrays: list = []
     desc = _flatten(obj, arrays)
     tmp = f"{directory}.tmp-{uuid.uuid4().hex[:8]}"
-    os.makedirs(tmp, exist_ok=True)
-    for i, a in enumerate(arrays):
-        if recycle:
-            pagepool.write_array(os.path.join(tmp, f"a{i}.npy"), a)
-        else:
-            np.save(os.path.join(tmp, f"a{i}.npy"), np.ascontiguousarray(a), allow_pickle=False)
-    with open(os.path.join(tmp, "tree.json"), "w") as f:
-        json.dump({"tree": desc, "n": len(arrays)}, f)
+    try:
+        os.makedirs(tmp, exist_ok=True)
+        for i, a in enumerate(arrays):
+            if recycle:
+                pagepool.write_array(os.path.join(tmp, f"a{i}.npy"), a)
+            else:
+                np.save(os.path.join(tmp, f"a{i}.npy"), np.ascontiguousarray(a),
+                        allow_pickle=False)
+        with open(os.path.join(tmp, "tree.json"), "w") as f:
+            json.dump({"tree": desc, "n": len(arrays)}, f)
+    except OSError as exc:
+        import errno
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(exc.errno, f"no space left for a resident block in "
+                          f"{os.path.dirname(directory)} ({_nbytes(obj) / 2**20:.1f} MB "
+                          f"needed): free space there or point Spark's scratch space "
+                          f"elsewhere (spark.local.dir, SPARK_LOCAL_DIRS)") from None
+        raise
     try:
         os.rename(tmp, directory)
     except OSError:  # another attempt (speculation, retry) wrote it first
@@ -715,10 +728,10 @@ class BlockRDD:
             return BlockRDD.from_dataframe(
                 df, functools.partial(_mapped_frame, to_bundle, fn, args, with_index),
                 self._ctx, name=name)
-        if self._held is not None and self._ctx.is_connect:
-            # no RDDs: applied to each block as a pass opens it
-            return BlockView(self, functools.partial(_mapped_view, fn, args, with_index),
-                             name=name, indexed=with_index)
+        if self._ctx.is_connect:
+            # no RDDs: a gang run computes the derived blocks and writes them where it runs
+            return DerivedStore(self, functools.partial(_mapped_view, fn, args, with_index),
+                                name=name)
         src_self = self
         shipped = args  # shipped in the closure of the derived source (part of its lineage)
 
@@ -873,6 +886,62 @@ def _delete_everywhere(ctx, store_id: str) -> None:
             functools.partial(_delete_dirs, store_id), "ok long").collect()
     except Exception:  # noqa: BLE001 - Spark may already be stopped
         pass
+
+
+class DerivedStore(BlockRDD):
+    """``fn(index, bundle)`` of every block of ``parent``, computed by a gang run (one pass
+    over the parent) whose tasks write the results where they run: resident derived blocks
+    with no RDD (Spark Connect). The parent plus ``fn`` is the lineage: blocks found
+    missing are derived again."""
+
+    def __init__(self, parent: BlockRDD, fn: Callable, name: str = "derived"):
+        super().__init__(None, parent._ctx, name=name)
+        self._parent, self._fn = parent, fn
+
+    @property
+    def num_partitions(self) -> int:
+        return self._parent.num_partitions
+
+    def materialize(self) -> "DerivedStore":
+        if self._meta is None:
+            self._generation += 1
+            store_id = f"{self._id}-g{self._generation}"
+            meta = self._parent.map_collect(_write_derived, store_id, self._fn,
+                                            with_index=True)
+            self._meta, self._store_id = [tuple(m) for m in meta], store_id
+            _LIVE[self._id] = self
+        return self
+
+    @property
+    def passes_ready(self) -> bool:
+        return self._meta is not None
+
+    @property
+    def partition_rows(self) -> list[int]:
+        return [m[3] for m in self.materialize()._meta]
+
+    def unpersist(self) -> None:
+        if self._meta is not None:
+            store_id, self._meta = self._store_id, None
+            _LIVE.pop(self._id, None)
+            _delete_everywhere(self._ctx, store_id)
+
+    def source_bundles(self):
+        self._ctx.require_classic("an RDD of derived blocks", "the store's passes "
+                                  "(map_collect, map_reduce)")
+
+    @property
+    def source_rdd(self):
+        return self.source_bundles()
+
+
+def _write_derived(index, bundle, store_id, fn):
+    out = fn(index, bundle)
+    path = os.path.join(_root_dir(), store_id, f"p{index:05d}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_bundle(out, path)
+    _drop_cached(path)
+    return (index, socket.gethostname(), path, _bundle_rows(out))
 
 
 def _collect_step(blocks, fn, args, with_index):

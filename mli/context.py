@@ -144,6 +144,7 @@ class MLContext:
         self._lock = threading.RLock()
         self._previous_defaults: list = []  # defaults displaced by `with` (restored on exit)
         self._parallelism_found: int | None = None
+        self._scratch: str | None = None  # this application's scratch dir (local mode)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -288,8 +289,12 @@ class MLContext:
         if master is not None and master.startswith("local"):
             conf["spark.ui.enabled"] = "false"
             local_dir = _memory_backed_dir()
-            if local_dir is not None and "SPARK_LOCAL_DIRS" not in os.environ:
-                conf["spark.local.dir"] = local_dir
+            if local_dir is not None and "SPARK_LOCAL_DIRS" not in os.environ \
+                    and "spark.local.dir" not in self.spark_conf:
+                # one directory per application: removed at stop(), and by the next start
+                # when the application that made it was killed
+                self._scratch = _app_scratch_dir(local_dir)
+                conf["spark.local.dir"] = self._scratch
         if active is None and not under_submit and "MLI_SPARK_LOG_LEVEL" not in os.environ:
             log4j = os.path.join(os.path.dirname(__file__), "data", "log4j2.properties")
             opt = f"-Dlog4j2.configurationFile=file:{log4j}"
@@ -329,6 +334,9 @@ class MLContext:
 
                     blocks.forget_all()
                     self._spark.stop()
+                    if self._scratch is not None:
+                        shutil.rmtree(self._scratch, ignore_errors=True)
+                        self._scratch = None
                 self._spark = None
                 self._owner = False
         with _default_lock:
@@ -429,6 +437,35 @@ def _memory_backed_dir(root: str = "/dev/shm") -> str | None:
     except OSError:
         return None
     return path if os.access(path, os.W_OK) else None
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (field 22 of /proc/PID/stat), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _app_scratch_dir(base: str) -> str:
+    """``base/app-<pid>-<start time>`` for this process, after removing the directories of
+    applications that are gone (killed without ``stop()``): a directory is removed only when
+    no process with its pid and start time runs, so a live application's never is."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        names = []
+    for name in names:
+        m = re.fullmatch(r"app-(\d+)-(\d+)", name)
+        if m and _process_start(int(m.group(1))) != m.group(2):
+            log.info("removing %s: left by an application that is no longer running",
+                     os.path.join(base, name))
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    me = os.getpid()
+    path = os.path.join(base, f"app-{me}-{_process_start(me) or 0}")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def get_context(ctx: MLContext | None = None) -> MLContext:

@@ -41,7 +41,9 @@ def one_pass(blocks, fn: Callable, *args, combine: Callable = tree_add):
     ``blocks`` is a :class:`~mli.blocks.BlockRDD` (or anything with ``map_reduce``, e.g.
     :class:`~mli.optimize.LocalBlocks`, which is used as is).
     """
-    if getattr(blocks, "passes_ready", True) or not hasattr(blocks, "source_bundles"):
+    ctx = getattr(blocks, "_ctx", None)
+    if (getattr(blocks, "passes_ready", True) or not hasattr(blocks, "source_bundles")
+            or (ctx is not None and ctx.is_connect)):  # Connect: no RDD, a gang run
         if gang.available(blocks):
             return gang.run(blocks, _map_reduce, fn, args, combine)
         return blocks.map_reduce(fn, *args, combine=combine)

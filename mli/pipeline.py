@@ -89,7 +89,7 @@ from . import persist
 from .persist import _import_builtin_models, registry_key
 from .base import (Algorithm, Model, _short_repr, _values_equal, init_param_defaults,
                    init_param_names)
-from .blocks import BlockRDD, tree_add, _tree_reduce
+from .blocks import BlockRDD, BlockView, DerivedStore, tree_add, _tree_reduce
 from .errors import task_safe
 from .localmatrix import LocalMatrix
 from .params import validate_params
@@ -426,6 +426,14 @@ def _rows_to_pair(col_idx, label_idx, index, rows):
     yield (values, y)
 
 
+def _pairs_of(ctx, blocks) -> "Batches":
+    """Batches over a store of (X, y) bundles: an RDD of its bundles on a classic session,
+    a view of the store over Spark Connect."""
+    if ctx.is_connect:
+        return Batches(ctx, store=BlockView(blocks, _bundle_to_pair, name="pipeline"))
+    return Batches(ctx, blocks.source_bundles().map(_bundle_to_pair))
+
+
 def _bundle_to_pair(bundle):
     X, y = bundle
     return (X.array if isinstance(X, LocalMatrix) else X, y)
@@ -470,17 +478,33 @@ class Batches:
     all partitions, results combined in a deterministic tree) or :meth:`map_collect`.
     """
 
-    def __init__(self, ctx, rdd=None, *, local: list | None = None, offsets=None):
+    def __init__(self, ctx, rdd=None, *, local: list | None = None, offsets=None,
+                 store=None):
         self.ctx = ctx
         self._rdd = rdd
         self._local = local
         self._offsets = offsets
+        # Spark Connect (no RDDs): a store whose bundles are the (batch, y) pairs
+        self._store = store
+
+    @classmethod
+    def of_pairs(cls, ctx, pairs: list, offsets=None) -> "Batches":
+        """Batches of driver-held ``(batch, y)`` pairs, one per partition: an RDD on a
+        classic session, a store of blocks (sent once to the tasks) over Spark Connect."""
+        if ctx.is_connect:
+            return cls(ctx, store=BlockRDD.from_bundles(pairs, ctx, name="pipeline"),
+                       offsets=offsets)
+        return cls(ctx, ctx.sc.parallelize(pairs, len(pairs)), offsets=offsets)
 
     def then(self, stage: Transformer) -> "Batches":
         """These batches with ``stage`` applied (lazy)."""
         if self._local is not None:
             return Batches(self.ctx, local=[(stage._transform_batch(b), y)
                                             for b, y in self._local])
+        if self._store is not None:
+            view = BlockView(self._store, functools.partial(_pair_apply, [stage], self._offsets),
+                             name="pipeline", indexed=True)
+            return Batches(self.ctx, store=view, offsets=self._offsets)
         rdd = self._rdd.mapPartitionsWithIndex(
             task_safe(functools.partial(_partition_apply, [stage], self._offsets)),
             preservesPartitioning=True)
@@ -490,12 +514,18 @@ class Batches:
         """These batches kept in Spark's cache (memory, then disk) once computed."""
         if self._local is not None:
             return self
+        if self._store is not None:  # computed once by a gang run, kept where it ran
+            return Batches(self.ctx, store=DerivedStore(self._store, _index_identity,
+                                                        name="pipeline"),
+                           offsets=self._offsets)
         from pyspark import StorageLevel
 
         return Batches(self.ctx, self._rdd.persist(StorageLevel.MEMORY_AND_DISK),
                        offsets=self._offsets)
 
     def unpersist(self) -> None:
+        if isinstance(self._store, DerivedStore):
+            self._store.unpersist()
         if self._rdd is not None and self._rdd.is_cached:
             try:
                 self._rdd.unpersist()
@@ -512,6 +542,22 @@ class Batches:
         from .table import MLTable
 
         with_label = label is not None
+        if self._store is not None:
+            if width is None:
+                widths = self._store.map_collect(_matrix_width)
+                if any(w is None for w in widths):
+                    self.ctx.require_classic("a pipeline whose output is records (not a "
+                                             "matrix)", "a pipeline ending in a featurizer "
+                                             "or a model")
+                width = widths[0]
+            view = DerivedStore(self._store, functools.partial(_indexed_pair_to_block,
+                                                               with_label), name="output")
+            names = [f"f{j}" for j in range(width)] + ([str(label)] if with_label else [])
+            table = MLTable(self.ctx, names, blocks=functools.partial(getattr, view,
+                                                                       "source_rdd"),
+                            numeric=True)
+            table._origin = view
+            return table
         probe = [True] if width is not None else self._rdd.map(_is_matrix_pair).take(1)
         if not probe or probe[0]:
             rdd = self._rdd.map(functools.partial(_pair_to_block, with_label))
@@ -526,6 +572,8 @@ class Batches:
     def _results(self, fn: Callable, args: tuple) -> list:
         if self._local is not None:
             return [fn(b, y, *args) for b, y in self._local]
+        if self._store is not None:
+            return self._store.map_collect(_call_on_pair, fn, args)
         f = task_safe(functools.partial(_call_pair, fn, args))
         return self.ctx.run(self._rdd.map(f).collect)
 
@@ -540,6 +588,8 @@ class Batches:
 
     @property
     def num_partitions(self) -> int:
+        if self._store is not None:
+            return self._store.num_partitions
         return len(self._local) if self._local is not None else self._rdd.getNumPartitions()
 
     def _labeled(self, name_prefix: str = "f", width: int | None = None):
@@ -547,15 +597,20 @@ class Batches:
         number of features when the stages know it, which saves a Spark job)."""
         from .table import LabeledData
 
-        if self._local is not None:
-            from .context import get_context
-
-            rdd = get_context(self.ctx).sc.parallelize(self._local, len(self._local))
+        if self._store is not None:
+            store = DerivedStore(self._store, functools.partial(_as_feature_matrix, None),
+                                 name="pipeline")
         else:
-            rdd = self._rdd
-        src = rdd.mapPartitionsWithIndex(
-            task_safe(functools.partial(_pairs_to_features, None)), preservesPartitioning=True)
-        store = BlockRDD(src, self.ctx, name="pipeline")
+            if self._local is not None:
+                from .context import get_context
+
+                rdd = get_context(self.ctx).sc.parallelize(self._local, len(self._local))
+            else:
+                rdd = self._rdd
+            src = rdd.mapPartitionsWithIndex(
+                task_safe(functools.partial(_pairs_to_features, None)),
+                preservesPartitioning=True)
+            store = BlockRDD(src, self.ctx, name="pipeline")
         if width is not None:
             return LabeledData(store, [f"{name_prefix}{j}" for j in range(width)], self.ctx)
         widths = store.map_collect(_width_of)
@@ -570,6 +625,27 @@ class Batches:
 
 
 _NO_OUTPUT = object()
+
+
+def _pair_apply(stages, offsets, index, pair):
+    """One (batch, y) pair through ``stages`` (a store's view; errors located)."""
+    return next(_partition_apply(stages, offsets, index, iter([pair])))
+
+
+def _call_on_pair(pair, fn, args):
+    return fn(pair[0], pair[1], *args)
+
+
+def _index_identity(index, bundle):
+    return bundle
+
+
+def _matrix_width(pair):
+    return pair[0].shape[1] if _is_matrix_pair(pair) else None
+
+
+def _indexed_pair_to_block(with_label, index, pair):
+    return _pair_to_block(with_label, pair)
 
 
 def _is_matrix_pair(pair) -> bool:
@@ -645,8 +721,8 @@ class _Source:
         if isinstance(data, LabeledData):
             if y is not None or label is not None:
                 raise ValueError("LabeledData already holds the labels; do not pass y/label")
-            rdd = data.blocks.source_bundles().map(_bundle_to_pair)
-            return cls(Batches(ctx, rdd), "matrix", data.num_features, data.feature_names)
+            return cls(_pairs_of(ctx, data.blocks), "matrix", data.num_features,
+                       data.feature_names)
         if isinstance(data, MLTable):
             if y is not None:
                 raise ValueError("y is for local input; with a table pass label='column name'")
@@ -669,8 +745,7 @@ class _Source:
             ctx = get_context(ctx)
             table = MLTable.from_numpy(data, y, ctx=ctx, label="__label__")
             labeled = table.labeled("__label__" if y is not None else None)
-            rdd = labeled.blocks.source_bundles().map(_bundle_to_pair)
-            return cls(Batches(ctx, rdd), "matrix", data.shape[1], None,
+            return cls(_pairs_of(ctx, labeled.blocks), "matrix", data.shape[1], None,
                        cleanup=table.unpersist)
         # records: list of str / token lists / images, or an n-D array (image stack)
         if isinstance(data, np.ndarray) and data.ndim >= 3:
@@ -696,8 +771,7 @@ class _Source:
         chunks = [(data[bounds[i]:bounds[i + 1]],
                    None if yv is None else yv[bounds[i]:bounds[i + 1]]) for i in range(parts)]
         offsets = bounds[:-1].tolist()
-        rdd = ctx.sc.parallelize(chunks, parts)
-        return cls(Batches(ctx, rdd, offsets=offsets), kind, 1, [name])
+        return cls(Batches.of_pairs(ctx, chunks, offsets=offsets), kind, 1, [name])
 
     @classmethod
     def _from_table(cls, table, label, first, ctx) -> "_Source":
@@ -707,14 +781,15 @@ class _Source:
         wants_records = getattr(first, "_input_kind", "any") not in ("any", "matrix")
         if table.is_numeric and not wants_records:
             labeled = table.labeled(label)
-            rdd = labeled.blocks.source_bundles().map(_bundle_to_pair)
-            return cls(Batches(ctx, rdd), "matrix", labeled.num_features,
+            return cls(_pairs_of(ctx, labeled.blocks), "matrix", labeled.num_features,
                        labeled.feature_names)
         feats = [c for c in cols if c != label]
         if len(feats) != 1:
             raise ValueError(f"the pipeline takes one input column (text or records) besides "
                              f"the label, but the table has {feats}; select one with "
                              "table.select(column, label)")
+        ctx.require_classic("a pipeline over a table of records", "a list of records "
+                            "(texts, token lists) or an array (images) as the input")
         ci = cols.index(feats[0])
         li = None if label is None else cols.index(str(label))
         rdd = table.rdd.mapPartitionsWithIndex(

@@ -3,6 +3,7 @@ cold start, input validation, recommendations, persistence and output kinds."""
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pandas as pd
@@ -216,6 +217,33 @@ def test_many_blocked_iterations_with_checkpoints(ctx):
                               Y0=hashed_factors(np.arange(8), 2, 0, _ITEM_SALT))
     assert_allclose(m.user_factors, X, atol=1e-3)
     assert_allclose(m.item_factors, Y, atol=1e-3)
+
+
+def test_blocked_checkpoints_leave_no_directory_behind(ctx, monkeypatch):
+    """Local mode: the checkpoint directory mli sets lies in Spark's own scratch space for
+    the application (Spark removes it at stop), not in the temp dir."""
+    import glob
+    import tempfile
+
+    import mli.algorithms.als as als_module
+
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "mli-als-checkpoint-*")))
+    monkeypatch.setattr(ctx.sc, "getCheckpointDir", lambda: None)
+    seen = []
+    monkeypatch.setattr(ctx.sc, "setCheckpointDir", seen.append)
+    als_module._ensure_checkpoint_dir(ctx)
+    assert len(seen) == 1 and seen[0].startswith(als_module._driver_root_dir(ctx))
+    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "mli-als-checkpoint-*")))
+    assert after == before
+
+
+def test_blocked_checkpoints_on_a_cluster_need_a_shared_directory(ctx, monkeypatch):
+    import mli.algorithms.als as als_module
+
+    monkeypatch.setattr(ctx.sc, "getCheckpointDir", lambda: None)
+    monkeypatch.setattr(als_module, "is_local", lambda c: False)
+    with pytest.raises(ValueError, match=r"setCheckpointDir.*checkpoint_interval=None"):
+        als_module._ensure_checkpoint_dir(ctx)
 
 
 # ---------------------------------------------------------------------------- initialization

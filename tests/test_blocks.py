@@ -357,3 +357,18 @@ def test_save_and_load_bundles(tmp_path):
         save_bundle({1, 2}, str(tmp_path / "c"))
     with pytest.raises(TypeError, match="numeric arrays only"):
         save_bundle((np.array([object()]),), str(tmp_path / "d"))
+
+
+def test_full_scratch_space_names_the_directory(tmp_path, monkeypatch):
+    import errno
+
+    from mli import blocks as B
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(B.np, "save", full)
+    with pytest.raises(OSError, match=r"no space left for a resident block in .*store.*"
+                                      r"spark\.local\.dir"):
+        B.save_bundle(np.ones((10, 3)), str(tmp_path / "store" / "p00000"))
+    assert not list((tmp_path / "store").glob("*.tmp-*"))  # no half-written block left

@@ -19,10 +19,11 @@ import cluster
 import mli
 
 HERE = Path(__file__).parent
-# every algorithm; ALS over Connect runs its data-parallel strategy (gang runs over
-# resident blocks); the broadcast and blocked strategies need RDDs (checked to say so)
+# every algorithm and two pipelines (matrix; text: tokenize, hash, TF-IDF, naive Bayes); ALS
+# over Connect runs its data-parallel strategy (gang runs over resident blocks); the
+# broadcast and blocked strategies need RDDs (checked to say so)
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
-              "als_data_parallel"]
+              "als_data_parallel", "pipeline_matrix", "pipeline_text"]
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use"]

@@ -265,12 +265,55 @@ def test_local_scratch_dir_is_memory_backed_only_with_room(tmp_path, monkeypatch
     assert mctx._memory_backed_dir(str(tmp_path)) is None
 
 
+def test_scratch_dirs_of_killed_applications_are_removed_live_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from mli import context as mctx
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_start = mctx._process_start(dead.pid) or "1"
+    dead.wait()
+    parent = os.getppid()  # alive, and not this process
+    live = tmp_path / f"app-{parent}-{mctx._process_start(parent)}"
+    reused = tmp_path / f"app-{parent}-1"  # same pid, another start time: pid reused
+    gone = tmp_path / f"app-{dead.pid}-{dead_start}"
+    other = tmp_path / "not-an-app"
+    for d in (live, reused, gone, other):
+        (d / "blockmgr-x").mkdir(parents=True)
+    mine = mctx._app_scratch_dir(str(tmp_path))
+    assert mine == str(tmp_path / f"app-{os.getpid()}-{mctx._process_start(os.getpid())}")
+    assert live.exists() and other.exists() and os.path.isdir(mine)
+    assert not gone.exists() and not reused.exists()
+
+
 def test_session_scratch_dir(ctx):
     from mli import context as mctx
 
     expected = mctx._memory_backed_dir()
     got = ctx.sc.getConf().get("spark.local.dir", None)
     if "SPARK_LOCAL_DIRS" in os.environ or expected is None:
-        assert got != "/dev/shm/mli"
+        assert got is None or not got.startswith("/dev/shm/mli")
     else:
-        assert got == expected
+        assert got == os.path.join(expected, f"app-{os.getpid()}-"
+                                             f"{mctx._process_start(os.getpid())}")
+
+
+def test_stop_removes_the_application_scratch_dir():
+    import subprocess
+    import sys
+
+    code = ("import os, mli\n"
+            "c = mli.MLContext('local[1]')\n"
+            "c.spark.range(3).count()\n"
+            "d = c._scratch\n"
+            "print(d, d is not None and os.path.isdir(d))\n"
+            "c.stop()\n"
+            "print(d, d is not None and os.path.exists(d))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    before, after = out.stdout.split()[1], out.stdout.split()[3]
+    if out.stdout.split()[0] == "None":
+        pytest.skip("no memory-backed scratch space here (/dev/shm missing or full)")
+    assert before == "True" and after == "False"

@@ -52,11 +52,28 @@ def data():
     return X, y, z, ratings
 
 
+def texts():
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(300)]
+    spam = [f"s{i}" for i in range(20)]
+    docs, labels = [], []
+    for i in range(1500):
+        label = i % 3 == 0
+        n = int(rng.integers(4, 15))
+        pool = words + spam * 5 if label else words
+        docs.append(" ".join(rng.choice(pool, n)))
+        labels.append(float(label))
+    return docs, np.array(labels)
+
+
 def main():
     master = sys.argv[1]
     only = [a for a in sys.argv[2:] if not a.startswith("--")]
     kill = "--kill-executor-mid-fit" in sys.argv
     X, y, z, ratings = data()
+    docs, labels = texts()
+    from mli.featurize import HashingTF, Normalizer, TFIDF, Tokenizer
+    from mli.pipeline import Pipeline
     fits = {
         "lr": lambda: LogisticRegression(reg=0.01, tol=1e-9).fit(X, y),
         "lr_lbfgs": lambda: LogisticRegression(reg=0.01, solver="lbfgs").fit(X, y),
@@ -71,6 +88,10 @@ def main():
         "als_data_parallel": lambda: ALS(rank=4, max_iter=3, seed=1,
                                          strategy="data_parallel").fit(ratings),
         "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked").fit(ratings),
+        "pipeline_matrix": lambda: Pipeline([Normalizer(), LogisticRegression(reg=0.01)]).fit(
+            X, y),
+        "pipeline_text": lambda: Pipeline([Tokenizer(), HashingTF(2 ** 10), TFIDF(),
+                                           NaiveBayes()]).fit(docs, labels),
     }
     if master.startswith("sc://"):  # a Spark Connect client: the server has the master
         ctx = mli.MLContext(remote=master)
