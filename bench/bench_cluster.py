@@ -61,14 +61,24 @@ def pass_time(ctx, X, y, repeats):
     return float(np.median(times)), out
 
 
-def ml_frame(spark, X, y, partitions):
-    """A cached pyspark.ml DataFrame (label + features vector) built through Arrow."""
+def ml_frame(spark, X, y, partitions, scratch=None):
+    """A cached pyspark.ml DataFrame (label + features vector) built through Arrow; over
+    Spark Connect from a Parquet file in ``scratch`` (local data would travel inside the
+    tasks, past Spark's 128 MB message limit)."""
     import pandas as pd
     from pyspark.ml.functions import array_to_vector
 
-    pdf = pd.DataFrame({"label": y, "features": list(X)})
-    df = spark.createDataFrame(pdf).select("label",
-                                           array_to_vector("features").alias("features"))
+    if scratch is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = os.path.join(scratch, "ml-frame.parquet")
+        feats = pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), X.shape[1])
+        pq.write_table(pa.table({"label": y, "features": feats}), path)
+        src = spark.read.parquet(path)
+    else:
+        src = spark.createDataFrame(pd.DataFrame({"label": y, "features": list(X)}))
+    df = src.select("label", array_to_vector("features").alias("features"))
     df = df.repartition(partitions).cache()
     df.count()
     return df
@@ -107,7 +117,9 @@ def main(argv=None):
     try:
         if args.connect:
             server = multihost.start_connect_server(
+                # the server's driver holds pyspark.ml's DataFrame made from local data
                 logs / "connect", c.url, **{"spark.executor.memory": "4g",
+                                            "spark.driver.memory": "8g",
                                             "spark.cores.max": "2",
                                             "spark.default.parallelism": "2"})
             print(f"Spark Connect server {server.url} on {c.url}", flush=True)
@@ -127,7 +139,11 @@ def main(argv=None):
                       f"(same result bit for bit: {same})", flush=True)
             b = Bench(ctx, 4, args.repeats)
             t0 = time.perf_counter()
-            df = ml_frame(ctx.spark, X, y, 4)
+            scratch = None
+            if ctx.is_connect:  # a directory every node sees (the workers' /tmp is private)
+                scratch = str(ROOT.parent / f".mli-bench-{os.getpid()}")
+                os.makedirs(scratch, exist_ok=True)
+            df = ml_frame(ctx.spark, X, y, 4, scratch)
             print(f"pyspark.ml DataFrame built and cached in {time.perf_counter() - t0:.1f} s "
                   "(not timed below)", flush=True)
             print("\n  algorithm          data     mli (incl. ingest)  pyspark.ml  ratio", flush=True)
@@ -155,6 +171,9 @@ def main(argv=None):
         if server is not None:
             server.stop()
         c.stop()
+        import shutil
+
+        shutil.rmtree(ROOT.parent / f".mli-bench-{os.getpid()}", ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -275,6 +275,10 @@ class MLContext:
             "spark.python.worker.reuse": "true",
             "spark.sql.shuffle.partitions": "8",
             "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
+            # a gang (barrier stage) that cannot get all its slots fails after ~20 s, not
+            # Spark's 10 minutes (40 checks, 15 s apart); mli.gang says what to change
+            "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "10",
+            "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "2s",
         }
         if hasattr(socket, "AF_UNIX"):
             # the JVM talks to its Python workers over a Unix socket: over TCP, each task's

@@ -481,6 +481,13 @@ def _run_once(ctx, meta, view, program, args, on_request, held=None):
     if coord.has_result:
         return "result", coord.result
     if "error" in done:
+        if _too_few_slots(done["error"]):
+            raise RuntimeError(
+                f"a gang run needs {n} task slots at once (one barrier task per core) but "
+                f"Spark could not offer them: the executors have fewer free cores than "
+                f"{ctx.default_parallelism} (Spark's default parallelism, which mli sizes "
+                f"gangs by). Give the application more executor cores, or pass "
+                f"MLContext(parallelism=N) with N at most the cores it has") from None
         original = decode(done["error"])
         if original is None and not stopped and _lost_executor(done["error"]):
             return "lost", done["error"]  # Spark does not run a barrier result stage again
@@ -488,6 +495,11 @@ def _run_once(ctx, meta, view, program, args, on_request, held=None):
     if coord.missing:
         return "missing", None
     raise RuntimeError("gang run ended without a result")  # pragma: no cover
+
+
+def _too_few_slots(exc: BaseException) -> bool:
+    text = str(exc)
+    return "BarrierJobSlotsNumberCheckFailed" in text or "more slots than" in text
 
 
 def _lost_executor(exc: BaseException) -> bool:

@@ -33,6 +33,8 @@ def _check_path(ctx: MLContext, path: str) -> None:
     """FileNotFoundError (not a JVM trace) when nothing exists at ``path`` (globs allowed)."""
     if not isinstance(path, str) or not path:
         raise TypeError(f"path must be a non-empty string, got {path!r}")
+    if ctx.is_connect:
+        return  # the path is the server's to read: its error is translated by _spark_read
     sc = ctx.sc
     jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
     try:
@@ -260,8 +262,13 @@ def _spark_read(ctx, fmt, path, **options):
     for k, v in options.items():
         reader = reader.option(k, v)
     try:
-        return getattr(reader, fmt)(path)
+        df = getattr(reader, fmt)(path)
+        if ctx.is_connect:
+            df.columns  # noqa: B018 - over Connect the server resolves the path only now
+        return df
     except Exception as exc:  # noqa: BLE001
+        if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
+            raise FileNotFoundError(f"no such file or directory: {path}") from None
         raise ValueError(f"cannot read {path} as {fmt}: {_spark_message(exc)}") from None
 
 
@@ -324,6 +331,9 @@ def read_text(path: str, *, ctx: MLContext | None = None, min_partitions: int | 
     from .table import MLTable
 
     ctx = get_context(ctx)
+    ctx.require_classic("read_text (a table of Python strings)",
+                        "spark.read.text(path) in Spark itself, or a list of texts into a "
+                        "pipeline (Tokenizer | HashingTF | ...), which runs over Connect")
     _check_path(ctx, path)
     if min_partitions is None:
         min_partitions = ctx.sc.defaultMinPartitions
@@ -597,6 +607,8 @@ def read_libsvm(path: str, *, num_features: int | None = None, zero_based: bool 
     from .table import MLTable
 
     ctx = get_context(ctx)
+    ctx.require_classic("read_libsvm", "read_csv / read_parquet of numeric columns, or "
+                        "MLTable.from_numpy of a scipy sparse matrix")
     _check_path(ctx, path)
     if num_features is not None and (not isinstance(num_features, (int, np.integer))
                                      or isinstance(num_features, bool) or num_features < 1):

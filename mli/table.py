@@ -573,6 +573,8 @@ class MLTable:
         """The resident per-partition LocalMatrix blocks (materialized on first use)."""
         if self._store is None and self._origin is not None:
             self._store = self._origin
+        if self._store is None and self._label_source is not None and self._ctx.is_connect:
+            self._store = self._label_source[2].map(_join_label, name="table")
         if self._store is None:
             src = self._block_source().mapPartitionsWithIndex(
                 task_safe(functools.partial(_validate_partition, self.columns)),
@@ -879,6 +881,8 @@ class MLTable:
     # ------------------------------------------------------------------ actions
     def collect(self) -> list[tuple]:
         """All rows, in order, as tuples."""
+        if self._ctx.is_connect and self.is_numeric:
+            return [tuple(r) for r in self.to_numpy().tolist()]
         return self._ctx.run(self.rdd.collect)
 
     def take(self, n: int) -> list[tuple]:
@@ -887,6 +891,8 @@ class MLTable:
             raise TypeError(f"take expects an integer number of rows, got {n!r}")
         if n < 0:
             raise ValueError(f"take expects a number of rows >= 0, got {n}")
+        if self._ctx.is_connect and self._numeric:
+            return self.collect()[:int(n)]
         return self._ctx.run(self.rdd.take, int(n))
 
     def is_empty(self) -> bool:
@@ -924,14 +930,20 @@ class MLTable:
         if not self.is_numeric:
             raise self._non_numeric_error("to_numpy needs numeric columns (use to_pandas for "
                                           "mixed tables); columns")
-        blocks = self._ctx.run(self._block_source().collect)
+        blocks = self._collected_blocks()
         mats = [b.array.toarray() if sp.issparse(b.array) else np.asarray(b.array) for b in blocks]
         if not mats:
             return np.zeros((0, self.num_cols))
         return np.vstack(mats)
 
+    def _collected_blocks(self) -> list:
+        """Every block on the driver, in order (over Spark Connect: by a gang run)."""
+        if self._ctx.is_connect:
+            return self.blocks.collect()
+        return self._ctx.run(self._block_source().collect)
+
     def to_scipy(self) -> sp.csr_matrix:
-        blocks = self._ctx.run(self._block_source().collect)
+        blocks = self._collected_blocks()
         return sp.csr_matrix(sp.vstack([sp.csr_matrix(b.array) for b in blocks]))
 
     def to_pandas(self):

@@ -13,6 +13,7 @@ from pyspark import cloudpickle
 import scipy.sparse as sp
 
 from _spark_probe import spark_jobs
+import mli
 import mli.gang as gang
 from mli.blocks import BlockRDD, BlockView, _driver_root_dir, local_slots
 from mli.localmatrix import LocalMatrix
@@ -247,3 +248,26 @@ def test_one_pass_is_a_gang_run_equal_to_a_pass_job(ctx, monkeypatch):
     for c in out[True]:
         for a, b in zip(out[True][c], out[False][c]):
             assert np.array_equal(a, b)
+
+
+def test_a_gang_without_enough_slots_fails_fast_and_clearly(ctx, monkeypatch):
+    """More barrier tasks than cores: Spark's slot check fails (mli sets it to ~20 s, not
+    10 minutes) and the error says what to change."""
+    import time
+
+    import mli.gang as gang_module
+
+    store = mli.MLTable.from_numpy(np.ones((40, 2)), num_partitions=4, ctx=ctx).blocks
+    monkeypatch.setattr(gang_module, "slots", lambda c: 4)  # ask for 4 tasks on 2 cores
+    t = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"needs 4 task slots at once.*parallelism=N"):
+        gang_module.run(store, _sum_program)
+    assert time.perf_counter() - t < 120
+
+
+def _sum_program(blocks):
+    return blocks.map_reduce(_block_sum)
+
+
+def _block_sum(bundle):
+    return float(np.asarray(bundle.array).sum())

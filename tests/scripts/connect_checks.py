@@ -112,6 +112,45 @@ def wrong_input_says_what_to_use(spark, url):
            lambda: ALS(rank=2, max_iter=1, strategy="broadcast").fit(ratings))
 
 
+@check
+def readers(spark, url):
+    """read_csv / read_parquet over Connect: the server reads, the executors write the
+    blocks; the model equals the numpy fit's."""
+    import os
+    import tempfile
+
+    from mli.algorithms import LogisticRegression
+
+    X, y = data(600, 3, seed=4)
+    d = tempfile.mkdtemp(prefix="mli-connect-read-")
+    csv = os.path.join(d, "t.csv")
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y).to_csv(csv, index=False)
+    ref = LogisticRegression(reg=0.1).fit(X, y)
+    m = LogisticRegression(reg=0.1).fit(mli.MLTable.read_csv(csv), label="label")
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    spark.read.csv(csv, header=True, inferSchema=True).write.parquet(os.path.join(d, "p"))
+    m = LogisticRegression(reg=0.1).fit(mli.MLTable.read_parquet(os.path.join(d, "p")),
+                                        label="label")
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    raises(FileNotFoundError, "no such file", lambda: mli.MLTable.read_csv(d + "/missing"))
+    raises(ConnectUnsupportedError, "spark.read.text", lambda: mli.MLTable.read_text(csv))
+
+
+@check
+def conformance_of_every_algorithm(spark, url):
+    """mli.testing's conformance check (fit, predict, save/load, partition invariance,
+    wrong input) of every registered algorithm, over Connect."""
+    from mli.testing import check_registered, registered_algorithms
+
+    failed = []
+    for cls in registered_algorithms():
+        try:
+            check_registered(cls)
+        except Exception as exc:  # noqa: BLE001 - collected, reported together
+            failed.append(f"{cls.__name__}: {type(exc).__name__}: {str(exc)[:300]}")
+    assert not failed, " || ".join(failed)
+
+
 def main():
     url = sys.argv[1]
     only = sys.argv[2:]
