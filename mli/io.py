@@ -49,11 +49,9 @@ def _check_path(ctx: MLContext, path: str) -> None:
 # ---------------------------------------------------------------------------- Spark DataFrames
 
 
-def _arrow_to_npy(columns, batches):
-    import pyarrow as pa
-    from pyspark import TaskContext
-
-    part = TaskContext.get().partitionId() if TaskContext.get() else 0
+def _arrow_matrix(columns, batches, part: int) -> np.ndarray:
+    """One partition's Arrow batches as a float64 matrix; a null is refused, naming the
+    column, row and partition."""
     mats, offset = [], 0
     for b in batches:
         cols = []
@@ -66,7 +64,15 @@ def _arrow_to_npy(columns, batches):
         offset += b.num_rows
         if b.num_rows:
             mats.append(np.column_stack(cols))
-    X = np.vstack(mats) if mats else np.zeros((0, len(columns)))
+    return np.vstack(mats) if mats else np.zeros((0, len(columns)))
+
+
+def _arrow_to_npy(columns, batches):
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    part = TaskContext.get().partitionId() if TaskContext.get() else 0
+    X = _arrow_matrix(columns, batches, part)
     rows_per_chunk = max(1, _CHUNK_BYTES // max(1, X.shape[1] * 8))
     for s in range(0, max(1, X.shape[0]), rows_per_chunk):
         buf = _io.BytesIO()
@@ -80,20 +86,7 @@ def _arrow_to_block(columns, batches, index):
     values refused, naming the column, row and partition)."""
     from .table import _validate_block
 
-    mats, offset = [], 0
-    for b in batches:
-        cols = []
-        for j, c in enumerate(b.columns):
-            if c.null_count:
-                i = int(np.argmax(np.asarray(c.is_null())))
-                raise ValueError(f"column '{columns[j]}' must be numeric: row {offset + i} of "
-                                 f"partition {index} is missing (null)")
-            cols.append(np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64))
-        offset += b.num_rows
-        if b.num_rows:
-            mats.append(np.column_stack(cols))
-    X = np.vstack(mats) if mats else np.zeros((0, len(columns)))
-    return _validate_block(columns, LocalMatrix(X), index)
+    return _validate_block(columns, LocalMatrix(_arrow_matrix(columns, batches, index)), index)
 
 
 def _npy_rows_to_block(rows):

@@ -852,6 +852,53 @@ def _transform_any(stages: Sequence[Transformer], data: Any, *, keep=None,
     return _transform_local(stages, data)
 
 
+def _final_on_frame(stages, model, method: str, df):
+    """``model.method`` of the featurized rows of a Spark DataFrame, as a DataFrame: one lazy
+    ``mapInArrow`` (the DataFrame API only, so it runs over Spark Connect). The input is one
+    text/records column, or numeric columns (a matrix); the output's width comes from the
+    first row, run here."""
+    from .io import _NUMERIC_SPARK
+
+    fields = [(f.name, type(f.dataType).__name__) for f in df.schema.fields]
+    records = len(fields) == 1 and fields[0][1] == "StringType"
+    if not records and not all(t in _NUMERIC_SPARK for _n, t in fields):
+        raise ValueError(f"a pipeline reads one text column or numeric columns; the "
+                         f"DataFrame has {[f'{n} ({t})' for n, t in fields]}")
+    cols = [n for n, _t in fields]
+    first = df.limit(1).toArrow().to_batches()
+    if not first:
+        raise ValueError("cannot predict on an empty DataFrame")
+    width = _frame_outputs(stages, model, method, records, cols, first[0]).shape[1]
+    names = ["prediction"] if method == "predict" else [f"{method}_{j}" for j in range(width)]
+    schema = ", ".join(f"`{n}` double" for n in names)
+    return df.mapInArrow(task_safe(functools.partial(_final_arrow, stages, model, method,
+                                                     records, cols, names)), schema)
+
+
+def _frame_outputs(stages, model, method, records, columns, batch) -> np.ndarray:
+    from .io import _arrow_matrix
+
+    data = batch.column(0).to_pylist() if records else _arrow_matrix(columns, [batch], 0)
+    out = _run_stages(stages, data)
+    res = np.asarray(getattr(model, method)(_as_matrix_output(out, "featurizing").array),
+                     dtype=np.float64)
+    return res.reshape(len(res), -1)
+
+
+def _final_arrow(stages, model, method, records, columns, names, batches):
+    import pyarrow as pa
+
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        res = _frame_outputs(stages, model, method, records, columns, batch)
+        if res.shape[1] != len(names):
+            raise ValueError(f"{method} gave {res.shape[1]} columns here but {len(names)} "
+                             "on the first row")
+        yield pa.RecordBatch.from_arrays([pa.array(res[:, j]) for j in range(len(names))],
+                                         names=names)
+
+
 def _partition_features(stages, col_idx, keep_idx, final_method, index, rows):
     """A rows-table partition -> one LocalMatrix (features, or predictions)."""
     rows = list(rows)
@@ -1469,6 +1516,8 @@ class PipelineModel(Model):
 
         mod = type(data).__module__
         is_df = mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame"
+        if is_df and mod.startswith("pyspark.sql.connect"):
+            return _final_on_frame(list(self.stages_), self.model_, method, data)
         if is_df:
             data = MLTable.from_spark(data)
         if isinstance(data, MLTable):

@@ -151,6 +151,30 @@ def conformance_of_every_algorithm(spark, url):
     assert not failed, " || ".join(failed)
 
 
+@check
+def pipeline_predict_on_a_connect_dataframe(spark, url):
+    from mli.algorithms import LogisticRegression, NaiveBayes
+    from mli.featurize import HashingTF, Normalizer, Tokenizer
+    from mli.pipeline import Pipeline
+
+    docs = ["free prize now", "lunch at noon", "win a free prize", "see you at lunch"] * 25
+    labels = np.array([1.0, 0.0, 1.0, 0.0] * 25)
+    m = Pipeline([Tokenizer(), HashingTF(2 ** 8), NaiveBayes()]).fit(docs, labels)
+    out = m.predict(spark.createDataFrame(pd.DataFrame({"text": docs})))
+    assert type(out).__module__.startswith("pyspark.sql.connect") and out.columns == [
+        "prediction"]
+    np.testing.assert_array_equal(out.toPandas()["prediction"].to_numpy(), m.predict(docs))
+    X, y = data(300, 3, seed=5)
+    mm = Pipeline([Normalizer(), LogisticRegression()]).fit(X, y)
+    frame = spark.createDataFrame(pd.DataFrame(X, columns=["a", "b", "c"]))
+    np.testing.assert_array_equal(mm.predict(frame).toPandas()["prediction"].to_numpy(),
+                                  mm.predict(X))
+    proba = mm.predict_proba(frame).toPandas().to_numpy()
+    np.testing.assert_allclose(proba, mm.predict_proba(X))
+    raises(ValueError, "one text column or numeric columns",
+           lambda: m.predict(spark.createDataFrame([("a", "b")], "s string, t string")))
+
+
 def main():
     url = sys.argv[1]
     only = sys.argv[2:]
