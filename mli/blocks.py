@@ -1,37 +1,37 @@
-"""Resident blocks: per-partition numeric data that stays in the Python workers between passes.
+"""Resident blocks: per-partition numeric data written once where the tasks run, read by
+every pass.
 
 An iterative algorithm makes many passes over the same data. Shipping the data from the JVM
 to the Python workers on every pass (what a cached RDD of numpy blocks does) costs pickling
-and socket copies that dominate the pass. A :class:`BlockRDD` instead
+and socket copies that dominate the pass. A :class:`BlockRDD` instead writes each *bundle*
+(a LocalMatrix, ndarray, scipy sparse matrix, or a tuple/dict of those; one per partition)
+as ``.npy`` files into the node's app-scoped Spark directory (``SparkFiles``' root, deleted
+by Spark with the application), once, and every pass memory-maps them: the pages are shared
+by all worker processes on a node through the OS page cache; nothing is pickled or copied
+per pass, and workers are reused between tasks and keep the opened bundles.
 
-1. runs one Spark job over its *source* RDD (each partition yields exactly one *bundle*: a
-   LocalMatrix, ndarray, scipy sparse matrix, or a tuple/dict of those) that writes every
-   bundle as ``.npy`` files into the node's app-scoped Spark directory
-   (``SparkFiles.getRootDirectory()``, deleted by Spark with the application), and caches a
-   tiny *token* per partition in the JVM block manager, on the executor that wrote it;
-2. runs each pass as a job over the cached tokens: Spark schedules task ``p`` where token
-   ``p`` is cached (process-local), and the task memory-maps bundle ``p``. The pages are
-   shared by all worker processes on the node through the OS page cache; nothing is pickled
-   or copied per pass. Workers are reused between tasks and keep the opened bundles.
+There is one execution model on every deployment (``local[*]``, a multi-host cluster, a
+Spark Connect session): **every pass is a gang run** (:mod:`mli.gang`), a barrier stage
+whose tasks are given the blocks they can read where they run. Where the blocks come from:
 
-Driver-held data (:meth:`BlockRDD.from_bundles`, used by ``MLTable.from_numpy`` and ALS): in
-local mode the driver shares its node with the workers, so it writes the bundle files itself
-(one copy, no pickling, no round trip through the JVM) and those files are the store's source
-of record until the store is garbage-collected or Spark stops. On a cluster the bundles travel
-with ``sc.parallelize`` and step 1 writes them on the executors.
+* :meth:`BlockRDD.from_bundles` (``MLTable.from_numpy``, ALS): the driver writes the files
+  into its scratch directory (one copy, no pickling, no JVM); a task that cannot read them
+  where it runs (another host) receives its blocks from the driver once, at the gang's
+  rendezvous, and writes them where it runs.
+* :meth:`BlockRDD.from_dataframe`: one ``mapInArrow`` job whose tasks write their
+  partition's block where they run (the DataFrame API only: Spark Connect too).
+* an RDD source (classic Spark): one job whose tasks write their partition's block.
+* :class:`DerivedStore` (``map``): one pass over a parent store writes ``fn`` of each block.
 
-Fault tolerance: if an executor is lost, its tokens are lost with it and Spark recomputes
-them from the source lineage (re-writing the files on the new executor). If a task finds no
-file (it ran on another node, or the files were removed), it raises
-:class:`~mli.errors.BlockMissingError`; the driver then re-materializes the blocks from the
-source and runs the pass again. A pass never runs on wrong or partial data.
+Fault tolerance: a block no task can read (its executor was lost, its files removed) makes
+the driver write the blocks again from their source (a new generation) and start the run
+again; a pass never runs on wrong or partial data.
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
-import operator
 import os
 import re
 import socket
@@ -46,11 +46,11 @@ import scipy.sparse as sp
 
 from . import pagepool
 from .collective import tree_reduce
-from .errors import BlockMissingError, decode, task_safe
+from .errors import BlockMissingError, task_safe
 
 log = logging.getLogger("mli")
 
-__all__ = ["BlockRDD", "BlockView", "FileArg", "ship_large", "ship_args", "resolve_arg",
+__all__ = ["BlockRDD", "BlockView", "DerivedStore", "FileArg", "ship_large", "ship_args", "resolve_arg",
            "drop_shipped", "is_local", "local_slots",
            "spill_result", "unspill_result", "tree_add", "save_bundle", "load_bundle"]
 
@@ -235,8 +235,12 @@ _ROOTS: dict = {}
 
 
 def _driver_root_dir(ctx) -> str:
-    """The directory the workers' :func:`_root_dir` names, as seen from the driver (local mode:
-    the same node and the same SparkFiles directory); asked of the JVM once per SparkContext."""
+    """Where the driver writes block files: the directory the workers' :func:`_root_dir`
+    names in local mode (same node, same SparkFiles directory; asked of the JVM once per
+    SparkContext), the driver's own SparkFiles directory on a cluster, and the client's
+    scratch directory over Spark Connect (no JVM there; removed at exit)."""
+    if ctx.is_connect:
+        return os.path.join(ctx.client_scratch_dir(), "mli-blocks")
     sc = ctx.sc
     key = id(sc._jsc)
     if key not in _ROOTS:
@@ -372,30 +376,6 @@ def unspill_result(result):
         _remove_tree(result.path)
 
 
-def _run_fn(fn, args, with_index, tokens, spill=False):
-    for index, _host, path, _n in tokens:
-        bundle = _open(path)
-        a = _resolve(args)
-        yield (index, spill_result(fn(index, bundle, *a) if with_index else fn(bundle, *a),
-                                   spill))
-
-
-def _map_fn(fn, args, with_index, tokens):
-    for index, _host, path, _n in tokens:
-        bundle = _open(path)
-        a = _resolve(args)
-        yield fn(index, bundle, *a) if with_index else fn(bundle, *a)
-
-
-def _delete_dir(prefix_store: str, _it):
-    import shutil
-
-    path = os.path.join(_root_dir(), prefix_store)
-    _drop_cached(path)
-    shutil.rmtree(path, ignore_errors=True)
-    return iter(())
-
-
 # ---------------------------------------------------------------------------- combine
 
 
@@ -441,16 +421,16 @@ _LIVE: "weakref.WeakValueDictionary[str, BlockRDD]" = weakref.WeakValueDictionar
 
 
 def forget_all() -> None:
-    """Called when Spark stops: every store's tokens die with it (and the pooled files)."""
+    """Called when Spark stops: the blocks the executors wrote go with it (and the pooled
+    files)."""
     for store in list(_LIVE.values()):
-        store._tokens = None
         store._meta = None
     _LIVE.clear()
     pagepool.clear()
 
 
 class BlockRDD:
-    """Per-partition bundles kept resident in the Python workers (see module docstring).
+    """Per-partition bundles kept resident where the tasks run (see module docstring).
 
     Parameters
     ----------
@@ -463,35 +443,26 @@ class BlockRDD:
         self._source = source
         self._ctx = ctx
         self._id = f"{name}-{uuid.uuid4().hex[:12]}"
-        self._tokens = None
-        self._pass_tokens = None
-        self._meta = None
+        self._meta = None  # [(index, host, path, rows)] of the written blocks
+        self._store_id = None
         self._generation = 0
-        self._origin = None  # (store id, meta) of driver-written files (from_bundles)
-        self._held = None  # on a cluster: from_bundles' bundles, kept by the driver
+        self._driver_files = False  # from_bundles: the driver's files are the source of record
         self._frame = None  # (DataFrame, to_bundle) of from_dataframe: executor-written
 
     @classmethod
     def from_bundles(cls, bundles: list, ctx, name: str = "blocks") -> "BlockRDD":
         """A store of driver-held bundles, one per partition.
 
-        In local mode (``local[...]`` masters: driver and workers share the node) the driver
-        writes the bundle files itself, about a memory copy's cost; the files are a snapshot
-        (later changes to the caller's arrays do not reach them) and are the store's source
-        of record until the store is garbage-collected. Elsewhere the bundles are shipped
-        with ``sc.parallelize`` and written by the executors on :meth:`materialize`.
+        The driver writes the bundle files into its scratch directory (about a memory
+        copy's cost; a snapshot: later changes to the caller's arrays do not reach them);
+        they are the store's source of record until it is garbage-collected. A gang run's
+        task that can read a file where it runs (``local[*]``, an executor on the driver's
+        host) memory-maps it; the driver sends the others' blocks once over the gang's
+        connection and they are written where the task runs (:mod:`mli.gang`).
         """
         if not bundles:
             raise ValueError("a store needs at least one bundle")
         store_id = f"{name}-{uuid.uuid4().hex[:12]}-src"
-        if not is_local(ctx):
-            # held by the driver; a gang run sends each block once to a task that has none
-            # and that task writes it where it runs (paths relative to the node's block dir)
-            store = cls(None, ctx, name=name)
-            store._held = list(bundles)
-            store._origin = (store_id, [(i, None, f"{store_id}/p{i:05d}", _bundle_rows(b))
-                                        for i, b in enumerate(bundles)])
-            return store
         directory = os.path.join(_driver_root_dir(ctx), store_id)
         os.makedirs(directory, exist_ok=True)
         host = socket.gethostname()
@@ -504,10 +475,10 @@ class BlockRDD:
         threads = min(len(bundles), os.cpu_count() or 1)
         with ThreadPoolExecutor(threads, thread_name_prefix="mli-ingest") as pool:
             list(pool.map(functools.partial(save_bundle, recycle=True), bundles, paths))
-        meta = [(i, host, path, _bundle_rows(b)) for i, (b, path) in
-                enumerate(zip(bundles, paths))]
         store = cls(None, ctx, name=name)  # its RDD is made only when asked for (source_rdd)
-        store._origin = (store_id, meta)
+        store._meta = [(i, host, path, _bundle_rows(b)) for i, (b, path) in
+                       enumerate(zip(bundles, paths))]
+        store._store_id, store._driver_files = store_id, True
         weakref.finalize(store, pagepool.release, directory)
         return store
 
@@ -522,151 +493,80 @@ class BlockRDD:
         store._frame = (df, to_bundle)
         return store
 
-    def _write_frame(self) -> None:
-        df, to_bundle = self._frame
-        self._generation += 1
-        store_id = f"{self._id}-g{self._generation}"
-        job = df.mapInArrow(task_safe(functools.partial(_write_frame_partition, store_id,
-                                                        to_bundle)),
-                            "index long, host string, path string, rows long")
-        meta = sorted(tuple(r) for r in self._ctx.run(job.collect))
-        if [m[0] for m in meta] != list(range(len(meta))):
-            raise RuntimeError(f"the DataFrame's blocks came back incomplete: partitions "
-                               f"{[m[0] for m in meta]}")
-        self._meta, self._store_id = meta, store_id
-        _LIVE[self._id] = self
-
     @property
     def passes_ready(self) -> bool:
-        """Whether a pass needs no write first (materialized, or driver-written files)."""
-        return self._tokens is not None or self._origin is not None
+        """Whether a pass needs no write first (written blocks, or driver-written files)."""
+        return self._meta is not None
 
     @property
     def source_rdd(self):
         """An RDD with one bundle per partition holding this store's data; it stays valid
         after the store is gone (for a driver-written store it is made on first request, by
         reading the files back on the driver: the slow path, for RDD-level operations)."""
-        if self._source is None and self._held is not None:
-            self._source = self._ctx.sc.parallelize(self._held, len(self._held))
-        if self._source is None and self._origin is not None:
-            meta = self._origin[1]
-            bundles = [_materialize_copy(load_bundle(path)) for _i, _h, path, _n in meta]
+        if self._source is None and self._driver_files:
+            self._ctx.require_classic("an RDD of a table's blocks", "the table's block "
+                                      "operations (map_batches, aggregate, fit/predict)")
+            bundles = [_materialize_copy(load_bundle(m[2])) for m in self._meta]
             self._source = self._ctx.sc.parallelize(bundles, len(bundles))
+        if self._source is None and self._frame is not None:
+            return self.source_bundles()
         return self._source
 
     # -- lifecycle
     @property
     def num_partitions(self) -> int:
-        if self._origin is not None:
-            return len(self._origin[1])
-        if self._frame is not None:
-            return len(self.materialize()._meta)
-        return self._source.getNumPartitions()
+        if self._source is not None and self._meta is None:
+            return self._source.getNumPartitions()
+        return len(self.materialize()._meta)
 
     def materialize(self) -> "BlockRDD":
-        """Write the blocks to the workers' nodes (one Spark job). Idempotent."""
-        if self._tokens is not None:
+        """Write the blocks where the tasks run (one Spark job). Idempotent."""
+        if self._meta is not None:
             return self
-        if self._held is not None:
-            return self  # passes are gang runs, which send the blocks the tasks lack
-        if self._frame is not None:
-            if self._meta is None:
-                self._write_frame()
-            return self
-        if self._origin is not None and self._held is None:  # driver-written files
-            store_id, meta = self._origin
-            self._tokens = self._ctx.sc.parallelize(meta, len(meta))
-            self._meta, self._store_id = list(meta), store_id
-            self._pass_tokens = self._pass_rdd(self._tokens, self._meta)
-            _LIVE[self._id] = self
-            return self
-        from pyspark import StorageLevel
-
         self._generation += 1
         store_id = f"{self._id}-g{self._generation}"
-        tokens = self._source.mapPartitionsWithIndex(
-            task_safe(functools.partial(_write_partition, store_id)), preservesPartitioning=True)
-        tokens.persist(StorageLevel.MEMORY_ONLY)
-        tokens.setName(f"mli:{store_id}")
-        meta = sorted(self._ctx.run(tokens.collect))
-        self._tokens, self._meta, self._store_id = tokens, meta, store_id
-        self._pass_tokens = self._pass_rdd(tokens, meta)
+        if self._frame is not None:
+            df, to_bundle = self._frame
+            job = df.mapInArrow(task_safe(functools.partial(_write_frame_partition, store_id,
+                                                            to_bundle)),
+                                "index long, host string, path string, rows long").collect
+        else:
+            job = self._source.mapPartitionsWithIndex(
+                task_safe(functools.partial(_write_partition, store_id))).collect
+        meta = sorted(tuple(m) for m in self._ctx.run(job))
+        if [m[0] for m in meta] != list(range(len(meta))):
+            raise RuntimeError(f"the blocks came back incomplete: partitions "
+                               f"{[m[0] for m in meta]}")
+        self._meta, self._store_id = meta, store_id
         _LIVE[self._id] = self
         return self
-
-    def _pass_rdd(self, tokens, meta):
-        """The RDD each pass runs over.
-
-        When every block sits on one host (``local[*]``, a one-node cluster), the tokens are
-        re-parallelized without lineage, one task per core (each task handles several
-        blocks): a pass then costs one small job, not one that also ships the source
-        partitions (e.g. the user's numpy chunks) in every task. With several hosts, the
-        cached tokens are used: their preferred locations send each task to its block.
-        """
-        if len({host for _i, host, _p, _n in meta}) != 1:
-            return tokens
-        sc = self._ctx.sc
-        slots = max(1, min(len(meta), sc.defaultParallelism))
-        return sc.parallelize(meta, slots).setName(f"mli:{self._store_id}:pass")
 
     def _drop_resident(self) -> None:
         """Forget the resident blocks so the next pass rebuilds them from the lineage (some
         were found missing)."""
+        if self._driver_files:
+            raise BlockMissingError(f"the driver's block files of {self._id} are gone "
+                                    f"({os.path.dirname(self._meta[0][2])}); was Spark "
+                                    "stopped, or its scratch space cleaned?")
         self.unpersist()
 
     def unpersist(self) -> None:
-        """Drop the resident files and the cached tokens."""
-        if self._frame is not None:
-            if self._meta is not None:
-                store_id, self._meta = self._store_id, None
-                _LIVE.pop(self._id, None)
-                _delete_everywhere(self._ctx, store_id)
+        """Drop the resident files (a driver-written store keeps its own: its data)."""
+        if self._meta is None or self._driver_files:
             return
-        if self._tokens is None:
-            return
-        tokens, store_id = self._tokens, self._store_id
-        self._tokens = self._meta = self._pass_tokens = None
+        store_id, self._meta = self._store_id, None
         _LIVE.pop(self._id, None)
-        if self._origin is not None and self._held is None:  # the files are the source
-            return
-        try:
-            sc = self._ctx.sc
-            n = max(1, sc.defaultParallelism)
-            sc.parallelize(range(n), n).mapPartitions(
-                functools.partial(_delete_dir, store_id)).count()
-            tokens.unpersist()
-        except Exception:  # noqa: BLE001 - Spark may already be stopped
-            pass
+        _delete_everywhere(self._ctx, store_id)
 
     @property
     def partition_rows(self) -> list[int]:
-        if self._origin is not None:  # known without a job
-            return [m[3] for m in self._origin[1]]
-        if self._frame is not None:
-            return [m[3] for m in self.materialize()._meta]
-        self.materialize()
-        return [m[3] for m in self._meta]
+        return [m[3] for m in self.materialize()._meta]
 
     @property
     def num_rows(self) -> int:
         return int(sum(self.partition_rows))
 
     # -- passes
-    def _with_retry(self, job):
-        for attempt in range(3):
-            self.materialize()
-            try:
-                return job(self._pass_tokens)
-            except Exception as exc:  # noqa: BLE001
-                original = decode(exc)
-                if isinstance(original, BlockMissingError) and attempt < 2:
-                    log.warning("resident blocks missing (%s); rebuilding from lineage", original)
-                    self.unpersist()
-                    continue
-                if original is not None:
-                    raise original from None
-                raise
-
     def map_reduce(self, fn: Callable, *args, combine: Callable = tree_add,
                    with_index: bool = False):
         """Run ``fn(bundle, *args)`` on every partition and combine the results.
@@ -680,86 +580,55 @@ class BlockRDD:
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
         """Run ``fn(bundle, *args)`` on every partition; return the results in partition order.
 
-        With ``with_index=True`` the function is called as ``fn(index, bundle, *args)``.
+        With ``with_index=True`` the function is called as ``fn(index, bundle, *args)``. A
+        pass is a one-step gang run (:mod:`mli.gang`): each block is read by a task that
+        can see its files, wherever Spark put the tasks.
         """
-        if not is_local(self._ctx):
-            # on a cluster a pass is a one-step gang run: each block is read by a task that
-            # can see its files, wherever Spark put the tasks (mli.gang)
-            from . import gang
+        from . import gang
 
-            if gang.available(self):
-                return gang.run(self, _collect_step, fn, args, with_index)
-        shipped, bcs = ship_args(self._ctx, args)
+        return gang.run(self, _collect_step, fn, args, with_index)
 
-        def job(tokens):
-            f = task_safe(functools.partial(_run_fn, fn, shipped, with_index,
-                                            spill=is_local(self._ctx)))
-            return tokens.mapPartitions(f).collect()
-
-        try:
-            out = self._with_retry(job)
-        finally:
-            drop_shipped(bcs)
-        out.sort(key=operator.itemgetter(0))
-        return [unspill_result(r) for _, r in out]
+    def _direct_source(self) -> bool:
+        """Whether a single pass can run straight on the source (an RDD or a DataFrame on
+        classic Spark) because nothing is written yet (:func:`mli.onepass.one_pass`)."""
+        return (self._meta is None and not self._ctx.is_connect
+                and (self._source is not None or self._frame is not None))
 
     def _gang_layout(self):
-        """``(tokens, view)`` for a gang run (:mod:`mli.gang`): every block's
-        ``(index, host, path, rows)`` (a relative path: under the node's block directory)
-        and the function applied to a bundle once opened."""
-        if self._held is not None:
-            return list(self._origin[1]), _identity
-        self.materialize()
-        return list(self._meta), _identity
+        """``(blocks, view)`` for a gang run (:mod:`mli.gang`): every block's
+        ``(index, host, path, rows)`` and the function applied to a bundle once opened."""
+        return list(self.materialize()._meta), _identity
 
-    def _held_bundles(self) -> list | None:
-        """The bundles the driver holds for a gang run to send to the tasks, or None."""
-        return self._held
+    def _sendable(self) -> list | None:
+        """The driver-written block files a gang run may send to tasks that cannot read
+        them where they run, or None."""
+        return [m[2] for m in self._meta] if self._driver_files else None
 
     def map(self, fn: Callable, *args, with_index: bool = False, name: str = "blocks") -> "BlockRDD":
-        """A new BlockRDD whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).
+        """A new store whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).
 
-        Its lineage runs through this store's source, so it survives the loss of this
-        store's files too.
+        Of a DataFrame's store, the executors write the derived blocks straight from the
+        DataFrame (its lineage); otherwise one pass over this store writes them where it
+        runs (:class:`DerivedStore`).
         """
         if self._frame is not None:
-            # the executors write the derived blocks straight from the DataFrame (its lineage)
             df, to_bundle = self._frame
             return BlockRDD.from_dataframe(
                 df, functools.partial(_mapped_frame, to_bundle, fn, args, with_index),
                 self._ctx, name=name)
-        if self._ctx.is_connect:
-            # no RDDs: a gang run computes the derived blocks and writes them where it runs
-            return DerivedStore(self, functools.partial(_mapped_view, fn, args, with_index),
-                                name=name)
-        src_self = self
-        shipped = args  # shipped in the closure of the derived source (part of its lineage)
-
-        def compute(index, it):
-            # `it` holds this store's token when this store is materialized; fall back to the
-            # source lineage otherwise (handled by _source_rdd below)
-            for bundle in it:
-                yield fn(index, bundle, *shipped) if with_index else fn(bundle, *shipped)
-
-        source = src_self.source_bundles().mapPartitionsWithIndex(
-            task_safe(compute), preservesPartitioning=True)
-        return BlockRDD(source, self._ctx, name=name)
+        return DerivedStore(self, functools.partial(_mapped_view, fn, args, with_index),
+                            name=name)
 
     def source_bundles(self):
-        """An RDD with one bundle per partition: read from the resident files when this store
-        is materialized (cheap), recomputed from the source otherwise."""
+        """An RDD with one bundle per partition, computed from the store's source (classic
+        Spark only)."""
         if self._frame is not None:
             self._ctx.require_classic("an RDD of a DataFrame's blocks", "the table's block "
                                       "operations (map_batches, aggregate, fit/predict)")
             return self._frame[0].mapInArrow(
                 task_safe(functools.partial(_frame_bundles, self._frame[1])), "b binary"
             ).rdd.map(_unbytes)
-        if self._origin is not None:  # must stay valid when the store (and its files) is gone
-            return self.source_rdd
-        if self._tokens is not None:
-            return self._tokens.mapPartitions(task_safe(_tokens_to_bundles),
-                                              preservesPartitioning=True)
-        return self._source
+        return self.source_rdd
 
     def collect(self) -> list:
         """All bundles, in partition order, on the driver (copies, not memory maps)."""
@@ -788,7 +657,7 @@ class BlockView(BlockRDD):
     @property
     def source_rdd(self):
         return self._parent.source_rdd.mapPartitionsWithIndex(
-            functools.partial(_apply_in_partition, self._apply))
+            task_safe(functools.partial(_apply_in_partition, self._apply)))
 
     @property
     def num_partitions(self) -> int:
@@ -812,16 +681,15 @@ class BlockView(BlockRDD):
     def _drop_resident(self) -> None:
         self._parent._drop_resident()
 
-    def _held_bundles(self) -> list | None:
-        return self._parent._held_bundles()
+    def _sendable(self) -> list | None:
+        return self._parent._sendable()
 
-    def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
-        return self._parent.map_collect(functools.partial(_viewed, self._apply, fn, with_index),
-                                        *args, with_index=True)
+    def _direct_source(self) -> bool:
+        return self._parent._direct_source()
 
     def source_bundles(self):
         return self._parent.source_bundles().mapPartitionsWithIndex(
-            functools.partial(_apply_in_partition, self._apply))
+            task_safe(functools.partial(_apply_in_partition, self._apply)))
 
     def _gang_layout(self):
         meta, view = self._parent._gang_layout()
@@ -889,10 +757,9 @@ def _delete_everywhere(ctx, store_id: str) -> None:
 
 
 class DerivedStore(BlockRDD):
-    """``fn(index, bundle)`` of every block of ``parent``, computed by a gang run (one pass
-    over the parent) whose tasks write the results where they run: resident derived blocks
-    with no RDD (Spark Connect). The parent plus ``fn`` is the lineage: blocks found
-    missing are derived again."""
+    """``fn(index, bundle)`` of every block of ``parent``, computed by one pass over the
+    parent (a gang run) whose tasks write the results where they run. The parent plus
+    ``fn`` is the lineage: blocks found missing are derived again."""
 
     def __init__(self, parent: BlockRDD, fn: Callable, name: str = "derived"):
         super().__init__(None, parent._ctx, name=name)
@@ -912,23 +779,14 @@ class DerivedStore(BlockRDD):
             _LIVE[self._id] = self
         return self
 
-    @property
-    def passes_ready(self) -> bool:
-        return self._meta is not None
-
-    @property
-    def partition_rows(self) -> list[int]:
-        return [m[3] for m in self.materialize()._meta]
-
-    def unpersist(self) -> None:
-        if self._meta is not None:
-            store_id, self._meta = self._store_id, None
-            _LIVE.pop(self._id, None)
-            _delete_everywhere(self._ctx, store_id)
+    def _direct_source(self) -> bool:
+        return self._meta is None and self._parent._direct_source()
 
     def source_bundles(self):
         self._ctx.require_classic("an RDD of derived blocks", "the store's passes "
                                   "(map_collect, map_reduce)")
+        return self._parent.source_bundles().mapPartitionsWithIndex(
+            task_safe(functools.partial(_apply_in_partition, self._fn)))
 
     @property
     def source_rdd(self):
@@ -945,7 +803,7 @@ def _write_derived(index, bundle, store_id, fn):
 
 
 def _collect_step(blocks, fn, args, with_index):
-    return blocks.map_collect(fn, *args, with_index=with_index)
+    return blocks.gather(fn, *args, with_index=with_index)
 
 
 def _view_apply(fn, indexed, index, bundle):
@@ -964,11 +822,6 @@ def _composed(outer, inner, index, bundle):
 def _apply_in_partition(apply, index, it):
     for bundle in it:
         yield apply(index, bundle)
-
-
-def _viewed(view_fn, fn, with_index, index, bundle, *args):
-    bundle = view_fn(index, bundle)
-    return fn(index, bundle, *args) if with_index else fn(bundle, *args)
 
 
 def _copy_bundle(bundle):
@@ -991,8 +844,3 @@ def _materialize_copy(obj):
     if isinstance(obj, dict):
         return {k: _materialize_copy(v) for k, v in obj.items()}
     return obj
-
-
-def _tokens_to_bundles(tokens):
-    for _index, _host, path, _n in tokens:
-        yield _materialize_copy(_open(path))

@@ -183,6 +183,12 @@ class MLContext:
                              "DataFrame")
         return self.spark.sparkContext
 
+    def client_scratch_dir(self) -> str:
+        """This process's scratch directory for files it writes as a Spark Connect client
+        (driver-held blocks); removed at exit, and by the next start if the process was
+        killed."""
+        return _client_scratch_dir()
+
     def require_classic(self, what: str, instead: str) -> None:
         """Raise :class:`~mli.errors.ConnectUnsupportedError` when this is a Connect client."""
         if self.is_connect:
@@ -470,6 +476,24 @@ def _app_scratch_dir(base: str) -> str:
     path = os.path.join(base, f"app-{me}-{_process_start(me) or 0}")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+_client_dir: str | None = None
+
+
+def _client_scratch_dir() -> str:
+    global _client_dir
+    with _default_lock:
+        if _client_dir is None or not os.path.isdir(_client_dir):
+            import atexit
+            import tempfile
+
+            base = _memory_backed_dir() or os.path.join(tempfile.gettempdir(), "mli")
+            os.makedirs(base, exist_ok=True)
+            _client_dir = os.path.join(_app_scratch_dir(base), "client")
+            os.makedirs(_client_dir, exist_ok=True)
+            atexit.register(shutil.rmtree, os.path.dirname(_client_dir), True)
+        return _client_dir
 
 
 def get_context(ctx: MLContext | None = None) -> MLContext:

@@ -24,8 +24,12 @@ result is the same.
 
 The driver takes part where the program asks (:meth:`GangBlocks.ask_driver`, e.g. a
 per-iteration callback): the leader sends the request, the driver answers, every task
-gets the answer. The stage's DataFrame is ``spark.range(n)`` with ``mapInArrow(...,
-barrier=True)``: no RDD is involved in starting the gang.
+gets the answer. Over Spark Connect the stage is ``spark.range(n).mapInArrow(...,
+barrier=True)`` (the DataFrame API is all there is); on classic Spark a barrier RDD of ``n``
+integers starts the same program without the DataFrame's planning and Arrow conversion
+(~40 ms less per run, which a one-pass run notices). No data rides in the stage: blocks are
+read where they were written, or sent once by the driver (driver-written blocks a task
+cannot read where it runs).
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ import time
 import uuid
 from typing import Any, Callable
 
-from .blocks import BlockRDD, _open, _root_dir, local_slots, save_bundle, tree_add
+from .blocks import BlockRDD, _open, _root_dir, load_bundle, local_slots, save_bundle, tree_add
 from .collective import Channel, Listener, PeerLost, connect, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
@@ -49,8 +53,13 @@ __all__ = ["GangBlocks", "GangAborted", "available", "slots", "run", "execute", 
 
 log = logging.getLogger("mli")
 
-#: set to ``False`` to run every pass as its own Spark job (for comparisons)
+#: set to ``False`` to run every pass of a program as its own gang run, the program on the
+#: driver (for comparisons)
 ENABLED = True
+
+#: on classic Spark, start the barrier stage from an RDD (``False``: a DataFrame's
+#: ``mapInArrow``, as over Spark Connect)
+RDD_LAUNCH = True
 
 #: seconds :func:`await_file` waits for another task's file before failing
 EXCHANGE_TIMEOUT = 600.0
@@ -72,9 +81,8 @@ def slots(ctx) -> int:
 
 def available(blocks) -> bool:
     """Whether ``blocks`` can host a gang run: a :class:`~mli.blocks.BlockRDD` (or view) on
-    a running Spark context, and gang runs enabled."""
-    ctx = getattr(blocks, "_ctx", None)
-    return ENABLED and isinstance(blocks, BlockRDD) and ctx is not None
+    a Spark context."""
+    return isinstance(blocks, BlockRDD) and getattr(blocks, "_ctx", None) is not None
 
 
 def await_file(path: str, what: str, abort: str | None = None) -> str:
@@ -161,6 +169,19 @@ class GangBlocks:
         mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
         return self._exchange(mine, combine)
 
+    def gather(self, fn: Callable, *args, with_index: bool = False) -> list | None:
+        """``fn`` of every block, in block order, at the leader only (None in the other
+        tasks): a pass whose values only the driver needs (half the traffic of
+        :meth:`map_collect`, nothing sent back to the tasks)."""
+        self.exchanges += 1
+        mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
+        if not self.is_leader:
+            self._hub.send(mine)
+            return None
+        for ch in self._peers:
+            mine.update(ch.recv())
+        return [mine[p] for p in range(self.num_partitions)]
+
     def ask_driver(self, payload) -> Any:
         """Send ``payload`` to the driver's handler (from the leader) and return its answer
         in every task."""
@@ -196,12 +217,13 @@ def _task_host(local: bool, infos, partition: int) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
-def _gang_task(driver_address, secret: bytes, paths: list, local: bool, batches):
-    """The function every task of the barrier stage runs (``mapInArrow``)."""
-    import pyarrow as pa
+def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: bool,
+               batches):
+    """The function every task of the barrier stage runs (``mapInArrow``, or
+    ``mapPartitions`` of a barrier RDD on classic Spark)."""
     from pyspark import BarrierTaskContext
 
-    for _ in batches:  # the stage's input is spark.range(n): nothing to read
+    for _ in batches:  # the stage's input is range(n): nothing to read
         pass
     bctx = BarrierTaskContext.get()
     partition = bctx.partitionId()
@@ -211,19 +233,25 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, batches)
     driver = connect(driver_address, secret, "driver")
     chans: list[Channel] = [driver]
     try:
-        paths = [p if os.path.isabs(p) else os.path.join(_root_dir(), p) for p in paths]
-        present = [os.path.exists(os.path.join(p, "tree.json")) for p in paths]
+        # a block's files where they were written (another host's path: absent here), else
+        # this node's copy of a block the driver sent an earlier run
+        root = _root_dir()
+        own = [os.path.join(root, *p.split("/")[-2:]) for p in paths]
+        where = [p if os.path.exists(os.path.join(p, "tree.json")) else o
+                 for p, o in zip(paths, own)]
+        present = [os.path.exists(os.path.join(p, "tree.json")) for p in where]
         driver.send(("hello", partition, n,
                      listener.address if listener else None, present, socket.gethostname()))
         plan = driver.recv()
         if plan[0] != "plan":  # "missing": the driver rebuilds the blocks and starts again
             return
         _, payload, mine, leader_address, rows, sent = plan
-        for i, data in sent.items():  # blocks the driver holds, written here once
-            os.makedirs(os.path.dirname(paths[i]), exist_ok=True)
-            save_bundle(pickle.loads(data), paths[i])
+        for i, data in sent.items():  # the driver's blocks, written here once
+            os.makedirs(os.path.dirname(own[i]), exist_ok=True)
+            save_bundle(pickle.loads(data), own[i])
+            where[i] = own[i]
         program, args, view = pickle.loads(payload)
-        local_blocks = [(i, view(i, _open(paths[i]))) for i in mine]
+        local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
         if listener is not None:
             peers: dict = {}
             while len(peers) < n - 1:
@@ -261,7 +289,12 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, batches)
             ch.close()
         if listener is not None:
             listener.close()
-    yield pa.RecordBatch.from_pydict({"partition": [partition]})
+    if arrow:
+        import pyarrow as pa
+
+        yield pa.RecordBatch.from_pydict({"partition": [partition]})
+    else:
+        yield partition
 
 
 # ============================================================================ driver side
@@ -342,9 +375,9 @@ class _Coordinator:
     """The driver's side: serves the rendezvous, the program's requests and its result."""
 
     def __init__(self, listener: Listener, payload: bytes, rows: list[int],
-                 on_request: Callable | None, held: list | None = None):
+                 on_request: Callable | None, sendable: list | None = None):
         self.listener, self.payload, self.rows = listener, payload, rows
-        self.held, self.bytes_sent = held, 0
+        self.sendable, self.bytes_sent = sendable, 0  # the driver's block files, or None
         self.on_request = on_request
         self.events: queue.Queue = queue.Queue()
         self.attempts: list = []  # per attempt of the stage: {partition: (channel, ...)}
@@ -404,7 +437,7 @@ class _Coordinator:
     def _plan(self, group: dict) -> None:
         n = len(group)
         present = {p: group[p][2] for p in range(n)}
-        owned = _assign(present, self.rows, can_send=self.held is not None)
+        owned = _assign(present, self.rows, can_send=self.sendable is not None)
         if owned is None:
             self.missing = True
             for ch, _a, _p in group.values():
@@ -412,8 +445,7 @@ class _Coordinator:
             return
         leader = group[0][1]
         for p in range(n):
-            sent = {b: pickle.dumps(self.held[b], protocol=5) for b in owned[p]
-                    if not present[p][b]}
+            sent = {b: _block_bytes(self.sendable[b]) for b in owned[p] if not present[p][b]}
             self.bytes_sent += sum(len(v) for v in sent.values())
             _send(group[p][0], ("plan", self.payload, owned[p], leader, self.rows, sent))
 
@@ -424,7 +456,16 @@ class _Coordinator:
             ch.close()
 
 
-def _run_once(ctx, meta, view, program, args, on_request, held=None):
+def _block_bytes(path: str) -> bytes:
+    try:
+        bundle = load_bundle(path, mmap=False)
+    except FileNotFoundError:
+        raise BlockMissingError(f"the driver's block files in {os.path.dirname(path)} are "
+                                "gone; was Spark stopped, or its scratch space cleaned?") from None
+    return pickle.dumps(bundle, protocol=5)
+
+
+def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     """One barrier stage; ``(outcome, value)`` with outcome "result" or "missing"."""
     from pyspark import cloudpickle
 
@@ -435,22 +476,30 @@ def _run_once(ctx, meta, view, program, args, on_request, held=None):
     address = (advertised, listener.port)
     payload = cloudpickle.dumps((program, args, view), protocol=5)
     rows = [m[3] for m in meta]
-    coord = _Coordinator(listener, payload, rows, on_request, held)
-    fn = task_safe(functools.partial(_gang_task, address, secret,
-                                     [m[2] for m in meta], local_slots(ctx) > 0))
+    coord = _Coordinator(listener, payload, rows, on_request, sendable)
+    arrow = ctx.is_connect or not RDD_LAUNCH
+    fn = task_safe(functools.partial(_gang_task, address, secret, [m[2] for m in meta],
+                                     local_slots(ctx) > 0, arrow))
     spark = ctx.spark
-    df = spark.range(0, n, 1, n).mapInArrow(fn, "partition long", barrier=True)
     tag = f"mli-gang-{uuid.uuid4().hex[:12]}"
+    if arrow:  # the DataFrame API: the only one over Spark Connect
+        action = spark.range(0, n, 1, n).mapInArrow(fn, "partition long", barrier=True).collect
+        tagging = (spark.addTag, spark.removeTag, spark.interruptTag)
+    else:  # classic: the same barrier stage without the SQL planning and Arrow (~50 ms less)
+        sc = ctx.sc
+        action = sc.parallelize(range(n), n).barrier().mapPartitions(fn).collect
+        tagging = (sc.addJobTag, sc.removeJobTag, sc.cancelJobsWithTag)
+    add_tag, remove_tag, interrupt = tagging
     done: dict = {}
 
     def job():
-        spark.addTag(tag)
+        add_tag(tag)
         try:
-            done["out"] = df.collect()
+            done["out"] = action()
         except BaseException as exc:  # noqa: BLE001 - re-raised on the driver's thread
             done["error"] = exc
         finally:
-            spark.removeTag(tag)
+            remove_tag(tag)
             coord.events.put((None, ("end",)))  # wakes the loop below at once
 
     from pyspark import InheritableThread
@@ -467,9 +516,9 @@ def _run_once(ctx, meta, view, program, args, on_request, held=None):
             coord.handle(ch, msg)
             if (coord.failure is not None or coord.error is not None) and not stopped:
                 stopped = True
-                spark.interruptTag(tag)  # a deterministic error: no retry of the stage
+                interrupt(tag)  # a deterministic error: no retry of the stage
     except BaseException:
-        spark.interruptTag(tag)
+        interrupt(tag)
         thread.join()
         raise
     finally:
@@ -527,7 +576,7 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
     for attempt in range(3):
         meta, view = blocks._gang_layout()
         outcome, value = _run_once(blocks._ctx, meta, view, program, args, on_request,
-                                   blocks._held_bundles())
+                                   blocks._sendable())
         if outcome == "result":
             return value
         if outcome == "lost":
@@ -547,7 +596,7 @@ def execute(blocks, program: Callable, *args, callback: Callable | None = None, 
     :func:`available` (the callback then runs on the driver, through
     :meth:`GangBlocks.ask_driver`, and its answer goes back to the program), else directly
     on ``blocks``."""
-    if not available(blocks):
+    if not (ENABLED and available(blocks)):
         return program(blocks, *args, callback=callback, **kwargs)
     return run(blocks, _calling_back, program, args, kwargs, callback is not None,
                on_request=None if callback is None else lambda a: callback(*a))

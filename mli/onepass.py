@@ -1,15 +1,12 @@
 """One pass over training data without making it resident first.
 
-:meth:`mli.blocks.BlockRDD.map_reduce` first writes every block into the workers' node-local
-storage (``materialize``), which pays off from the second pass on. An algorithm that reads
-its data exactly once (Naive Bayes, the normal equations of linear regression) should not
-pay for that write: :func:`one_pass` runs ``fn`` straight on the blocks' source (one Spark
-job, nothing written) when they are not resident yet, and over the resident blocks when they
-are. The result is combined as ``map_reduce`` does (a deterministic tree, partition order).
-Resident blocks in local mode are read by a gang run (:mod:`mli.gang`, one task per core,
-each over its contiguous blocks, partial results all-reduced by file): measured faster than
-a pass job (Naive Bayes on 160,000 documents, 4 blocks, 2 cores: 0.21 -> 0.16 s including
-ingestion; the same values bit for bit).
+:meth:`mli.blocks.BlockRDD.map_reduce` first writes every block where the tasks run
+(``materialize``), which pays off from the second pass on. An algorithm that reads its data
+exactly once (Naive Bayes, the normal equations of linear regression) should not pay for
+that write: :func:`one_pass` runs ``fn`` straight on the blocks' source (one Spark job,
+nothing written) when they come from an RDD or a DataFrame and are not resident yet, and as
+a gang run over the resident blocks otherwise (driver-written blocks, Spark Connect). The
+result is combined as ``map_reduce`` does (a deterministic tree, partition order).
 
 >>> mom = one_pass(data.blocks, block_moments, combine=merge)     # doctest: +SKIP
 """
@@ -41,9 +38,7 @@ def one_pass(blocks, fn: Callable, *args, combine: Callable = tree_add):
     ``blocks`` is a :class:`~mli.blocks.BlockRDD` (or anything with ``map_reduce``, e.g.
     :class:`~mli.optimize.LocalBlocks`, which is used as is).
     """
-    ctx = getattr(blocks, "_ctx", None)
-    if (getattr(blocks, "passes_ready", True) or not hasattr(blocks, "source_bundles")
-            or (ctx is not None and ctx.is_connect)):  # Connect: no RDD, a gang run
+    if not getattr(blocks, "_direct_source", lambda: False)():
         if gang.available(blocks):
             return gang.run(blocks, _map_reduce, fn, args, combine)
         return blocks.map_reduce(fn, *args, combine=combine)

@@ -573,7 +573,8 @@ class MLTable:
         """The resident per-partition LocalMatrix blocks (materialized on first use)."""
         if self._store is None and self._origin is not None:
             self._store = self._origin
-        if self._store is None and self._label_source is not None and self._ctx.is_connect:
+        if self._store is None and self._label_source is not None:
+            # (validated at from_numpy) one pass over the (X, y) blocks writes X | y
             self._store = self._label_source[2].map(_join_label, name="table")
         if self._store is None:
             src = self._block_source().mapPartitionsWithIndex(
@@ -912,7 +913,8 @@ class MLTable:
         src = self.blocks.map(functools.partial(_apply_batch, fn, args,
                                                 None if names is None else len(names)),
                               name="batches")
-        table = MLTable(self._ctx, names, blocks=src._source, numeric=True)
+        table = MLTable(self._ctx, names, blocks=functools.partial(getattr, src, "source_rdd"),
+                        numeric=True)
         table._default_columns = self  # its names, looked up lazily
         return table
 

@@ -1,5 +1,5 @@
 """Resident blocks (mli.blocks.BlockRDD): passes vs numpy, deterministic combination, large
-arguments by broadcast, derived stores, recovery from lost tokens / missing files, cleanup;
+arguments and results, derived stores, recovery from missing files, cleanup;
 and the bundle file format."""
 from __future__ import annotations
 
@@ -91,66 +91,44 @@ def test_tree_add_and_tree_reduce():
     assert _tree_reduce(list("abcdefg"), lambda x, y: f"({x}{y})") == "((((ab)(cd))((ef)g)))"[1:-1]
 
 
-def test_large_arguments_go_by_file_in_local_mode_else_broadcast(ctx, data, monkeypatch):
-    import mli.blocks as blocks
-
+def test_large_arguments_and_results_travel_with_the_pass(ctx, data):
     s = _store(ctx, data, 3)
-    big = np.random.default_rng(1).normal(size=(4, 40_000))  # 1.28 MB > BROADCAST_BYTES
-    sent = []
-    real = blocks.ship_large
-
-    def spy(c, value):
-        out = real(c, value)
-        sent.append((value, out))
-        return out
-
-    monkeypatch.setattr(blocks, "ship_large", spy)
+    big = np.random.default_rng(1).normal(size=(4, 40_000))  # 1.28 MB
     fn = lambda b, W, k: np.asarray(b.array).sum(axis=0) @ W * k  # noqa: E731
-    got = s.map_reduce(fn, big, 2.0)
-    assert len(sent) == 1 and sent[0][0] is big  # the big array only; the float in the closure
-    # local mode: the driver wrote a file the tasks memory-mapped; removed after the job
-    assert isinstance(sent[0][1], blocks.FileArg) and not os.path.exists(sent[0][1].path)
-    np.testing.assert_allclose(got, data.sum(axis=0) @ big * 2.0)
-    got_small = s.map_reduce(fn, big[:, :10].copy(), 2.0)
-    assert len(sent) == 1  # small arguments travel in the closure
-    np.testing.assert_allclose(got_small, got[:10])
+    np.testing.assert_allclose(s.map_reduce(fn, big, 2.0), data.sum(axis=0) @ big * 2.0)
     parts = s.map_collect(lambda b, W: float(np.asarray(b.array)[0] @ W[:, 0]), big)
-    assert len(sent) == 2
     np.testing.assert_allclose(parts, [c[0] @ big[:, 0] for c in np.array_split(data, 3)])
-    # the tasks get read-only arrays: a function that writes into one fails loudly
-    with pytest.raises(ValueError, match="read-only"):
-        s.map_collect(_write_into, big)
-    # not made of arrays only (an object inside): a broadcast, as on a cluster
-    obj = (big, MLTable)
-    shipped = real(ctx, obj)
-    assert type(shipped).__name__ == "Broadcast"
-    blocks.drop_shipped([shipped])
-    # on a cluster master: a broadcast
-    monkeypatch.setattr(blocks, "is_local", lambda c: False)
-    b = real(ctx, big)
-    assert type(b).__name__ == "Broadcast" and blocks.resolve_arg(b) is not None
-    blocks.drop_shipped([b])
-    s.unpersist()
-
-
-def _write_into(bundle, W):
-    W[0, 0] = 1.0
-    return 0
-
-
-def test_large_results_come_back_by_file_in_local_mode(ctx, data):
-    import mli.blocks as blocks
-
-    s = _store(ctx, data, 2)
-    out = s.map_collect(_big_result)
+    out = s.map_collect(_big_result)  # 1.0-1.1 MB per block
     rows = s.partition_rows
     assert [o[0].shape for o in out] == [(r, 4000) for r in rows]
-    np.testing.assert_array_equal(out[1][0][:, 0], np.asarray(data[rows[0]:, 0]))
+    np.testing.assert_array_equal(out[1][0][:, 0],
+                                  np.asarray(data[rows[0]:rows[0] + rows[1], 0]))
     assert out[0][1] == "tag" and out[0][2] is None
-    left = os.path.join(blocks._root_dir(), "results")
-    assert not os.path.isdir(left) or not os.listdir(left)  # the driver removed the files
-    assert blocks.spill_result(np.zeros(3)).shape == (3,)  # small: as it is
     s.unpersist()
+
+
+def test_ship_large_is_a_file_in_local_mode_else_a_broadcast(ctx, monkeypatch):
+    """(ALS's RDD jobs) a large argument: a file the tasks memory-map in local mode, removed
+    by drop_shipped; a broadcast for objects that are not arrays and on a cluster."""
+    import mli.blocks as blocks
+
+    big = np.random.default_rng(1).normal(size=(4, 40_000))
+    shipped = blocks.ship_large(ctx, big)
+    assert isinstance(shipped, blocks.FileArg) and os.path.isdir(shipped.path)
+    got = ctx.sc.parallelize([0], 1).map(lambda _: blocks.resolve_arg(shipped).sum()).collect()
+    np.testing.assert_allclose(got, [big.sum()])
+    with pytest.raises(ValueError, match="read-only"):  # tasks get read-only arrays
+        blocks.resolve_arg(shipped)[0, 0] = 1.0
+    blocks.drop_shipped([shipped])
+    assert not os.path.exists(shipped.path)
+    obj = blocks.ship_large(ctx, (big, MLTable))  # not made of arrays only
+    assert type(obj).__name__ == "Broadcast"
+    blocks.drop_shipped([obj])
+    monkeypatch.setattr(blocks, "is_local", lambda c: False)
+    b = blocks.ship_large(ctx, big)
+    assert type(b).__name__ == "Broadcast" and blocks.resolve_arg(b) is not None
+    blocks.drop_shipped([b])
+    assert blocks.spill_result(np.zeros(3)).shape == (3,)  # small results: as they are
 
 
 def _big_result(bundle):
@@ -161,7 +139,7 @@ def _big_result(bundle):
 def test_derived_stores(ctx, data):
     base = _store(ctx, data, 3).materialize()
     doubled = base.map(lambda b, k: LocalMatrix(np.asarray(b.array) * k), 2.0, name="dbl")
-    assert doubled._tokens is None  # lazy
+    assert doubled._meta is None  # lazy
     np.testing.assert_allclose(doubled.map_reduce(_gram)[1], 2 * data.sum(axis=0))
     pairs = base.map(lambda i, b: (b, np.full(b.shape[0], float(i))), with_index=True)
     labels = np.concatenate(pairs.map_collect(lambda b: np.array(b[1])))
@@ -205,38 +183,26 @@ def test_bad_partitions_and_task_errors(ctx, data):
 # ============================================================================ recovery
 
 
-def test_lost_tokens_and_files_are_rebuilt_from_lineage(ctx, data):
+def test_lost_files_are_rebuilt_from_lineage(ctx, data, caplog):
     s = _store(ctx, data, 3).materialize()
     path = _dir(s)
     assert sorted(os.listdir(path)) == ["p00000", "p00001", "p00002"]
     expected = s.map_reduce(_gram)
-    # the executor "loses" its cached tokens and the block files
     first_id = s._store_id
-    s._tokens.unpersist(blocking=True)
-    shutil.rmtree(path)
-    got = s.map_reduce(_gram)
-    np.testing.assert_allclose(got[0], data.T @ data)
-    np.testing.assert_allclose(got[1], expected[1])
-    assert s._store_id != first_id  # rebuilt from the source lineage: a new generation
-    assert sorted(os.listdir(_dir(s))) == ["p00000", "p00001", "p00002"]
-    s.unpersist()
-
-
-def test_missing_block_files_raise_block_missing_and_are_rebuilt(ctx, data, caplog):
-    s = _store(ctx, data, 3).materialize()
-    first_id = s._store_id
-    # tokens that point to files that are not on this host (e.g. written on a lost node)
-    fake = [(i, socket.gethostname(), f"/nonexistent/mli-blocks/{first_id}/p{i:05d}", n)
-            for i, n in enumerate(s.partition_rows)]
-    s._tokens.unpersist()
-    s._tokens = s._pass_tokens = ctx.sc.parallelize(fake, 3).cache()
+    shutil.rmtree(path)  # the executor's block files are gone
     with caplog.at_level("WARNING", logger="mli"):
         got = s.map_reduce(_gram)
     np.testing.assert_allclose(got[0], data.T @ data)
-    assert s._store_id != first_id  # a new generation was materialized
-    assert any("rebuilding from lineage" in r.getMessage() for r in caplog.records)
-    assert not os.path.exists(os.path.join(os.path.dirname(_dir(s)), first_id))
-    # the worker-side error itself
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert s._store_id != first_id  # rebuilt from the source lineage: a new generation
+    assert sorted(os.listdir(_dir(s))) == ["p00000", "p00001", "p00002"]
+    assert any("rebuilding them from their lineage" in r.getMessage() for r in caplog.records)
+    # blocks recorded on a path no task can read (written on a lost node): rebuilt too
+    second_id = s._store_id
+    s._meta = [(i, "lost-host", f"/nonexistent/mli-blocks/{second_id}-x/p{i:05d}", n)
+               for i, n in enumerate(s.partition_rows)]
+    np.testing.assert_allclose(s.map_reduce(_gram)[0], data.T @ data)
+    assert s._store_id not in (first_id, second_id)
     from mli.blocks import _open
 
     with pytest.raises(BlockMissingError, match="is not on host"):
@@ -249,7 +215,7 @@ def test_unpersist_removes_files_and_table_cache(ctx, data):
     path = _dir(s)
     assert os.path.isdir(path)
     s.unpersist()
-    assert not os.path.exists(path) and s._tokens is None
+    assert not os.path.exists(path) and s._meta is None
     s.unpersist()  # idempotent
     np.testing.assert_allclose(s.map_reduce(_gram)[0], data.T @ data)  # re-materializes
     path2 = _dir(s)
@@ -310,7 +276,7 @@ def test_block_view_applies_fn_without_copy(ctx, data):
     got = v.map_collect(_index_and_rows, with_index=True)
     assert got == [(i, r) for i, r in enumerate(s.partition_rows)]
     v.unpersist()  # a view leaves its parent alone
-    assert s._tokens is not None
+    assert s._meta is not None
     assert len(v.collect()) == 2
     s.unpersist()
 

@@ -128,11 +128,13 @@ def test_a_dropped_table_releases_its_files_without_unpersist(ctx, pool):
     X, y = np.ones((40_000, 8)), np.arange(40_000.0) % 2
     t = MLTable.from_numpy(X, y, num_partitions=2, ctx=ctx)
     t.labeled("label").blocks.map_reduce(_rows)  # a pass: the store is materialized
-    path = t._label_source[2]._origin[0]
-    assert any(path in s._store_id for s in list(_live().values()))
+    path = t._label_source[2]._store_id
+    directory = os.path.dirname(t._label_source[2]._meta[0][2])
+    assert os.path.isdir(directory)
     del t
     gc.collect()
     assert not any(path in (s._store_id or "") for s in list(_live().values()))
+    assert not os.path.exists(os.path.join(directory, "p00000", "tree.json"))
     assert pool.pooled_bytes() >= X.nbytes
 
 

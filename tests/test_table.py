@@ -403,7 +403,7 @@ def test_cache_unpersist_and_resident_blocks(ctx):
     t = _table(ctx, X, 3)
     assert t.cache() is t
     store = t._store
-    assert store is not None and store._tokens is not None
+    assert store is not None and store._meta is not None
     assert t.num_rows == 20 and t.blocks is store  # served by the resident blocks
     path = f"{SparkFiles.getRootDirectory()}/mli-blocks/{store._store_id}"
     import os
@@ -411,7 +411,7 @@ def test_cache_unpersist_and_resident_blocks(ctx):
     assert sorted(os.listdir(path)) == ["p00000", "p00001", "p00002"]
     np.testing.assert_array_equal(t.to_numpy(), X)
     np.testing.assert_array_equal(t.select("c1").to_numpy(), X[:, 1:])
-    assert t.unpersist() is t and t._store is None and store._tokens is None
+    assert t.unpersist() is t and t._store is None
     # from_numpy's blocks were written by the driver (local mode): they are the table's data,
     # kept while the table lives and removed with it
     assert os.path.exists(path)
