@@ -32,14 +32,14 @@ rating counts) is vectorized numpy on the driver.
 
 Distribution strategies (``strategy=``), all giving the same factors for the same seed:
 
-``"broadcast"``
-    The rating matrix (CSR by user and by item) is broadcast once per fit; each half-step
-    is one Spark job whose task ``p`` reads the other side's factors (closure, or a
-    broadcast above 1 MB) and solves its slice of rows; the driver concatenates.
 ``"data_parallel"``
-    Ratings are resident blocks in the workers (:class:`mli.blocks.BlockRDD`; user block
-    ``p`` and item block ``p`` in partition ``p``); the other side's factors are shipped
-    each half-step (one Spark job), each task returns its solved slice.
+    Ratings are resident blocks (:class:`mli.blocks.BlockRDD`; user block ``p`` and item
+    block ``p`` in block ``p``, written once by the driver) and the whole fit is one gang
+    run (:mod:`mli.gang`), on ``local[*]``, a cluster and a Spark Connect session alike:
+    each half-step every task solves its blocks' rows against the other side's factors,
+    and the solved rows are all-gathered through the gang's leader in block order, so
+    every task holds the same factors (``2 n_rows rank`` float32s per task and half-step).
+    A callback runs on the driver once per iteration.
 ``"blocked"``
     Fully distributed, as pyspark.ml: factors stay in Spark as one block per partition;
     for every (item block ``q``, user block ``p``) the item rows ``p`` needs are
@@ -50,16 +50,15 @@ Distribution strategies (``strategy=``), all giving the same factors for the sam
     to a temporary directory when unset), so hundreds of iterations run without a lineage
     stack overflow.
 ``"auto"`` (default)
-    ``broadcast`` when ratings + factors take < 50 MB, ``data_parallel`` while the factors
-    take < 500 MB, ``blocked`` otherwise; the choice is logged (logger ``"mli"``).
+    ``data_parallel`` while the factors take < 500 MB, ``blocked`` otherwise (over Spark
+    Connect always ``data_parallel``); the choice is logged (logger ``"mli"``).
+    ``"broadcast"`` (the ratings broadcast to every task, one job per half-step) was
+    replaced by ``data_parallel`` and runs it, with a ``FutureWarning``.
 
-The driver-held strategies (``broadcast``, ``data_parallel``) keep the factors on the
-driver between half-steps: their Spark lineage does not grow, no checkpointing is needed.
-With a single block (``num_partitions=1``, the default for small problems) there is nothing
-to exchange between half-steps, so their one task runs all the iterations in one Spark job
-(one job per iteration when a callback asks for progress). ``blocked`` runs explicit
-feedback lazily, one Spark job per ``checkpoint_interval`` iterations (per iteration with a
-callback); implicit feedback needs one job per half-step for the Gramian.
+``data_parallel`` keeps no Spark lineage between half-steps: no checkpointing is needed.
+``blocked`` runs explicit feedback lazily, one Spark job per ``checkpoint_interval``
+iterations (per iteration with a callback); implicit feedback needs one job per half-step
+for the Gramian. ``blocked`` needs classic Spark (RDDs).
 
 Initial factors depend only on ``(seed, id)`` (a counter-based hash of the raw id), not on
 the partitioning, so every strategy and partition count gives the same model. Duplicate
@@ -72,18 +71,16 @@ import logging
 import math
 import operator
 import os
-import shutil
 import time
+import warnings
 from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
 from mli.base import Algorithm, Model, _clone_value
-from mli.blocks import (_driver_root_dir, drop_shipped, is_local, load_bundle, local_slots,
-                        resolve_arg, save_bundle, ship_args, ship_large, spill_result, unspill_result)
+from mli.blocks import _driver_root_dir, is_local
 from mli.errors import task_safe
-from mli.gang import await_file
 from mli.ids import as_integer_ids, index_ids, lookup
 from mli.params import Interval, Options, Param, validate_params
 
@@ -91,15 +88,10 @@ __all__ = ["ALS", "ALSModel", "hashed_factors"]
 
 log = logging.getLogger("mli")
 
-#: ``auto`` thresholds (bytes): broadcast below, then data_parallel while the factors fit
-BROADCAST_LIMIT = 50 << 20
+#: ``auto``: data_parallel while the factors (every task holds them) take fewer bytes
 FACTORS_LIMIT = 500 << 20
 #: default partitioning: about this many flops per task and iteration (see num_partitions)
 WORK_PER_TASK = 1e8
-#: arguments above this size travel as a Spark broadcast, not in the task closure
-_SHIP_BYTES = 1 << 20
-
-_STRATEGIES = ("broadcast", "data_parallel", "blocked")
 _USER_SALT = 0x5553455200000001
 _ITEM_SALT = 0x4954454D00000002
 _JIT = dict(cache=True, nogil=True)
@@ -402,40 +394,12 @@ def _slice_rows(csr, lo, hi):
     return indptr[lo:hi + 1] - s0, cols[s0:s1], vals[s0:s1]
 
 
-def _ship(ctx, args):
-    """Small arguments in the closure, large arrays (> 1 MB) as files (local mode) or
-    broadcasts (:func:`mli.blocks.ship_args`)."""
-    return ship_args(ctx, args, _SHIP_BYTES)
-
-
 def _solve_block(cfg, csr, lo, F, G, X0, data_term):
     """One block's half-step: its rows ``csr`` (the first is row ``lo`` of the side) solved
     against the other side's factors ``F``; ``(rows, loss, their Gramian or None)``."""
     n = csr[0].shape[0] - 1
     X, loss = _solve_rows(cfg, *csr, F, G, None if X0 is None else X0[lo:lo + n], data_term)
     return X, loss, _gram(X, cfg.rank) if cfg.implicit else None
-
-
-class _Shipper:
-    """Ships arrays for the tasks of a few jobs: large ones as one broadcast each (reused
-    when the same array is shipped again), small ones in the closure."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.memo: dict = {}
-
-    def __call__(self, a):
-        if not (isinstance(a, np.ndarray) and a.nbytes > _SHIP_BYTES):
-            return a
-        hit = self.memo.get(id(a))
-        if hit is None:
-            hit = (a, ship_large(self.ctx, a))
-            self.memo[id(a)] = hit
-        return hit[1]
-
-    def close(self):
-        drop_shipped([b for _, b in self.memo.values()])
-        self.memo.clear()
 
 
 def _split_rows(indptr, parts):
@@ -473,188 +437,14 @@ def _gram(F, k):
     return K.gramian(F[:, :k])
 
 
-class _DriverHeld:
-    """Factors on the driver; one Spark job per half-step (broadcast, data_parallel).
-
-    With a single block there is nothing to exchange between the half-steps, so the task
-    runs whole iterations (all of them in one job, or one per job with a callback). So do
-    the blocks of the broadcast strategy in local mode when each has a core (a barrier
-    stage: the tasks run together and exchange each half-step's rows through files)."""
-
-    #: whole iterations in one job, the blocks exchanging through files (set by a runner)
-    barrier = False
-
-    def run(self, cfg, X, Y, max_iter, tracker):
-        if self.parts == 1 or self.barrier:
-            return self._run_fused(cfg, X, Y, max_iter, tracker)
-        k = cfg.rank
-        done = 0
-        debug = log.isEnabledFor(logging.DEBUG)
-        # implicit: each half-step's tasks also return the Gramian of the rows they solved
-        # (summed in partition order), so the driver never computes it between the jobs
-        GX = _gram(X, k) if cfg.implicit else None
-        for it in range(1, max_iter + 1):
-            t0 = time.perf_counter()
-            # X is shipped once per iteration: the items' input and the users' warm start
-            ship = _Shipper(self.ctx)
-            try:
-                Y_new, l_items, GY = self.half("item", cfg, ship(X), GX,
-                                               ship(Y) if cfg.cg else None, False)
-                t1 = time.perf_counter()
-                X, l_users, GX = self.half("user", cfg, ship(Y_new), GY,
-                                           ship(X) if cfg.cg else None, True)
-                Y = Y_new
-            finally:
-                ship.close()
-            if debug:
-                log.debug("ALS iteration %d: items %.3fs, users %.3fs", it, t1 - t0,
-                          time.perf_counter() - t1)
-            done = it
-            if tracker(it, l_items + l_users if cfg.want_loss else math.nan):
-                break
-        return X, Y, done
-
-    def _run_fused(self, cfg, X, Y, max_iter, tracker):
-        chunk = 1 if cfg.want_loss else max_iter
-        done = 0
-        while done < max_iter:
-            n = min(chunk, max_iter - done)
-            X, Y, losses = self.fused(cfg, X, Y, n)
-            stop = False
-            for j, loss in enumerate(losses):
-                stop = tracker(done + j + 1, loss)
-            done += n
-            if stop:
-                break
-        return X, Y, done
-
-    @staticmethod
-    def _assemble(results, width):
-        """``(factors, loss, Gramian or None)`` from the per-block ``(X, loss, G)``."""
-        mats = [r[0] for r in results]
-        X = np.concatenate(mats, axis=0) if mats else np.zeros((0, width), np.float32)
-        grams = [r[2] for r in results if r[2] is not None]
-        G = functools.reduce(operator.add, grams) if grams else None
-        return X, float(sum(r[1] for r in results)), G
-
-
-def _iterate(cfg, user_csr, item_csr, X, Y, n):
-    """``n`` whole iterations on one block holding all ratings (the same arithmetic as the
-    split half-steps, so the result does not depend on the path)."""
-    k = cfg.rank
-    losses = []
-    for _ in range(n):
-        G = _gram(X, k) if cfg.implicit else None
-        Y, l_items = _solve_rows(cfg, *item_csr, X, G, Y if cfg.cg else None, False)
-        G = _gram(Y, k) if cfg.implicit else None
-        X, l_users = _solve_rows(cfg, *user_csr, Y, G, X if cfg.cg else None, True)
-        losses.append(l_items + l_users if cfg.want_loss else math.nan)
-    return X, Y, losses
-
-
-def _bc_fused_task(bc, cfg, n, shipped, iterator):
-    for _ in iterator:
-        pass
-    X, Y = (resolve_arg(a) for a in shipped)
-    data = resolve_arg(bc)
-    yield _iterate(cfg, data["user"], data["item"], X, Y, n)
-
-
-def _dp_fused_task(bundle, cfg, n, X, Y):
-    return _iterate(cfg, bundle["user"][:3], bundle["item"][:3], X, Y, n)
-
-
-def _bc_task(bc, side, bounds, cfg, G, data_term, shipped, spill, index, iterator):
-    for _ in iterator:  # consume the input so the Python worker can be reused
-        pass
-    F, X0 = (resolve_arg(a) for a in shipped)
-    lo, hi = int(bounds[index]), int(bounds[index + 1])
-    csr = _slice_rows(resolve_arg(bc)[side], lo, hi)
-    yield index, spill_result(_solve_block(cfg, csr, lo, F, G, X0, data_term), spill)
-
-
-class _BroadcastRunner(_DriverHeld):
-    name = "broadcast"
-
-    def __init__(self, ctx, prob, parts):
-        self.ctx = ctx
-        self.parts = parts
-        sc = ctx.sc
-        self.bounds = {s: _split_rows(prob.csr(s)[0], parts) for s in ("user", "item")}
-        self.bc = ship_large(ctx, {"user": prob.user_csr, "item": prob.item_csr})
-        self.rdd = sc.parallelize(range(parts), parts)
-        self.spill = is_local(ctx)  # solved rows come back by file
-        self.barrier = self.spill and 1 < parts <= local_slots(ctx)
-
-    def half(self, side, cfg, F, G, X0, data_term):
-        """One half-step; ``F`` and ``X0`` are arrays or broadcasts of them."""
-        fn = task_safe(functools.partial(_bc_task, self.bc, side, self.bounds[side], cfg, G,
-                                         data_term, (F, X0), self.spill))
-        out = self.ctx.run(self.rdd.mapPartitionsWithIndex(fn).collect)
-        out.sort(key=operator.itemgetter(0))
-        return self._assemble([unspill_result(r[1]) for r in out], cfg.rank)
-
-    def fused(self, cfg, X, Y, n):
-        shipped, bcs = _ship(self.ctx, (X, Y))
-        exchange = None
-        try:
-            if self.parts == 1:
-                fn = task_safe(functools.partial(_bc_fused_task, self.bc, cfg, n, shipped))
-                (out,) = self.ctx.run(self.rdd.mapPartitions(fn).collect)
-                return out
-            # barrier runs are local: the driver's and the tasks' directory is one
-            exchange = os.path.join(_driver_root_dir(self.ctx), f"als-{os.getpid()}-"
-                                    f"{id(self)}-{time.monotonic_ns()}")
-            os.makedirs(exchange)
-            fn = task_safe(functools.partial(_bc_barrier_task, self.bc, self.bounds, cfg, n,
-                                             shipped, exchange))
-            (out,) = self.ctx.run(self.rdd.barrier().mapPartitionsWithIndex(fn).collect)
-            return unspill_result(out)
-        finally:
-            drop_shipped(bcs)
-            if exchange is not None:
-                shutil.rmtree(exchange, ignore_errors=True)
-
-    def close(self):
-        drop_shipped([self.bc])
-
-
-def _bc_barrier_task(bc, bounds, cfg, n, shipped, exchange, index, iterator):
-    """``n`` whole iterations as block ``index`` of a barrier stage (which runs all blocks at
-    once): solve this block's rows of a side, write them (with their loss and Gramian) to
-    ``exchange``, wait for every block's file, read them back in partition order (Spark's
-    own ``BarrierTaskContext.barrier()`` polls once a second: too slow per half-step). The
-    arithmetic and its order are the driver-held half-steps' (:meth:`_DriverHeld.run`), so
-    the factors are the same."""
-    for _ in iterator:
-        pass
-    parts = len(bounds["user"]) - 1
-    data = resolve_arg(bc)
-    X, Y = (np.array(resolve_arg(a)) for a in shipped)
-    k = cfg.rank
-    GX = _gram(X, k) if cfg.implicit else None
-
-    def half(step, side, F, G, X0, data_term):
-        lo, hi = int(bounds[side][index]), int(bounds[side][index + 1])
-        save_bundle(_solve_block(cfg, _slice_rows(data[side], lo, hi), lo, F, G, X0, data_term),
-                    os.path.join(exchange, f"{step}-{index}"))  # atomic (a rename)
-        return _DriverHeld._assemble([load_bundle(_await(os.path.join(exchange, f"{step}-{p}")),
-                                                  mmap=False) for p in range(parts)], k)
-
-    losses = []
-    for it in range(n):
-        Y_new, l_items, GY = half(2 * it, "item", X, GX, Y if cfg.cg else None, False)
-        X, l_users, GX = half(2 * it + 1, "user", Y_new, GY, X if cfg.cg else None, True)
-        Y = Y_new
-        losses.append(l_items + l_users if cfg.want_loss else math.nan)
-    if index == 0:
-        yield spill_result((X, Y, losses), True)
-
-
-def _await(path: str) -> str:
-    """Wait until the bundle at ``path`` exists (another task of the barrier stage writes it)."""
-    await_file(os.path.join(path, "tree.json"), "rows from another block")
-    return path
+def _assemble(results, width):
+    """``(factors, loss, Gramian or None)`` from the per-block ``(X, loss, G)``, in block
+    order."""
+    mats = [r[0] for r in results]
+    X = np.concatenate(mats, axis=0) if mats else np.zeros((0, width), np.float32)
+    grams = [r[2] for r in results if r[2] is not None]
+    G = functools.reduce(operator.add, grams) if grams else None
+    return X, float(sum(r[1] for r in results)), G
 
 
 def _dp_task(index, bundle, side, cfg, G, data_term, F, X0):
@@ -662,14 +452,44 @@ def _dp_task(index, bundle, side, cfg, G, data_term, F, X0):
     return _solve_block(cfg, (indptr, cols, vals), lo, F, G, X0, data_term)
 
 
-class _DataParallelRunner(_DriverHeld):
+def _half(blocks, side, cfg, F, G, X0, data_term):
+    """One half-step: every block solves its rows of ``side`` against ``F``; the rows of all
+    blocks, in block order, assembled in every task (and the driver)."""
+    return _assemble(blocks.map_collect(_dp_task, side, cfg, G, data_term, F, X0,
+                                        with_index=True), cfg.rank)
+
+
+def _alternate(blocks, cfg, X, Y, max_iter, callback=None):
+    """The whole fit over the rating blocks (a gang run's program: every task runs it and
+    holds the same factors): ``(X, Y, losses)``. ``callback(iteration, loss)`` (on the
+    driver) returning true stops it."""
+    k = cfg.rank
+    # implicit: each half-step's tasks also return the Gramian of the rows they solved
+    # (summed in block order), so it is never computed from the whole factors
+    GX = _gram(X, k) if cfg.implicit else None
+    losses = []
+    for it in range(1, max_iter + 1):
+        Y_new, l_items, GY = _half(blocks, "item", cfg, X, GX, Y if cfg.cg else None, False)
+        X, l_users, GX = _half(blocks, "user", cfg, Y_new, GY, X if cfg.cg else None, True)
+        Y = Y_new
+        losses.append(l_items + l_users if cfg.want_loss else math.nan)
+        if callback is not None and callback(it, losses[-1]):
+            break
+    return X, Y, losses
+
+
+class _DataParallelRunner:
+    """Ratings as resident blocks (user block ``p`` and item block ``p`` in block ``p``);
+    the whole fit is one gang run (:mod:`mli.gang`): each half-step every task solves its
+    blocks' rows, the solved rows are all-gathered through the gang's leader in block order
+    and every task assembles the same factors. A per-iteration callback runs on the
+    driver."""
+
     name = "data_parallel"
 
     def __init__(self, ctx, prob, parts):
         from mli.blocks import BlockRDD
 
-        self.ctx = ctx
-        self.parts = parts
         bounds = {s: _split_rows(prob.csr(s)[0], parts) for s in ("user", "item")}
         bundles = []
         for p in range(parts):
@@ -679,22 +499,20 @@ class _DataParallelRunner(_DriverHeld):
                 b[s] = _slice_rows(prob.csr(s), lo, hi) + (lo,)
             bundles.append(b)
         self.store = BlockRDD.from_bundles(bundles, ctx, name="als-ratings")
-        self.store.materialize()
 
-    def half(self, side, cfg, F, G, X0, data_term):
-        out = self.store.map_collect(_dp_task, side, cfg, G, data_term, F, X0, with_index=True)
-        return self._assemble(out, cfg.rank)
+    def run(self, cfg, X, Y, max_iter, tracker):
+        from mli import gang
 
-    def fused(self, cfg, X, Y, n):
-        (out,) = self.store.map_collect(_dp_fused_task, cfg, n, X, Y)
-        return out
+        callback = None if tracker.callback is None else tracker
+        X, Y, losses = gang.execute(self.store, _alternate, cfg, X, Y, max_iter,
+                                    callback=callback)
+        if callback is None:  # the iterations, for the model's history
+            for it, loss in enumerate(losses, 1):
+                tracker(it, loss)
+        return X, Y, len(losses)
 
     def close(self):
-        import threading
-
-        # deleting the block files is one more Spark job: do not make the caller wait
-        threading.Thread(target=self.store.unpersist, name="mli-als-unpersist",
-                         daemon=True).start()
+        self.store = None  # the driver's files go with the store (garbage collection)
 
 
 # ---------------------------------------------------------------------------- blocked
@@ -993,10 +811,10 @@ class ALS(Algorithm):
         Implicit feedback confidence: ``c = confidence_offset + alpha * |r|``.
     nonnegative : bool, default False
         Constrain the factors to be >= 0 (exact NNLS per row).
-    strategy : {"auto", "broadcast", "data_parallel", "blocked"}, default "auto"
+    strategy : {"auto", "data_parallel", "blocked"}, default "auto"
         How ratings and factors are distributed (see the module docstring). ``auto``:
-        broadcast when ratings + factors < 50 MB, data_parallel while factors < 500 MB,
-        blocked otherwise.
+        data_parallel while the factors take < 500 MB, blocked otherwise. (``"broadcast"``,
+        replaced by data_parallel, runs data_parallel with a ``FutureWarning``.)
     seed : int or None, default None
         Seed of the initial factors (which depend only on the seed and each id). None
         draws a random seed (recorded as ``model.seed_used``).
@@ -1131,23 +949,22 @@ class ALS(Algorithm):
         return model
 
     def _choose_strategy(self, prob: _Ratings, parts: int, ctx=None) -> str:
-        if ctx is not None and ctx.is_connect:
-            # over Spark Connect every pass is a gang run over resident blocks
-            if self.strategy not in ("auto", "data_parallel"):
-                ctx.require_classic(f"ALS(strategy={self.strategy!r})",
-                                    "strategy='data_parallel' (or 'auto')")
-            return "data_parallel"
-        if self.strategy != "auto":
-            return self.strategy
+        strategy = self.strategy
+        if strategy == "broadcast":
+            warnings.warn("ALS(strategy='broadcast') runs strategy='data_parallel': every fit "
+                          "is one gang run over resident rating blocks, and the ratings are "
+                          "no longer broadcast; pass strategy='data_parallel' (or 'auto')",
+                          FutureWarning, stacklevel=4)
+            strategy = "data_parallel"
+        if strategy == "blocked" and ctx is not None and ctx.is_connect:
+            ctx.require_classic("ALS(strategy='blocked')", "strategy='data_parallel' (or "
+                                "'auto')")
+        if strategy != "auto":
+            return strategy
         width = self.rank + (1 if self.biases else 0)
-        ratings_bytes = 2 * prob.nnz * 8 + (prob.n_users + prob.n_items + 2) * 8
         factor_bytes = (prob.n_users + prob.n_items) * width * 4
         mb = 1 << 20
-        if ratings_bytes + factor_bytes < BROADCAST_LIMIT:
-            choice, why = "broadcast", (f"ratings {ratings_bytes / mb:.1f} MB + factors "
-                                        f"{factor_bytes / mb:.1f} MB < "
-                                        f"{BROADCAST_LIMIT / mb:.0f} MB")
-        elif factor_bytes < FACTORS_LIMIT:
+        if factor_bytes < FACTORS_LIMIT or (ctx is not None and ctx.is_connect):
             choice, why = "data_parallel", (f"factors {factor_bytes / mb:.1f} MB < "
                                             f"{FACTORS_LIMIT / mb:.0f} MB")
         else:
@@ -1192,9 +1009,7 @@ class ALS(Algorithm):
                    count_scaling=self.reg_scaling == "count",
                    offset=float(self.confidence_offset), biases=bool(self.biases),
                    mu=prob.mean if self.biases else 0.0, want_loss=self.callback is not None)
-        if strategy == "broadcast":
-            runner = _BroadcastRunner(ctx, prob, parts)
-        elif strategy == "data_parallel":
+        if strategy == "data_parallel":
             runner = _DataParallelRunner(ctx, prob, parts)
         else:
             runner = _BlockedRunner(ctx, prob, parts, self.checkpoint_interval)
@@ -1290,10 +1105,9 @@ def _predict_pandas_batches(pr, ucol, icol, mode, batches):
         yield df
 
 
-def _topk_task(k, shipped, bundle):
+def _topk_task(bundle, k, Y):
     from mli.algorithms import als_kernels as K
 
-    Y = resolve_arg(shipped)
     lo, Xq, ex_ptr, ex_idx = bundle
     items, scores = K.topk_scores(Xq, Y, k, ex_ptr, ex_idx)
     return lo, items, scores
@@ -1575,14 +1389,10 @@ class ALSModel(Model):
             else:
                 ex = (None, None)
             bundles.append((lo, Xq[lo:hi], ex[0], ex[1]))
-        shipped, bcs = _ship(ctx, (Yr,))
-        try:
-            rdd = ctx.sc.parallelize(bundles, parts)
-            out = ctx.run(rdd.map(task_safe(functools.partial(_topk_task, k, shipped[0])))
-                          .collect)
-        finally:
-            drop_shipped(bcs)
-        out.sort(key=operator.itemgetter(0))
+        from mli.blocks import BlockRDD
+
+        store = BlockRDD.from_bundles(bundles, ctx, name="als-queries")
+        out = store.map_collect(_topk_task, k, Yr)  # one pass: a gang run
         items = np.concatenate([o[1] for o in out], axis=0)
         scores = np.concatenate([o[2] for o in out], axis=0)
         return self._frame(self.user_ids, items, scores)

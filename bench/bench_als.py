@@ -44,7 +44,7 @@ scale (opt-in: ``--scale``)
     Generated Netflix-shaped explicit ratings (:func:`mli.datasets.netflix_like`: 480,189
     users x 17,770 items, 20M ratings, power-law degrees), rank 20, ``--scale-iters``
     iterations (default 3), one run: seconds per iteration of every mli strategy that can
-    hold the data (broadcast, data_parallel, blocked) and of pyspark.ml, measured the same
+    hold the data (data_parallel, blocked) and of pyspark.ml, measured the same
     way for all: ``(T(n) - T(1)) / (n - 1)`` from a 1-iteration and an n-iteration fit
     (data preparation and set-up cancel out), after a small warm-up fit.
 
@@ -470,7 +470,7 @@ def main(argv=None) -> int:
                     help="users evaluated for precision@10 (0: all)")
     ap.add_argument("--scale-ratings", type=int, default=20_000_000)
     ap.add_argument("--scale-iters", type=int, default=3)
-    ap.add_argument("--strategies", default="broadcast,data_parallel,blocked",
+    ap.add_argument("--strategies", default="data_parallel,blocked",
                     help="mli strategies in the scale part")
     ap.add_argument("--skip-pyspark", action="store_true")
     ap.add_argument("--skip-implicit", action="store_true", help="skip the implicit library")
@@ -483,6 +483,13 @@ def main(argv=None) -> int:
     bad = set(parts) - {"explicit", "implicit", "scale"}
     if bad:
         ap.error(f"unknown part(s) {sorted(bad)}")
+    if not args.skip_implicit:
+        import importlib.util
+
+        if importlib.util.find_spec("implicit") is None:
+            print("note: the 'implicit' library is not installed (pip install implicit): its "
+                  "rows are skipped", file=sys.stderr)
+            args.skip_implicit = True
 
     import mli
     from mli.context import set_default_context

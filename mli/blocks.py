@@ -39,7 +39,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,12 +50,8 @@ from .errors import BlockMissingError, task_safe
 
 log = logging.getLogger("mli")
 
-__all__ = ["BlockRDD", "BlockView", "DerivedStore", "FileArg", "ship_large", "ship_args", "resolve_arg",
-           "drop_shipped", "is_local", "local_slots",
-           "spill_result", "unspill_result", "tree_add", "save_bundle", "load_bundle"]
-
-# arguments larger than this many bytes are shipped with a Spark broadcast, not the closure
-BROADCAST_BYTES = 1 << 20
+__all__ = ["BlockRDD", "BlockView", "DerivedStore", "is_local", "local_slots", "tree_add",
+           "save_bundle", "load_bundle"]
 
 # ---------------------------------------------------------------------------- bundles <-> files
 
@@ -274,106 +270,6 @@ def _remove_tree(path: str) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
-
-
-class FileArg(NamedTuple):
-    """A large task argument the driver wrote to a file on its node (local mode), in place
-    of a broadcast: the tasks memory-map it (each worker process once per file) instead of
-    unpickling a copy."""
-
-    path: str
-
-
-def ship_large(ctx, obj):
-    """``obj`` as a task argument: a :class:`FileArg` in local mode (where the driver shares
-    the node with the workers), else a Spark broadcast. Release it with :func:`drop_shipped`;
-    read it in the task with :func:`resolve_arg`."""
-    if not is_local(ctx):
-        return ctx.sc.broadcast(obj)
-    path = _save_as_file(obj, os.path.join(_driver_root_dir(ctx), "args"))
-    # not only arrays and plain values: a broadcast pickles anything
-    return ctx.sc.broadcast(obj) if path is None else FileArg(path)
-
-
-def ship_args(ctx, args, threshold: int = BROADCAST_BYTES):
-    """``(shipped, large)``: ``args`` with those larger than ``threshold`` bytes replaced by
-    :func:`ship_large` (the others travel in the task closure); release ``large`` with
-    :func:`drop_shipped` after the job."""
-    shipped, large = [], []
-    for a in args:
-        if _nbytes(a) > threshold:
-            a = ship_large(ctx, a)
-            large.append(a)
-        shipped.append(a)
-    return tuple(shipped), large
-
-
-def _save_as_file(obj, directory: str) -> str | None:
-    """Write ``obj`` as a bundle under ``directory``; its path, or None when it is not made
-    of arrays and plain values only."""
-    path = os.path.join(directory, f"f-{uuid.uuid4().hex}")
-    os.makedirs(directory, exist_ok=True)
-    try:
-        save_bundle(obj, path)
-    except TypeError:
-        _remove_tree(path)
-        return None
-    return path
-
-
-def resolve_arg(a):
-    """In a task: the value behind a broadcast or a :class:`FileArg` (read-only arrays)."""
-    if isinstance(a, FileArg):
-        return _open(a.path)
-    return a.value if type(a).__name__ == "Broadcast" else a
-
-
-def drop_shipped(items) -> None:
-    """Release what :func:`ship_large` made (best effort)."""
-    for a in items:
-        try:
-            if isinstance(a, FileArg):
-                _remove_tree(a.path)
-            else:
-                a.destroy(blocking=False)
-        except Exception:  # noqa: BLE001 - Spark may already be stopped
-            pass
-
-
-def _resolve(args):
-    return tuple(resolve_arg(a) for a in args)
-
-
-#: results larger than this many bytes go back through a file when the driver shares the node
-SPILL_BYTES = 1 << 20
-
-
-class _Spilled(NamedTuple):
-    """A task result left in a file on the driver's node (local mode), instead of being
-    pickled through the JVM: for large arrays (a half-step's solved factor rows) the file
-    costs a memory copy, the socket path costs far more."""
-
-    path: str
-
-
-def spill_result(result, spill: bool = True):
-    """In a task: ``result``, or a small reference to a file holding it when ``spill`` (the
-    driver shares the node: local mode) and it is large. The driver calls
-    :func:`unspill_result` on what it collects."""
-    if not spill or _nbytes(result) < SPILL_BYTES:
-        return result
-    path = _save_as_file(result, os.path.join(_root_dir(), "results"))
-    return result if path is None else _Spilled(path)  # None: send it as it is
-
-
-def unspill_result(result):
-    """On the driver: the result a task left with :func:`spill_result` (its file removed)."""
-    if not isinstance(result, _Spilled):
-        return result
-    try:
-        return load_bundle(result.path, mmap=False)
-    finally:
-        _remove_tree(result.path)
 
 
 # ---------------------------------------------------------------------------- combine

@@ -40,7 +40,6 @@ import pickle
 import queue
 import socket
 import threading
-import time
 import uuid
 from typing import Any, Callable
 
@@ -48,8 +47,8 @@ from .blocks import BlockRDD, _open, _root_dir, load_bundle, local_slots, save_b
 from .collective import Channel, Listener, PeerLost, connect, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
-__all__ = ["GangBlocks", "GangAborted", "available", "slots", "run", "execute", "await_file",
-           "EXCHANGE_TIMEOUT", "ENABLED", "last_stats"]
+__all__ = ["GangBlocks", "GangAborted", "available", "slots", "run", "execute", "ENABLED",
+           "last_stats"]
 
 log = logging.getLogger("mli")
 
@@ -60,9 +59,6 @@ ENABLED = True
 #: on classic Spark, start the barrier stage from an RDD (``False``: a DataFrame's
 #: ``mapInArrow``, as over Spark Connect)
 RDD_LAUNCH = True
-
-#: seconds :func:`await_file` waits for another task's file before failing
-EXCHANGE_TIMEOUT = 600.0
 
 #: counters of the last gang run on this driver: tasks, exchanges, bytes through the leader
 last_stats: dict = {}
@@ -83,21 +79,6 @@ def available(blocks) -> bool:
     """Whether ``blocks`` can host a gang run: a :class:`~mli.blocks.BlockRDD` (or view) on
     a Spark context."""
     return isinstance(blocks, BlockRDD) and getattr(blocks, "_ctx", None) is not None
-
-
-def await_file(path: str, what: str, abort: str | None = None) -> str:
-    """Wait until ``path`` exists (another task of a barrier stage writes it); fail after
-    :data:`EXCHANGE_TIMEOUT` seconds, or at once when the ``abort`` file appears."""
-    start, pause = time.monotonic(), 2e-5
-    while not os.path.exists(path):
-        if abort is not None and os.path.exists(abort):
-            raise GangAborted(f"gang run stopped while waiting for {what}")
-        if time.monotonic() - start > EXCHANGE_TIMEOUT:
-            raise TimeoutError(f"no {what} after {EXCHANGE_TIMEOUT:g} s ({path}); did its task "
-                               "fail?")
-        time.sleep(pause)
-        pause = min(2 * pause, 5e-4)
-    return path
 
 
 # ============================================================================ task side

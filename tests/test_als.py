@@ -96,10 +96,10 @@ def test_strategies_give_the_same_factors(ctx, opts):
     data = implicit_data() if opts.get("implicit") else low_rank(noise=0.1)[0]
     models = {s: ALS(rank=4, max_iter=3, reg=0.05, seed=7, strategy=s, num_partitions=2,
                      **opts).fit(data)
-              for s in ("broadcast", "data_parallel", "blocked")}
+              for s in ("data_parallel", "blocked")}
     assert {m.strategy for m in models.values()} == set(models)
-    ref = models["broadcast"]
-    for s in ("data_parallel", "blocked"):
+    ref = models["data_parallel"]
+    for s in ("blocked",):
         factors_equal(ref, models[s], atol=1e-4)
         if opts.get("biases"):
             assert_allclose(ref.user_biases, models[s].user_biases, atol=1e-4)
@@ -200,8 +200,16 @@ def test_callback_reports_iterations_and_can_stop(ctx, planted):
 def test_auto_strategy_is_logged(ctx, planted, caplog):
     with caplog.at_level(logging.INFO, logger="mli"):
         m = ALS(rank=2, max_iter=1, seed=0).fit(planted[0])
-    assert m.strategy == "broadcast"
-    assert any("chose 'broadcast'" in r.getMessage() for r in caplog.records)
+    assert m.strategy == "data_parallel"
+    assert any("chose 'data_parallel'" in r.getMessage() for r in caplog.records)
+
+
+def test_the_replaced_broadcast_strategy_runs_data_parallel_with_a_warning(ctx, planted):
+    with pytest.warns(FutureWarning, match="strategy='broadcast'.*data_parallel"):
+        old = ALS(rank=2, max_iter=2, seed=0, strategy="broadcast").fit(planted[0])
+    new = ALS(rank=2, max_iter=2, seed=0, strategy="data_parallel").fit(planted[0])
+    assert old.strategy == "data_parallel"
+    assert_array_equal(old.user_factors, new.user_factors)
 
 
 def test_many_blocked_iterations_with_checkpoints(ctx):
@@ -449,47 +457,27 @@ def test_save_load_round_trip(ctx, planted, tmp_path, biases):
 
 
 @pytest.mark.parametrize("implicit", [False, True])
-def test_broadcast_barrier_iterations_equal_the_half_step_jobs(ctx, implicit, monkeypatch):
-    """local mode, a core per block: the broadcast strategy runs whole iterations in one
-    barrier job, the blocks exchanging rows through files; same factors (bit for bit) as one
-    job per half-step, with and without a callback (one job per iteration then)."""
-    import os
+def test_one_gang_run_equals_one_run_per_half_step(ctx, implicit, monkeypatch):
+    """data_parallel: the whole fit is one gang run (one Spark job), its blocks exchanging
+    rows through the gang's leader; the same factors (bit for bit) as the program on the
+    driver with one gang run per half-step, with and without a callback."""
+    from _spark_probe import spark_jobs
 
-    import mli.algorithms.als as als_module
-    from mli.blocks import _driver_root_dir
+    import mli.gang as gang
 
     data = implicit_data(seed=3) if implicit else low_rank(seed=3)[0]
     opts = dict(rank=3, max_iter=4, reg=0.05, seed=2, implicit=implicit, num_partitions=2,
-                strategy="broadcast")
-    made = []
-    real = als_module._BroadcastRunner.__init__
-
-    def spy(self, *a, **k):
-        real(self, *a, **k)
-        made.append(self.barrier)
-
-    monkeypatch.setattr(als_module._BroadcastRunner, "__init__", spy)
-    fused = ALS(**opts).fit(data)
+                strategy="data_parallel")
+    ALS(**opts).fit(data)  # the first fit compiles the kernels
+    whole, jobs = spark_jobs(ctx, lambda: ALS(**opts).fit(data))
+    assert len(jobs) == 1
     seen = []
     with_cb = ALS(**opts, callback=lambda it, loss, s: seen.append(loss)).fit(data)
-    monkeypatch.setattr(als_module._BroadcastRunner, "barrier", False, raising=False)
-    monkeypatch.setattr(als_module._BroadcastRunner, "__init__",
-                        lambda self, *a, **k: (real(self, *a, **k),
-                                               setattr(self, "barrier", False))[0])
-    jobs = ALS(**opts).fit(data)
-    assert made == [True, True]
-    assert_array_equal(fused.user_factors, jobs.user_factors)
-    assert_array_equal(fused.item_factors, jobs.item_factors)
-    assert_array_equal(with_cb.user_factors, jobs.user_factors)
+    monkeypatch.setattr(gang, "ENABLED", False)
+    halves, jobs = spark_jobs(ctx, lambda: ALS(**opts).fit(data))
+    assert len(jobs) == 2 * 4
+    assert_array_equal(whole.user_factors, halves.user_factors)
+    assert_array_equal(whole.item_factors, halves.item_factors)
+    assert_array_equal(with_cb.user_factors, halves.user_factors)
     assert len(seen) == 4 and all(np.isfinite(seen))
-    left = [d for d in os.listdir(_driver_root_dir(ctx)) if d.startswith("als-")]
-    assert left == []  # the exchange folders are removed
-
-
-def test_exchange_wait_times_out_clearly(tmp_path, monkeypatch):
-    import mli.algorithms.als as als_module
-    import mli.gang
-
-    monkeypatch.setattr(mli.gang, "EXCHANGE_TIMEOUT", 0.05)
-    with pytest.raises(TimeoutError, match="no rows from another block"):
-        als_module._await(str(tmp_path / "never"))
+    assert [h[0] for h in whole.history] == [1, 2, 3, 4]

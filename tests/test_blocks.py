@@ -107,33 +107,9 @@ def test_large_arguments_and_results_travel_with_the_pass(ctx, data):
     s.unpersist()
 
 
-def test_ship_large_is_a_file_in_local_mode_else_a_broadcast(ctx, monkeypatch):
-    """(ALS's RDD jobs) a large argument: a file the tasks memory-map in local mode, removed
-    by drop_shipped; a broadcast for objects that are not arrays and on a cluster."""
-    import mli.blocks as blocks
-
-    big = np.random.default_rng(1).normal(size=(4, 40_000))
-    shipped = blocks.ship_large(ctx, big)
-    assert isinstance(shipped, blocks.FileArg) and os.path.isdir(shipped.path)
-    got = ctx.sc.parallelize([0], 1).map(lambda _: blocks.resolve_arg(shipped).sum()).collect()
-    np.testing.assert_allclose(got, [big.sum()])
-    with pytest.raises(ValueError, match="read-only"):  # tasks get read-only arrays
-        blocks.resolve_arg(shipped)[0, 0] = 1.0
-    blocks.drop_shipped([shipped])
-    assert not os.path.exists(shipped.path)
-    obj = blocks.ship_large(ctx, (big, MLTable))  # not made of arrays only
-    assert type(obj).__name__ == "Broadcast"
-    blocks.drop_shipped([obj])
-    monkeypatch.setattr(blocks, "is_local", lambda c: False)
-    b = blocks.ship_large(ctx, big)
-    assert type(b).__name__ == "Broadcast" and blocks.resolve_arg(b) is not None
-    blocks.drop_shipped([b])
-    assert blocks.spill_result(np.zeros(3)).shape == (3,)  # small results: as they are
-
-
 def _big_result(bundle):
     A = np.asarray(bundle.array)
-    return (np.repeat(A[:, :1], 4000, axis=1), "tag", None)  # > SPILL_BYTES per partition
+    return (np.repeat(A[:, :1], 4000, axis=1), "tag", None)
 
 
 def test_derived_stores(ctx, data):

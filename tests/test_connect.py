@@ -20,8 +20,8 @@ import mli
 
 HERE = Path(__file__).parent
 # every algorithm and two pipelines (matrix; text: tokenize, hash, TF-IDF, naive Bayes); ALS
-# over Connect runs its data-parallel strategy (gang runs over resident blocks); the
-# broadcast and blocked strategies need RDDs (checked to say so)
+# over Connect runs its data-parallel strategy (one gang run over resident blocks); the
+# blocked strategy needs RDDs (checked to say so)
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
               "als_data_parallel", "pipeline_matrix", "pipeline_text"]
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",

@@ -177,18 +177,6 @@ def test_gang_bad_input(ctx):
         minimize(LogisticLoss(), driver_blocks(ctx, X, y, 2), callback=3)
 
 
-def test_await_file_times_out_or_aborts(tmp_path, monkeypatch):
-    monkeypatch.setattr(gang, "EXCHANGE_TIMEOUT", 0.05)
-    with pytest.raises(TimeoutError, match="no block 1's result after"):
-        gang.await_file(str(tmp_path / "never"), "block 1's result")
-    (tmp_path / "ABORT").write_text("")
-    monkeypatch.setattr(gang, "EXCHANGE_TIMEOUT", 60)
-    with pytest.raises(gang.GangAborted):
-        gang.await_file(str(tmp_path / "never"), "x", abort=str(tmp_path / "ABORT"))
-    (tmp_path / "there").write_text("")
-    assert gang.await_file(str(tmp_path / "there"), "x") == str(tmp_path / "there")
-
-
 @pytest.mark.parametrize("master,slots", [("local", 1), ("local[3]", 3), ("local[4,2]", 4),
                                           ("local[*]", os.cpu_count()),
                                           ("local-cluster[2,3,1024]", 6),

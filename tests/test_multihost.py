@@ -21,7 +21,7 @@ import cluster as multihost
 HERE = Path(__file__).parent
 JOB = HERE / "scripts" / "multihost_job.py"
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
-              "als_broadcast", "als_data_parallel", "als_blocked"]
+              "als_data_parallel", "als_blocked"]
 
 
 def _isolated():
@@ -83,7 +83,7 @@ def test_two_executors_on_one_hostname(tmp_path_factory, local_models):
     c = multihost.start(tmp_path_factory.mktemp("one-name"),
                         [("mli-twin", "127.0.0.4"), ("mli-twin", "127.0.0.5")])
     try:
-        names = ["lr", "svm", "kmeans", "nb", "tree", "als_broadcast"]
+        names = ["lr", "svm", "kmeans", "nb", "tree", "als_data_parallel"]
         for _ in range(2):
             models = _job(c.url, *names)
             for name in names:

@@ -109,7 +109,7 @@ def wrong_input_says_what_to_use(spark, url):
     raises(ValueError, "must be finite", lambda: LogisticRegression().fit(inf, label="y"))
     ratings = np.array([[1, 1, 5.0], [1, 2, 3.0], [2, 1, 4.0], [2, 2, 1.0]])
     raises(ConnectUnsupportedError, "strategy='data_parallel'",
-           lambda: ALS(rank=2, max_iter=1, strategy="broadcast").fit(ratings))
+           lambda: ALS(rank=2, max_iter=1, strategy="blocked").fit(ratings))
 
 
 @check

@@ -84,7 +84,6 @@ def main():
         "nb": lambda: NaiveBayes(kind="gaussian").fit(X, y),
         "tree": lambda: DecisionTree(max_depth=5).fit(X, y),
         "forest": lambda: RandomForest(n_trees=5, max_depth=4, seed=3).fit(X, y),
-        "als_broadcast": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="broadcast").fit(ratings),
         "als_data_parallel": lambda: ALS(rank=4, max_iter=3, seed=1,
                                          strategy="data_parallel").fit(ratings),
         "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked").fit(ratings),
