@@ -33,6 +33,7 @@ import functools
 import json
 import logging
 import os
+import pickle
 import re
 import socket
 import threading
@@ -49,6 +50,10 @@ from .collective import tree_reduce
 from .errors import BlockMissingError, task_safe
 
 log = logging.getLogger("mli")
+
+#: bytes per row when driver-held blocks go to the executors through a DataFrame
+#: (``BlockRDD._place``): a local relation's task carries one such chunk
+PLACE_CHUNK_BYTES = 16 << 20
 
 __all__ = ["BlockRDD", "BlockView", "DerivedStore", "is_local", "local_slots", "tree_add",
            "save_bundle", "load_bundle"]
@@ -344,6 +349,7 @@ class BlockRDD:
         self._generation = 0
         self._driver_files = False  # from_bundles: the driver's files are the source of record
         self._frame = None  # (DataFrame, to_bundle) of from_dataframe: executor-written
+        self._placed = None  # a driver-held store's blocks as a DataFrame of chunks (_place)
 
     @classmethod
     def from_bundles(cls, bundles: list, ctx, name: str = "blocks") -> "BlockRDD":
@@ -426,6 +432,11 @@ class BlockRDD:
             job = df.mapInArrow(task_safe(functools.partial(_write_frame_partition, store_id,
                                                             to_bundle)),
                                 "index long, host string, path string, rows long").collect
+        elif self._placed is not None:
+            job = self._placed.mapInArrow(task_safe(functools.partial(_write_placed,
+                                                                      store_id)),
+                                          "index long, host string, path string, rows long"
+                                          ).collect
         else:
             job = self._source.mapPartitionsWithIndex(
                 task_safe(functools.partial(_write_partition, store_id))).collect
@@ -436,6 +447,36 @@ class BlockRDD:
         self._meta, self._store_id = meta, store_id
         _LIVE[self._id] = self
         return self
+
+    def _place(self) -> None:
+        """Driver-held blocks onto the executors through a DataFrame, for gang runs whose
+        tasks can neither read the driver's files nor reach the driver to be sent them (a
+        task-hosted rendezvous: a Connect client outside the cluster's network). The
+        blocks go to Spark once, as a DataFrame of chunks (``createDataFrame``: over
+        Connect, the client's only channel), and one job writes each block where its task
+        runs; that DataFrame is the store's lineage from then on."""
+        import pandas as pd
+
+        n = len(self._meta)
+        pieces, chunk, slots = [], PLACE_CHUNK_BYTES, max(1, int(self._ctx.default_parallelism))
+        rows: list = []
+        for i, m in enumerate(self._meta):
+            data = pickle.dumps(load_bundle(m[2], mmap=False), protocol=5)
+            for k, s in enumerate(range(0, max(1, len(data)), chunk)):
+                rows.append((i, k, data[s:s + chunk]))
+                if len(rows) == slots:  # one chunk per task of the frame's local scan
+                    pieces.append(rows)
+                    rows = []
+        if rows:
+            pieces.append(rows)
+        spark = self._ctx.spark
+        frames = [spark.createDataFrame(pd.DataFrame(p, columns=["block", "seq", "data"]),
+                                        "block long, seq long, data binary") for p in pieces]
+        df = functools.reduce(lambda a, b: a.union(b), frames).repartition(n, "block")
+        self._placed, self._driver_files = df, False
+        self._meta = None
+        log.info("placed %d driver-held blocks on the executors through a DataFrame", n)
+        self.materialize()
 
     def _drop_resident(self) -> None:
         """Forget the resident blocks so the next pass rebuilds them from the lineage (some
@@ -580,6 +621,9 @@ class BlockView(BlockRDD):
     def _sendable(self) -> list | None:
         return self._parent._sendable()
 
+    def _place(self) -> None:
+        self._parent._place()
+
     def _direct_source(self) -> bool:
         return self._parent._direct_source()
 
@@ -613,6 +657,28 @@ def _write_frame_partition(store_id: str, to_bundle: Callable, batches):
     _drop_cached(path)
     yield pa.RecordBatch.from_pydict({"index": [index], "host": [socket.gethostname()],
                                       "path": [path], "rows": [_bundle_rows(bundle)]})
+
+
+def _write_placed(store_id: str, batches):
+    """Write the blocks whose chunks are in this partition (``BlockRDD._place``)."""
+    import pyarrow as pa
+
+    parts: dict = {}
+    for b in batches:
+        for block, seq, data in zip(*(b.column(c).to_pylist() for c in range(3))):
+            parts.setdefault(block, []).append((seq, data))
+    out = {"index": [], "host": [], "path": [], "rows": []}
+    for block, chunks in sorted(parts.items()):
+        bundle = pickle.loads(b"".join(d for _s, d in sorted(chunks)))
+        path = os.path.join(_root_dir(), store_id, f"p{block:05d}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        save_bundle(bundle, path)
+        _drop_cached(path)
+        for key, v in zip(out, (block, socket.gethostname(), path, _bundle_rows(bundle))):
+            out[key].append(v)
+    yield pa.RecordBatch.from_pydict(out, schema=pa.schema([
+        ("index", pa.int64()), ("host", pa.string()), ("path", pa.string()),
+        ("rows", pa.int64())]))
 
 
 def _frame_bundles(to_bundle: Callable, batches):

@@ -93,6 +93,15 @@ class MLContext:
         Address the executors reach this process at (gang runs' rendezvous). Default: on a
         classic cluster ``spark.driver.host``; over Connect, this machine's address on the
         route to the Connect server.
+    rendezvous : {"auto", "driver", "tasks"}, default "auto"
+        Where a gang run's tasks find each other (:mod:`mli.gang`). ``"driver"``: this
+        process hosts the rendezvous and takes part in the run (callbacks). ``"tasks"``: the
+        first task hosts it and the barrier's ``allGather`` spreads its address, the program
+        and the result travel inside the Spark job, and driver-held data reaches the
+        executors through a DataFrame: for a Connect client the executors cannot reach
+        (behind NAT, a laptop outside the cluster's network). ``"auto"``: the driver, except
+        over Connect to a cluster, where the first run tries the driver and falls back to
+        the tasks when some executor cannot reach it (remembered for the context).
     **spark_conf
         Extra Spark configuration, e.g. ``**{"spark.executor.memory": "4g"}``. Keys with
         underscores instead of dots are accepted (``spark_driver_memory="4g"``).
@@ -109,7 +118,7 @@ class MLContext:
     def __init__(self, master: str | None = None, app_name: str = "mli", *,
                  remote: str | None = None, session: Any = None,
                  parallelism: int | None = None, driver_host: str | None = None,
-                 **spark_conf: Any):
+                 rendezvous: str = "auto", **spark_conf: Any):
         if master is not None and (not isinstance(master, str) or not master):
             raise TypeError(f"master must be a Spark master URL such as 'local[*]' or "
                             f"'spark://host:7077', got {master!r}")
@@ -129,6 +138,9 @@ class MLContext:
             raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
         if driver_host is not None and (not isinstance(driver_host, str) or not driver_host):
             raise ValueError(f"driver_host must be a host name or address, got {driver_host!r}")
+        if rendezvous not in ("auto", "driver", "tasks"):
+            raise ValueError(f"rendezvous must be 'auto', 'driver' or 'tasks', got "
+                             f"{rendezvous!r}")
         if not isinstance(app_name, str):
             raise TypeError(f"app_name must be a string, got {app_name!r}")
         self.master = master
@@ -136,6 +148,8 @@ class MLContext:
         self.remote = remote
         self.parallelism = parallelism
         self.driver_host = driver_host
+        self.rendezvous = rendezvous
+        self._rendezvous_found: str | None = None  # "auto" over Connect: what the first run found
         self.spark_conf = {(k if "." in k else k.replace("_", ".")): str(v)
                            for k, v in spark_conf.items()}
         self._spark = session

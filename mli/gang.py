@@ -34,6 +34,7 @@ cannot read where it runs).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import pickle
@@ -59,6 +60,10 @@ ENABLED = True
 #: on classic Spark, start the barrier stage from an RDD (``False``: a DataFrame's
 #: ``mapInArrow``, as over Spark Connect)
 RDD_LAUNCH = True
+
+#: seconds a task of a probing run (``rendezvous="auto"`` over Connect) waits to reach the
+#: driver before the tasks host the rendezvous themselves
+PROBE_TIMEOUT = 5.0
 
 #: counters of the last gang run on this driver: tasks, exchanges, bytes through the leader
 last_stats: dict = {}
@@ -167,6 +172,10 @@ class GangBlocks:
         """Send ``payload`` to the driver's handler (from the leader) and return its answer
         in every task."""
         if self.is_leader:
+            if self._driver is None:
+                raise RuntimeError("this gang run's driver is not reachable from the "
+                                   "executors (a task-hosted rendezvous): the program "
+                                   "cannot ask it")
             self._driver.send(("ask", payload))
             answer = self._driver.recv()
             data = pickle.dumps(answer, protocol=5)
@@ -199,9 +208,12 @@ def _task_host(local: bool, infos, partition: int) -> str:
 
 
 def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: bool,
-               batches):
+               mode: str, payload: bytes | None, rows: list, batches):
     """The function every task of the barrier stage runs (``mapInArrow``, or
-    ``mapPartitions`` of a barrier RDD on classic Spark)."""
+    ``mapPartitions`` of a barrier RDD on classic Spark). ``mode``: "driver" (the driver
+    hosts the rendezvous), "tasks" (task 0 does, found through the barrier's allGather; the
+    program rides in the job, the result comes back as the job's output) or "probe" (the
+    driver if every task reaches it, else the tasks)."""
     from pyspark import BarrierTaskContext
 
     for _ in batches:  # the stage's input is range(n): nothing to read
@@ -211,9 +223,16 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
     infos = bctx.getTaskInfos()
     n = len(infos)
     listener = Listener(_task_host(local, infos, partition), secret) if partition == 0 else None
-    driver = connect(driver_address, secret, "driver")
-    chans: list[Channel] = [driver]
+    driver, chans, out = None, [], None
     try:
+        if mode != "tasks":
+            try:
+                driver = connect(driver_address, secret, "driver",
+                                 timeout=PROBE_TIMEOUT if mode == "probe" else 60.0)
+                chans.append(driver)
+            except ConnectionError:
+                if mode == "driver":
+                    raise
         # a block's files where they were written (another host's path: absent here), else
         # this node's copy of a block the driver sent an earlier run
         root = _root_dir()
@@ -221,16 +240,30 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
         where = [p if os.path.exists(os.path.join(p, "tree.json")) else o
                  for p, o in zip(paths, own)]
         present = [os.path.exists(os.path.join(p, "tree.json")) for p in where]
-        driver.send(("hello", partition, n,
-                     listener.address if listener else None, present, socket.gethostname()))
-        plan = driver.recv()
-        if plan[0] != "plan":  # "missing": the driver rebuilds the blocks and starts again
-            return
-        _, payload, mine, leader_address, rows, sent = plan
-        for i, data in sent.items():  # the driver's blocks, written here once
-            os.makedirs(os.path.dirname(own[i]), exist_ok=True)
-            save_bundle(pickle.loads(data), own[i])
-            where[i] = own[i]
+        leader = listener.address if listener else None
+        if mode != "driver":
+            seen = [json.loads(m) for m in bctx.allGather(json.dumps(
+                [driver is not None, leader, present]))]
+            mode = "driver" if all(s[0] for s in seen) else "tasks"
+        if mode == "driver":
+            driver.send(("hello", partition, n, leader, present, socket.gethostname()))
+            plan = driver.recv()
+            if plan[0] != "plan":  # "missing": the driver rebuilds the blocks, starts again
+                return
+            _, payload, mine, leader, rows, sent = plan
+            for i, data in sent.items():  # the driver's blocks, written here once
+                os.makedirs(os.path.dirname(own[i]), exist_ok=True)
+                save_bundle(pickle.loads(data), own[i])
+                where[i] = own[i]
+        else:
+            for ch in chans:
+                ch.close()
+            chans, driver = [], None
+            owned = _assign({p: s[2] for p, s in enumerate(seen)}, rows)
+            if owned is None:  # the driver places or rebuilds the blocks and starts again
+                yield _row(arrow, partition, "missing", b"")
+                return
+            mine, leader = owned[partition], tuple(seen[0][1])
         program, args, view = pickle.loads(payload)
         local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
         if listener is not None:
@@ -245,37 +278,53 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
             gang = GangBlocks(local_blocks, rows, partition,
                               peers=[peers[p] for p in sorted(peers)], driver=driver)
         else:
-            hub = connect(leader_address, secret, "gang leader")
+            hub = connect(leader, secret, "gang leader")
             chans.append(hub)
             hub.send(partition)
             gang = GangBlocks(local_blocks, rows, partition, hub=hub)
         try:
-            out = program(gang, *args)
-        except GangAborted:
-            raise
-        except PeerLost as exc:
-            raise GangAborted(str(exc)) from None
+            value = program(gang, *args)
+        except (GangAborted, PeerLost) as exc:
+            if driver is not None or isinstance(exc, GangAborted):
+                raise GangAborted(str(exc)) from None
+            # task-hosted: another task failed (its error is its row) or was lost (Spark
+            # fails the stage)
+            out = _row(arrow, partition, "aborted", b"")
         except Exception as exc:  # noqa: BLE001 - the driver raises it; Spark too
-            try:
-                driver.send(("error", _encode(exc)))
-            except PeerLost:
-                pass
-            raise
-        if listener is not None:
-            driver.send(("result", out, {"tasks": n, "exchanges": gang.exchanges,
-                                         "leader_bytes": gang.bytes_moved()}))
-            driver.recv()  # the driver's acknowledgement: the others may close now
+            if driver is None:
+                out = _row(arrow, partition, "error", _encode(exc).encode())
+            else:
+                try:
+                    driver.send(("error", _encode(exc)))
+                except PeerLost:
+                    pass
+                raise
+        else:
+            stats = {"tasks": n, "exchanges": gang.exchanges,
+                     "leader_bytes": gang.bytes_moved()}
+            if listener is not None and driver is not None:
+                driver.send(("result", value, stats))
+                driver.recv()  # the driver's acknowledgement: the others may close now
+            elif listener is not None:
+                out = _row(arrow, partition, "result", pickle.dumps((value, stats), protocol=5))
     finally:
         for ch in chans:
             ch.close()
         if listener is not None:
             listener.close()
-    if arrow:
-        import pyarrow as pa
+    yield out if out is not None else _row(arrow, partition, "done", b"")
 
-        yield pa.RecordBatch.from_pydict({"partition": [partition]})
-    else:
-        yield partition
+
+def _row(arrow: bool, partition: int, kind: str, data: bytes):
+    if not arrow:
+        return (partition, kind, data)
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pydict({"partition": [partition], "kind": [kind],
+                                       "data": [data]},
+                                      schema=pa.schema([("partition", pa.int64()),
+                                                        ("kind", pa.string()),
+                                                        ("data", pa.binary())]))
 
 
 # ============================================================================ driver side
@@ -446,12 +495,25 @@ def _block_bytes(path: str) -> bytes:
     return pickle.dumps(bundle, protocol=5)
 
 
+def _mode(ctx) -> str:
+    """Where this run's rendezvous is: "driver", "tasks", or "probe" (``rendezvous="auto"``
+    over Connect to a cluster, until a run has found out)."""
+    if ctx.rendezvous != "auto":
+        return ctx.rendezvous
+    if ctx._rendezvous_found is not None:
+        return ctx._rendezvous_found
+    if ctx.is_connect and ctx.driver_host is None and local_slots(ctx) == 0:
+        return "probe"
+    return "driver"
+
+
 def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
-    """One barrier stage; ``(outcome, value)`` with outcome "result" or "missing"."""
+    """One barrier stage; ``(outcome, value)`` with outcome "result", "missing" or "lost"."""
     from pyspark import cloudpickle
 
     n = max(1, min(len(meta), slots(ctx)))
     secret = os.urandom(32)
+    mode = _mode(ctx)
     bind, advertised = _driver_host(ctx)
     listener = Listener(bind, secret)
     address = (advertised, listener.port)
@@ -460,11 +522,13 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     coord = _Coordinator(listener, payload, rows, on_request, sendable)
     arrow = ctx.is_connect or not RDD_LAUNCH
     fn = task_safe(functools.partial(_gang_task, address, secret, [m[2] for m in meta],
-                                     local_slots(ctx) > 0, arrow))
+                                     local_slots(ctx) > 0, arrow, mode,
+                                     None if mode == "driver" else payload, rows))
     spark = ctx.spark
     tag = f"mli-gang-{uuid.uuid4().hex[:12]}"
     if arrow:  # the DataFrame API: the only one over Spark Connect
-        action = spark.range(0, n, 1, n).mapInArrow(fn, "partition long", barrier=True).collect
+        action = spark.range(0, n, 1, n).mapInArrow(
+            fn, "partition long, kind string, data binary", barrier=True).collect
         tagging = (spark.addTag, spark.removeTag, spark.interruptTag)
     else:  # classic: the same barrier stage without the SQL planning and Arrow (~50 ms less)
         sc = ctx.sc
@@ -509,6 +573,7 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     if coord.error is not None:
         raise coord.error
     if coord.has_result:
+        _found(ctx, mode, "driver")
         return "result", coord.result
     if "error" in done:
         if _too_few_slots(done["error"]):
@@ -523,8 +588,30 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
             return "lost", done["error"]  # Spark does not run a barrier result stage again
         raise (original or done["error"]) from None
     if coord.missing:
+        _found(ctx, mode, "driver")
+        return "missing", None
+    # a task-hosted run: its outcome is the job's output
+    kinds = {kind: bytes(data) for _p, kind, data in sorted(tuple(r) for r in done["out"])}
+    _found(ctx, mode, "tasks")
+    if "error" in kinds:
+        raise decode(RuntimeError(kinds["error"].decode())) from None
+    if "result" in kinds:
+        value, stats = pickle.loads(kinds["result"])
+        last_stats.clear()
+        last_stats.update(stats, blocks_sent_bytes=0)
+        return "result", value
+    if "missing" in kinds:
         return "missing", None
     raise RuntimeError("gang run ended without a result")  # pragma: no cover
+
+
+def _found(ctx, mode: str, where: str) -> None:
+    if mode == "probe" and ctx._rendezvous_found is None:
+        ctx._rendezvous_found = where
+        if where == "tasks":
+            log.warning("gang runs: some executor cannot reach this driver at %s; the "
+                        "tasks host the rendezvous from now on (MLContext(rendezvous="
+                        "'tasks') says so from the start)", _driver_host(ctx)[1])
 
 
 def _too_few_slots(exc: BaseException) -> bool:
@@ -566,6 +653,11 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
             if attempt == 2:
                 raise value
             continue
+        if blocks._sendable() is not None:
+            # driver-held blocks the tasks cannot read, and cannot be sent: the executors
+            # cannot reach the driver (a task-hosted rendezvous)
+            blocks._place()
+            continue
         log.warning("gang run: resident blocks missing (an executor was lost?); rebuilding "
                     "them from their lineage")
         blocks._drop_resident()
@@ -577,7 +669,10 @@ def execute(blocks, program: Callable, *args, callback: Callable | None = None, 
     :func:`available` (the callback then runs on the driver, through
     :meth:`GangBlocks.ask_driver`, and its answer goes back to the program), else directly
     on ``blocks``."""
-    if not (ENABLED and available(blocks)):
+    if not (ENABLED and available(blocks)) or (
+            callback is not None and _mode(blocks._ctx) != "driver"):
+        # (a callback needs the driver in the run: when the executors may not reach it,
+        # the program runs here, each pass a run of its own)
         return program(blocks, *args, callback=callback, **kwargs)
     return run(blocks, _calling_back, program, args, kwargs, callback is not None,
                on_request=None if callback is None else lambda a: callback(*a))

@@ -325,8 +325,9 @@ def read_text(path: str, *, ctx: MLContext | None = None, min_partitions: int | 
 
     ctx = get_context(ctx)
     ctx.require_classic("read_text (a table of Python strings)",
-                        "spark.read.text(path) in Spark itself, or a list of texts into a "
-                        "pipeline (Tokenizer | HashingTF | ...), which runs over Connect")
+                        "spark.read.text(path): a pipeline (Tokenizer | HashingTF | ...) "
+                        "fits on a DataFrame of one text column (and a label column) over "
+                        "Connect, e.g. Pipeline(...).fit(df, label='y')")
     _check_path(ctx, path)
     if min_partitions is None:
         min_partitions = ctx.sc.defaultMinPartitions
@@ -589,6 +590,36 @@ def _libsvm_block(num_features, parsed):
         yield LocalMatrix(sp.hstack([sp.csr_matrix(lab.reshape(-1, 1)), X], format="csr"))
 
 
+def _frame_lines(batches):
+    """The strings of a one-column Arrow stream (``spark.read.text``), in order."""
+    for batch in batches:
+        for line in batch.column(0).to_pylist():
+            yield "" if line is None else line
+
+
+def _scan_libsvm_frame(zero_based, num_features, batches):
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    index = TaskContext.get().partitionId()
+    (_i, n, top, err), = _scan_libsvm(zero_based, num_features, index, _frame_lines(batches))
+    yield pa.RecordBatch.from_pydict(
+        {"index": [index], "lines": [n], "max_index": [top],
+         "bad_line": [None if err is None else err[0]],
+         "error": [None if err is None else err[1]]},
+        schema=pa.schema([("index", pa.int64()), ("lines", pa.int64()),
+                          ("max_index", pa.int64()), ("bad_line", pa.int64()),
+                          ("error", pa.string())]))
+
+
+def _libsvm_frame_block(zero_based, num_features, where, offsets, batches, index):
+    """One partition of ``spark.read.text`` -> one ``[label | X]`` CSR block."""
+    parsed = _parse_libsvm(zero_based, num_features, where, offsets, index,
+                           _frame_lines(batches))
+    (block,) = _libsvm_block(num_features, parsed)
+    return block
+
+
 def read_libsvm(path: str, *, num_features: int | None = None, zero_based: bool = False,
                 ctx: MLContext | None = None, min_partitions: int | None = None):
     """Read LibSVM/SVMlight files into a sparse numeric table: ``label``, ``x0``.. ``x{d-1}``.
@@ -596,19 +627,29 @@ def read_libsvm(path: str, *, num_features: int | None = None, zero_based: bool 
     The files are checked by one Spark job (which also finds ``num_features`` when it is not
     given): a malformed line raises ValueError naming its line number (1-based; counted over
     the files in order when ``path`` is a directory or glob) and what is wrong with it.
+    Over Spark Connect, Spark reads the lines (``spark.read.text``) and the executors parse
+    them into CSR blocks where they run.
     """
     from .table import MLTable
 
     ctx = get_context(ctx)
-    ctx.require_classic("read_libsvm", "read_csv / read_parquet of numeric columns, or "
-                        "MLTable.from_numpy of a scipy sparse matrix")
-    _check_path(ctx, path)
     if num_features is not None and (not isinstance(num_features, (int, np.integer))
                                      or isinstance(num_features, bool) or num_features < 1):
         raise ValueError(f"num_features must be a positive integer, got {num_features!r}")
-    lines = ctx.sc.textFile(path, minPartitions=min_partitions)
-    scan = sorted(ctx.run(lines.mapPartitionsWithIndex(
-        task_safe(functools.partial(_scan_libsvm, zero_based, num_features))).collect))
+    if ctx.is_connect:
+        # the DataFrame API only: Spark reads the lines, the executors parse and write the
+        # blocks where they run (one scan job, then one mapInArrow job)
+        lines = _spark_read(ctx, "text", path)
+        scan = sorted(tuple(r) for r in ctx.run(lines.mapInArrow(
+            task_safe(functools.partial(_scan_libsvm_frame, zero_based, num_features)),
+            "index long, lines long, max_index long, bad_line long, error string").collect))
+        scan = [(i, n, m, None if line is None else (line, msg))
+                for i, n, m, line, msg in scan]
+    else:
+        _check_path(ctx, path)
+        lines = ctx.sc.textFile(path, minPartitions=min_partitions)
+        scan = sorted(ctx.run(lines.mapPartitionsWithIndex(
+            task_safe(functools.partial(_scan_libsvm, zero_based, num_features))).collect))
     offsets = [0]
     for _index, nlines, _maxj, _err in scan:
         offsets.append(offsets[-1] + nlines)
@@ -621,9 +662,19 @@ def read_libsvm(path: str, *, num_features: int | None = None, zero_based: bool 
         num_features = max((m for _, _, m, _ in scan), default=-1) + 1
         if num_features == 0:
             raise ValueError(f"{path} has no features (no index:value pairs)")
+    cols = ["label"] + [f"x{j}" for j in range(num_features)]
+    if ctx.is_connect:
+        from .blocks import BlockRDD
+
+        store = BlockRDD.from_dataframe(lines, functools.partial(
+            _libsvm_frame_block, zero_based, int(num_features), path, offsets), ctx,
+            name="table")
+        table = MLTable(ctx, cols, blocks=functools.partial(getattr, store, "source_rdd"),
+                        numeric=True)
+        table._origin = store
+        return table
     parsed = lines.mapPartitionsWithIndex(task_safe(functools.partial(
         _parse_libsvm, zero_based, int(num_features), path, offsets)))
     blocks = parsed.mapPartitions(task_safe(functools.partial(_libsvm_block, int(num_features))),
                                   preservesPartitioning=True)
-    cols = ["label"] + [f"x{j}" for j in range(num_features)]
     return MLTable(ctx, cols, blocks=blocks, numeric=True)

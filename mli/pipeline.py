@@ -627,6 +627,21 @@ class Batches:
 _NO_OUTPUT = object()
 
 
+def _text_frame_pair(column, has_label, batches, index):
+    """One partition of a (text[, label]) DataFrame -> ``(texts, y)``; a null text or label
+    is refused, naming the column, the row and the partition."""
+    texts, labels = [], []
+    for batch in batches:
+        texts.extend(batch.column(0).to_pylist())
+        if has_label:
+            labels.extend(batch.column(1).to_pylist())
+    for name, values in ((f"column '{column}'", texts), ("the label column", labels)):
+        if None in values:
+            raise ValueError(f"{name} is null in row {values.index(None)} of partition "
+                             f"{index}: drop or fill the nulls first (df.na.drop())")
+    return texts, (_as_y(labels, len(texts), f" of partition {index}") if has_label else None)
+
+
 def _pair_apply(stages, offsets, index, pair):
     """One (batch, y) pair through ``stages`` (a store's view; errors located)."""
     return next(_partition_apply(stages, offsets, index, iter([pair])))
@@ -708,7 +723,16 @@ class _Source:
 
         mod = type(data).__module__
         if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
-            data = MLTable.from_spark(data, ctx=get_context(ctx))
+            from .context import context_for_dataframe
+
+            ctx = context_for_dataframe(data, ctx)
+            if ctx.is_connect and any(type(f.dataType).__name__ == "StringType"
+                                      for f in data.schema.fields):
+                if y is not None:
+                    raise ValueError("y is for local input; with a DataFrame pass "
+                                     "label='column name'")
+                return cls._from_text_frame(data, label, ctx)
+            data = MLTable.from_spark(data, ctx=ctx)
         if mod.startswith("pandas"):
             import pandas as pd
 
@@ -772,6 +796,31 @@ class _Source:
                    None if yv is None else yv[bounds[i]:bounds[i + 1]]) for i in range(parts)]
         offsets = bounds[:-1].tolist()
         return cls(Batches.of_pairs(ctx, chunks, offsets=offsets), kind, 1, [name])
+
+    @classmethod
+    def _from_text_frame(cls, df, label, ctx) -> "_Source":
+        """A Spark DataFrame of one text column (and a numeric label column): the executors
+        read it and write ``(texts, y)`` blocks where they run (``mapInArrow``: the
+        DataFrame API only, so over Spark Connect too)."""
+        from .io import _NUMERIC_SPARK
+
+        cols = list(df.columns)
+        types = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
+        if label is not None and str(label) not in cols:
+            raise ValueError(f"label column '{label}' not found; columns are {cols}")
+        feats = [c for c in cols if c != label]
+        if len(feats) != 1 or types[feats[0]] != "StringType":
+            raise ValueError(f"a pipeline over a DataFrame of text takes one text (string) "
+                             f"column besides the label, but the DataFrame has "
+                             f"{[f'{c} ({types[c]})' for c in feats]}; select one with "
+                             f"df.select(text_column, label_column)")
+        if label is not None and types[str(label)] not in _NUMERIC_SPARK:
+            raise ValueError(f"label column '{label}' must be numeric, got {types[str(label)]}")
+        df = df.select(feats[0], *([str(label)] if label is not None else []))
+        store = BlockRDD.from_dataframe(df, functools.partial(_text_frame_pair, feats[0],
+                                                              label is not None),
+                                        ctx, name="pipeline")
+        return cls(Batches(ctx, store=store), "records", 1, [feats[0]])
 
     @classmethod
     def _from_table(cls, table, label, first, ctx) -> "_Source":

@@ -20,7 +20,7 @@ import functools
 import logging
 import math
 import numbers
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -646,6 +646,8 @@ class MLTable:
         if self._partition_rows is None:
             if self._store is not None and self._store._meta is not None:
                 self._partition_rows = list(self._store.partition_rows)
+            elif self._origin is not None:  # written where it runs (Connect): its own count
+                self._partition_rows = list(self.blocks.partition_rows)
             else:
                 self._partition_rows = [int(c) for c in self._ctx.run(
                     self.rdd.mapPartitions(_rows_count).collect)]
@@ -658,6 +660,8 @@ class MLTable:
     def num_partitions(self) -> int:
         if self._store is not None:
             return self._store.num_partitions
+        if self._origin is not None:
+            return self._origin.num_partitions
         if self._partition_rows is not None:
             return len(self._partition_rows)
         return (self._block_source() if self._rows is None else self._rows).getNumPartitions()

@@ -27,7 +27,7 @@ ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree"
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use", "readers", "conformance_of_every_algorithm",
-          "pipeline_predict_on_a_connect_dataframe"]
+          "pipeline_predict_on_a_connect_dataframe", "pipeline_over_a_text_dataframe"]
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +78,5 @@ def test_context_arguments_are_checked():
         mli.MLContext(remote="sc://localhost:15002", parallelism=0)
     with pytest.raises(ValueError, match="driver_host"):
         mli.MLContext(remote="sc://localhost:15002", driver_host="")
+    with pytest.raises(ValueError, match="rendezvous must be 'auto', 'driver' or 'tasks'"):
+        mli.MLContext(remote="sc://localhost:15002", rendezvous="executor")

@@ -258,3 +258,91 @@ def _sum_program(blocks):
 
 def _block_sum(bundle):
     return float(np.asarray(bundle.array).sum())
+
+
+# ------------------------------------------------ task-hosted rendezvous (allGather)
+
+
+def test_task_hosted_rendezvous_gives_the_same_results(ctx, monkeypatch):
+    """rendezvous="tasks": task 0 hosts the rendezvous (its address spread by the barrier's
+    allGather), the program rides in the job and the result comes back as its output; the
+    same values as the driver-hosted run, still one Spark job per fit. A callback needs the
+    driver inside the run: the program then runs on the driver, a run per pass, with the
+    same values and the callback called with them."""
+    X, y = data("binary")
+    blocks = driver_blocks(ctx, X, y, 3)
+    out, seen = {}, {"driver": [], "tasks": []}
+    for mode in ("driver", "tasks"):
+        monkeypatch.setattr(ctx, "rendezvous", mode)
+        out[mode], jobs = jobs_in(ctx, lambda: minimize(LogisticLoss(), blocks, reg=0.01,
+                                                        method="lbfgs", tol=1e-9))
+        assert jobs == 1
+        called = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9,
+                          callback=lambda *a: seen[mode].append(a[:2]))
+        assert np.array_equal(called.x, out[mode].x)
+    assert np.array_equal(out["driver"].x, out["tasks"].x)
+    assert out["driver"].n_passes == out["tasks"].n_passes
+    assert seen["driver"] == seen["tasks"] != []
+    assert gang.last_stats["tasks"] == 2
+
+
+def _asks(blocks):
+    return blocks.ask_driver("hello")
+
+
+def test_a_task_hosted_run_cannot_ask_the_driver(ctx, monkeypatch):
+    X, y = data("binary")
+    monkeypatch.setattr(ctx, "rendezvous", "tasks")
+    with pytest.raises(RuntimeError, match="driver is not reachable from the executors"):
+        gang.run(driver_blocks(ctx, X, y, 2), _asks, on_request=lambda p: p)
+
+
+def test_an_unreachable_driver_is_found_and_the_tasks_host_the_rendezvous(ctx, monkeypatch):
+    """rendezvous="auto" over Connect to a cluster probes the first run: the tasks try the
+    driver and, when one cannot reach it, agree (allGather) to host the rendezvous
+    themselves; the context remembers. Here the driver is advertised where nothing
+    listens; a reachable one is found reachable."""
+    X, y = data("binary")
+    blocks = driver_blocks(ctx, X, y, 2)
+    ref = gang.run(blocks, _count_rows)
+    monkeypatch.setattr(gang, "_mode", lambda c: c._rendezvous_found or "probe")
+    monkeypatch.setattr(ctx, "_rendezvous_found", None)
+    assert gang.run(blocks, _count_rows) == ref
+    assert ctx._rendezvous_found == "driver"
+    ctx._rendezvous_found = None
+    where = gang._driver_host
+    monkeypatch.setattr(gang, "_driver_host", lambda c: (where(c)[0], "127.0.0.99"))
+    t = time.monotonic()
+    assert gang.run(blocks, _count_rows) == ref
+    assert ctx._rendezvous_found == "tasks"
+    assert time.monotonic() - t < 60
+    assert gang.run(blocks, _count_rows) == ref  # no probe now: straight to the tasks
+
+
+def test_driver_held_blocks_reach_tasks_that_cannot_read_them_through_a_dataframe(
+        ctx, monkeypatch):
+    """With a task-hosted rendezvous the driver cannot send its blocks to a task that cannot
+    read its files (another host): the run finds them missing, the blocks go to Spark once
+    as a DataFrame of chunks and the executors write them; the same results, and later
+    runs read the executors' copies. (Another host is simulated by showing the tasks paths
+    that do not exist.)"""
+    X, y = data("binary", n=900)
+    blocks = driver_blocks(ctx, X, y, 3)
+    ref = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9)
+    monkeypatch.setattr(ctx, "rendezvous", "tasks")
+    monkeypatch.setattr("mli.blocks.PLACE_CHUNK_BYTES", 4096)  # several chunks per block
+    run_once = gang._run_once
+
+    def elsewhere(c, meta, *a):
+        meta = [(i, h, f"/nonexistent-{os.getpid()}/{os.path.basename(os.path.dirname(p))}"
+                 f"-x/{os.path.basename(p)}" if p.endswith("-src/" + os.path.basename(p))
+                 else p, r) for i, h, p, r in meta]
+        return run_once(c, meta, *a)
+
+    monkeypatch.setattr(gang, "_run_once", elsewhere)
+    got = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9)
+    assert np.array_equal(got.x, ref.x)
+    assert blocks._sendable() is None and blocks.partition_rows == [300, 300, 300]
+    assert not any("-src" in m[2] for m in blocks._meta)
+    assert np.array_equal(minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs",
+                                   tol=1e-9).x, ref.x)

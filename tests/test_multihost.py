@@ -22,6 +22,8 @@ HERE = Path(__file__).parent
 JOB = HERE / "scripts" / "multihost_job.py"
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
               "als_data_parallel", "als_blocked"]
+# over Spark Connect (blocked ALS is classic-only; the pipelines' stages run as gang runs)
+CONNECT = [a for a in ALGORITHMS if a != "als_blocked"] + ["pipeline_matrix", "pipeline_text"]
 
 
 def _isolated():
@@ -53,7 +55,7 @@ def _errors(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def local_models():
-    return _job("local[2]", *ALGORITHMS)
+    return _job("local[2]", *ALGORITHMS, "pipeline_matrix", "pipeline_text")
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +92,24 @@ def test_two_executors_on_one_hostname(tmp_path_factory, local_models):
                 assert models[name] == local_models[name], (name, c.log_tail())
     finally:
         c.stop()
+
+
+def test_connect_client_the_executors_cannot_reach(two_hosts, local_models, tmp_path_factory):
+    """A Spark Connect server on the two-host cluster and a client whose address the
+    executors cannot reach (as behind NAT): the first gang run finds that out and the tasks
+    host the rendezvous (the barrier's allGather), the client's numpy data reaches the
+    executors through a DataFrame, a callback makes each pass a run of its own; every model
+    equals local[2]'s, an executor killed mid-fit included."""
+    server = multihost.start_connect_server(
+        tmp_path_factory.mktemp("connect-2h"), two_hosts.url,
+        **{"spark.executor.memory": "1g", "spark.cores.max": "2",
+           "spark.default.parallelism": "2"})
+    try:
+        models = _job(server.url, *CONNECT, "--unreachable-driver", "--kill-executor-mid-fit")
+    finally:
+        server.stop()
+    assert models["rendezvous"] == "tasks"
+    for name in CONNECT:
+        assert models[name] == local_models[name], (name, two_hosts.log_tail())
+    assert models["killed"] == "1"
+    assert models["lr_lbfgs_killed"] == local_models["lr_lbfgs"]

@@ -134,6 +134,30 @@ def readers(spark, url):
     np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
     raises(FileNotFoundError, "no such file", lambda: mli.MLTable.read_csv(d + "/missing"))
     raises(ConnectUnsupportedError, "spark.read.text", lambda: mli.MLTable.read_text(csv))
+    # LibSVM: Spark reads the lines, the executors parse them into CSR blocks
+    import scipy.sparse as sp
+
+    S = sp.random(200, 7, density=0.3, format="csr", random_state=3)
+    ys = (np.asarray(S.sum(axis=1)).ravel() > 0.5).astype(float)
+    svm = os.path.join(d, "t.svm")
+    with open(svm, "w") as f:
+        for i in range(S.shape[0]):
+            row = S.getrow(i)
+            f.write(f"{ys[i]:g} " + " ".join(f"{j + 1}:{float(v)!r}" for j, v in
+                                            zip(row.indices, row.data)) + "\n")
+    t = mli.MLTable.read_libsvm(svm, num_features=7)
+    assert t.num_cols == 8 and t.num_rows == 200
+    np.testing.assert_array_equal(t.to_numpy(), np.column_stack([ys, S.toarray()]))
+    m = LogisticRegression(reg=0.1).fit(t, label="label")
+    ref = LogisticRegression(reg=0.1).fit(S, ys)
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    found = mli.MLTable.read_libsvm(svm)  # num_features found by the scan
+    assert found.num_cols == 1 + int(S.indices.max()) + 1
+    bad = os.path.join(d, "bad.svm")
+    with open(bad, "w") as f:
+        f.write("1 1:0.5\n0 2:x\n")
+    raises(ValueError, "line 2: '2:x' is not index:value", lambda: mli.MLTable.read_libsvm(bad))
+    raises(FileNotFoundError, "no such file", lambda: mli.MLTable.read_libsvm(d + "/none"))
 
 
 @check
@@ -173,6 +197,31 @@ def pipeline_predict_on_a_connect_dataframe(spark, url):
     np.testing.assert_allclose(proba, mm.predict_proba(X))
     raises(ValueError, "one text column or numeric columns",
            lambda: m.predict(spark.createDataFrame([("a", "b")], "s string, t string")))
+
+
+@check
+def pipeline_over_a_text_dataframe(spark, url):
+    """A pipeline fitted on a Connect DataFrame of (text, label): the executors write the
+    (texts, y) blocks; the same model as the fit on the local lists."""
+    from mli.algorithms import NaiveBayes
+    from mli.featurize import HashingTF, Tokenizer
+    from mli.pipeline import Pipeline
+
+    docs = ["free prize now", "lunch at noon", "win a free prize", "see you at lunch",
+            "prize prize", "noon meeting"] * 20
+    labels = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0] * 20)
+    frame = spark.createDataFrame(pd.DataFrame({"text": docs, "label": labels})).repartition(3)
+    steps = lambda: [Tokenizer(), HashingTF(2 ** 8), NaiveBayes()]  # noqa: E731
+    m = Pipeline(steps()).fit(frame, label="label")
+    ref = Pipeline(steps()).fit(docs, labels)
+    np.testing.assert_array_equal(m.predict(docs), ref.predict(docs))
+    np.testing.assert_allclose(m.predict_proba(docs), ref.predict_proba(docs), rtol=1e-12)
+    nulls = spark.createDataFrame([("a b", 1.0), (None, 0.0)], "text string, label double")
+    raises(ValueError, "column 'text' is null in row 1",
+           lambda: Pipeline(steps()).fit(nulls.coalesce(1), label="label"))
+    two = spark.createDataFrame([("a", "b", 1.0)], "s string, t string, label double")
+    raises(ValueError, "one text (string) column", lambda: Pipeline(steps()).fit(two,
+                                                                                 label="label"))
 
 
 def main():

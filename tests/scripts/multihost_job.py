@@ -2,10 +2,15 @@
 print one digest per model (sha256 of its saved arrays), so runs on local[2] and on a
 multi-host cluster can be compared bit for bit.
 
-    python multihost_job.py MASTER [NAME ...] [--kill-executor-mid-fit]
+    python multihost_job.py MASTER [NAME ...] [--kill-executor-mid-fit] [--unreachable-driver]
 
 MASTER may be a Spark Connect address (``sc://host:port``): the job then runs as a Connect
 client of that server.
+
+``--unreachable-driver``: gang runs advertise this process at an address where nothing
+listens (127.0.0.99), as a Connect client behind NAT would be seen by the executors: the
+first run finds no executor can reach it and the tasks host the rendezvous from then on;
+driver-held data reaches the executors through a DataFrame.
 
 ``--kill-executor-mid-fit``: during the logistic regression's gang run, the driver's
 callback kills one executor JVM (SIGKILL) at iteration 3; the fit must still give the
@@ -70,6 +75,11 @@ def main():
     master = sys.argv[1]
     only = [a for a in sys.argv[2:] if not a.startswith("--")]
     kill = "--kill-executor-mid-fit" in sys.argv
+    if "--unreachable-driver" in sys.argv:
+        from mli import gang
+
+        where = gang._driver_host
+        gang._driver_host = lambda ctx: (where(ctx)[0], "127.0.0.99")
     X, y, z, ratings = data()
     docs, labels = texts()
     from mli.featurize import HashingTF, Normalizer, TFIDF, Tokenizer
@@ -102,6 +112,7 @@ def main():
             if only and name not in only:
                 continue
             print(name, digest(fit()), flush=True)
+        print("rendezvous", ctx._rendezvous_found or ctx.rendezvous, flush=True)
         if kill:
             killed = []
 
