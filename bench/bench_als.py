@@ -48,6 +48,10 @@ scale (opt-in: ``--scale``)
     way for all: ``(T(n) - T(1)) / (n - 1)`` from a 1-iteration and an n-iteration fit
     (data preparation and set-up cancel out), after a small warm-up fit.
 
+``--cluster`` runs everything on a two-host standalone cluster started here (a master on
+127.0.0.1 and two one-core workers on 127.0.0.2 and 127.0.0.3, each in its own UTS and
+mount namespace: tests/cluster.py; needs ``unshare``), this process its driver.
+
 Run: ``python bench/bench_als.py`` (explicit + implicit), ``--parts explicit``,
 ``--scale`` (adds the 20M part), ``--repeats 5``; writes ``bench/results/als.png`` and
 ``bench/results/als.json`` (other part selections: ``als_<parts>.png`` / ``.json``).
@@ -458,6 +462,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--cluster", action="store_true",
+                    help="start a two-host standalone cluster here and run on it")
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--items", type=int, default=10_000)
     ap.add_argument("--interactions", type=int, default=2_000_000)
@@ -496,9 +502,28 @@ def main(argv=None) -> int:
 
     load_before = uptime()
     t0 = time.perf_counter()
-    ctx = mli.MLContext(args.master, app_name="bench-als")
+    cluster = None
+    conf = {}
+    if args.cluster:
+        sys.path.insert(0, str(ROOT / "tests"))
+        import cluster as multihost  # tests/cluster.py
+
+        problem = multihost.isolation_problem()
+        if problem:
+            sys.exit(f"--cluster needs Linux namespaces: {problem}")
+        os.environ.update(multihost.base_env())  # the driver on 127.0.0.1
+        cluster = multihost.start(
+            Path("/tmp") / f"mli-bench-als-{os.getpid()}",
+            [("mli-bench-a", "127.0.0.2"), ("mli-bench-b", "127.0.0.3")], memory="5g")
+        args.master = cluster.url
+        conf = {"spark.executor.memory": "4g", "spark.cores.max": "2"}
+    ctx = mli.MLContext(args.master, app_name="bench-als", **conf)
     set_default_context(ctx)
     ctx.spark  # noqa: B018
+    if cluster is not None:
+        while int(ctx.sc.defaultParallelism) < 2:  # both workers' executors registered
+            time.sleep(0.5)
+        args.master = f"2-host cluster {cluster.url}"
     say(f"ALS benchmark: Spark {ctx.spark.version} {args.master}; repeats {args.repeats}, "
         f"warm-up {args.warmup}; load average before: {load_before}")
     rows, goals = Rows(), []
@@ -511,6 +536,8 @@ def main(argv=None) -> int:
             scale_part(ctx, rows, goals, args)
     finally:
         ctx.stop()
+        if cluster is not None:
+            cluster.stop()
     load_after = uptime()
     runs = (f"medians of {args.repeats} runs" if parts != ["scale"] else "one run each")
     if "scale" in parts and parts != ["scale"]:
@@ -526,6 +553,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # als.png / als.json for the default parts; other selections get their own names
     stem = "als" if parts == ["explicit", "implicit"] else "als_" + "_".join(parts)
+    if cluster is not None:
+        stem += "_cluster"
     (out / f"{stem}.json").write_text(json.dumps(
         {"rows": rows.rows, "goals": [dict(goal=g, reached=bool(ok), figures=f)
                                       for g, ok, f in goals],

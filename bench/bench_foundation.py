@@ -59,7 +59,6 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import mli
-    from mli.blocks import BlockRDD
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.rows, args.cols))

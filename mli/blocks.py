@@ -768,6 +768,14 @@ def _collect_step(blocks, fn, args, with_index):
     return blocks.gather(fn, *args, with_index=with_index)
 
 
+def _collect_local(blocks, fn, args, with_index):
+    return blocks.local_values(fn, *args, with_index=with_index)
+
+
+# where the driver hosts the run, each task sends its values to it (mli.gang)
+_collect_step.gather_fn = _collect_local
+
+
 def _view_apply(fn, indexed, index, bundle):
     return fn(index, bundle) if indexed else fn(bundle)
 

@@ -18,7 +18,8 @@ combine every pass's per-block results. This module is the network part, the sam
   Every task therefore holds bit-identical values whatever the number of tasks, and the
   program's state stays identical in all of them.
 
-Messages are length-prefixed pickles (protocol 5) between processes of one application;
+Messages are pickles (protocol 5) between processes of one application, with the arrays in
+them as out-of-band frames (no copy into or out of the pickle), each frame length-prefixed;
 a connection whose first bytes are not the run's secret is closed unread. No MPI, no
 library beyond the standard one.
 """
@@ -30,8 +31,8 @@ import socket
 import struct
 from typing import Any, Callable
 
-__all__ = ["Channel", "Listener", "connect", "tree_reduce", "TIMEOUT", "SECRET_BYTES",
-           "PeerLost"]
+__all__ = ["Channel", "Listener", "connect", "encode", "tree_reduce", "TIMEOUT",
+           "SECRET_BYTES", "PeerLost"]
 
 #: seconds a socket waits for a message before the run fails (a pass can take long)
 TIMEOUT = 3600.0
@@ -39,7 +40,15 @@ TIMEOUT = 3600.0
 #: length of the per-run secret a connection must start with
 SECRET_BYTES = 32
 
-_HEADER = struct.Struct("!Q")
+_COUNT = struct.Struct("!Q")
+
+
+def encode(obj: Any) -> list:
+    """A message as frames: its pickle (protocol 5) and the raw memory of the contiguous
+    arrays in it (out-of-band buffers, sent without being copied into the pickle)."""
+    buffers: list = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    return [data, *(b.raw() for b in buffers)]
 
 
 class PeerLost(ConnectionError):
@@ -69,28 +78,32 @@ class Channel:
         self.sent = self.received = 0  #: payload bytes, for the run's counters
 
     def send(self, obj: Any) -> None:
-        data = pickle.dumps(obj, protocol=5)
-        self.send_bytes(data)
+        self.send_frames(encode(obj))
 
-    def send_bytes(self, data: bytes) -> None:
+    def send_frames(self, frames: list) -> None:
+        """Send a message :func:`encode` made (it may go to several channels)."""
+        sizes = [memoryview(f).nbytes for f in frames]
+        head = _COUNT.pack(len(frames)) + struct.pack(f"!{len(frames)}Q", *sizes)
         try:
-            self.sock.sendall(_HEADER.pack(len(data)) + data if len(data) < 65536 else
-                              _HEADER.pack(len(data)))
-            if len(data) >= 65536:
-                self.sock.sendall(data)
+            if sum(sizes) < 65536:  # one write for small messages (latency)
+                self.sock.sendall(b"".join([head, *frames]))
+            else:  # large ones straight from the arrays' memory, no copy
+                self.sock.sendall(head)
+                for f in frames:
+                    self.sock.sendall(f)
         except OSError as exc:
             raise PeerLost(f"lost the connection to {self.peer} ({exc})") from None
-        self.sent += len(data)
-
-    def recv_bytes(self) -> bytes:
-        (n,) = _HEADER.unpack(self._read(_HEADER.size))
-        self.received += n
-        return self._read(n)
+        self.sent += sum(sizes)
 
     def recv(self) -> Any:
-        return pickle.loads(self.recv_bytes())
+        (count,) = _COUNT.unpack(self._read(_COUNT.size))
+        sizes = struct.unpack(f"!{count}Q", self._read(8 * count))
+        frames = [self._read(n) for n in sizes]
+        self.received += sum(sizes)
+        # out-of-band buffers: arrays are built on the received memory (writable, no copy)
+        return pickle.loads(frames[0], buffers=frames[1:])
 
-    def _read(self, n: int) -> bytes:
+    def _read(self, n: int) -> bytearray:
         buf = bytearray(n)
         view, got = memoryview(buf), 0
         try:
@@ -105,7 +118,7 @@ class Channel:
             if isinstance(exc, PeerLost):
                 raise
             raise PeerLost(f"lost the connection to {self.peer} ({exc})") from None
-        return bytes(buf)
+        return buf
 
     def close(self) -> None:
         try:

@@ -11,7 +11,9 @@ implements the pass interface of a :class:`~mli.blocks.BlockRDD` (``map_collect`
 computes its own blocks' results and sends them to the leader (task 0), which combines all
 blocks' results in partition order with the same tree as a Spark pass and sends the value
 back. Every task holds the values the driver would hold, so the program's state stays
-identical in all of them, and the leader sends the result to the driver.
+identical in all of them, and the leader sends the result to the driver. A single pass
+whose values only the driver needs (``BlockRDD.map_collect``) skips the leader: where the
+driver hosts the run, each task sends its blocks' values to it directly.
 
 **Which task reads which block** is decided at the rendezvous, not by Spark's scheduling:
 every task reports which of the store's block files it can read where it runs, and the
@@ -45,7 +47,7 @@ import uuid
 from typing import Any, Callable
 
 from .blocks import BlockRDD, _open, _root_dir, load_bundle, local_slots, save_bundle, tree_add
-from .collective import Channel, Listener, PeerLost, connect, tree_reduce
+from .collective import Channel, Listener, PeerLost, connect, encode, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
 __all__ = ["GangBlocks", "GangAborted", "available", "slots", "run", "execute", "ENABLED",
@@ -139,9 +141,9 @@ class GangBlocks:
             values.update(ch.recv())
         ordered = [values[p] for p in range(self.num_partitions)]
         out = ordered if combine is None else tree_reduce(ordered, combine)
-        data = pickle.dumps(out, protocol=5)
+        frames = encode(out)
         for ch in self._peers:
-            ch.send_bytes(data)
+            ch.send_frames(frames)
         return out
 
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
@@ -154,6 +156,10 @@ class GangBlocks:
         """The combined results of every block, as :meth:`BlockRDD.map_reduce` (same tree)."""
         mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
         return self._exchange(mine, combine)
+
+    def local_values(self, fn: Callable, *args, with_index: bool = False) -> dict:
+        """``{block: fn(bundle, *args)}`` of this task's blocks (no exchange)."""
+        return {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
 
     def gather(self, fn: Callable, *args, with_index: bool = False) -> list | None:
         """``fn`` of every block, in block order, at the leader only (None in the other
@@ -178,9 +184,9 @@ class GangBlocks:
                                    "cannot ask it")
             self._driver.send(("ask", payload))
             answer = self._driver.recv()
-            data = pickle.dumps(answer, protocol=5)
+            frames = encode(answer)
             for ch in self._peers:
-                ch.send_bytes(data)
+                ch.send_frames(frames)
         else:
             answer = self._hub.recv()
         return _unwrap(answer)
@@ -266,7 +272,12 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
             mine, leader = owned[partition], tuple(seen[0][1])
         program, args, view = pickle.loads(payload)
         local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
-        if listener is not None:
+        # a gather whose values only the driver needs (a pass): every task sends its own
+        # to the driver, in parallel, with no leader between (one hop, as Spark's results)
+        direct = getattr(program, "gather_fn", None) is not None and driver is not None
+        if direct:
+            gang = GangBlocks(local_blocks, rows, partition)
+        elif listener is not None:
             peers: dict = {}
             while len(peers) < n - 1:
                 ch = listener.accept(timeout=120.0)
@@ -283,7 +294,7 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
             hub.send(partition)
             gang = GangBlocks(local_blocks, rows, partition, hub=hub)
         try:
-            value = program(gang, *args)
+            value = program.gather_fn(gang, *args) if direct else program(gang, *args)
         except (GangAborted, PeerLost) as exc:
             if driver is not None or isinstance(exc, GangAborted):
                 raise GangAborted(str(exc)) from None
@@ -302,7 +313,10 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
         else:
             stats = {"tasks": n, "exchanges": gang.exchanges,
                      "leader_bytes": gang.bytes_moved()}
-            if listener is not None and driver is not None:
+            if direct:
+                driver.send(("part", partition, value))
+                driver.recv()  # the driver holds it: the job may end
+            elif listener is not None and driver is not None:
                 driver.send(("result", value, stats))
                 driver.recv()  # the driver's acknowledgement: the others may close now
             elif listener is not None:
@@ -413,6 +427,7 @@ class _Coordinator:
         self.attempts: list = []  # per attempt of the stage: {partition: (channel, ...)}
         self.result = self.failure = self.error = None
         self.has_result = self.missing = False
+        self.parts: dict = {}  # a direct gather: the current attempt's values by partition
         self.closed = False
         self.channels: list[Channel] = []
         threading.Thread(target=self._accept, name="mli-gang-accept", daemon=True).start()
@@ -445,6 +460,7 @@ class _Coordinator:
             # barrier stage as a whole)
             if not self.attempts or partition in self.attempts[-1]:
                 self.attempts.append({})
+                self.parts = {}
             group = self.attempts[-1]
             group[partition] = (ch, address, present)
             if len(group) == n:
@@ -460,6 +476,18 @@ class _Coordinator:
             last_stats.clear()
             last_stats.update(msg[2], blocks_sent_bytes=self.bytes_sent)
             _send(ch, "ok")
+        elif kind == "part":  # a direct gather (see _gang_task)
+            _, partition, values = msg
+            self.parts[partition] = values
+            _send(ch, "ok")
+            n = len(self.attempts[-1])
+            if len(self.parts) == n:
+                merged = {i: v for part in self.parts.values() for i, v in part.items()}
+                self.result = [merged[i] for i in range(len(self.rows))]
+                self.has_result = True
+                last_stats.clear()
+                last_stats.update(tasks=n, exchanges=1, leader_bytes=0,
+                                  blocks_sent_bytes=self.bytes_sent)
         elif kind == "error":
             if self.error is None:
                 self.error = decode(RuntimeError(msg[1]))

@@ -876,6 +876,8 @@ def _transform_any(stages: Sequence[Transformer], data: Any, *, keep=None,
     from .table import MLTable
 
     mod = type(data).__module__
+    if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
+        return _features_on_frame(stages, model, data, keep)
     if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
         out = _transform_table(stages, MLTable.from_spark(data), keep, model)
         return out.to_spark()
@@ -924,17 +926,61 @@ def _final_on_frame(stages, model, method: str, df):
                                                      records, cols, names)), schema)
 
 
+def _features_on_frame(stages, model, df, keep):
+    """The features of a Spark Connect DataFrame's rows, as a DataFrame: one lazy
+    ``mapInArrow`` (no RDDs, which Connect does not offer). The input is one text/records
+    column or numeric columns besides ``keep`` (columns passed through after the features,
+    ``f0 .. f{w-1}``); the features must form a matrix (its width from the first row)."""
+    from .io import _NUMERIC_SPARK
+
+    keep = [] if keep is None else ([keep] if isinstance(keep, str) else list(keep))
+    fields = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
+    for k in keep:
+        if k not in fields:
+            raise ValueError(f"keep column '{k}' not found; columns are {list(fields)}")
+    rest = [c for c in fields if c not in keep]
+    inputs = model._input_columns(rest) if model is not None else rest
+    records = len(inputs) == 1 and fields[inputs[0]] == "StringType"
+    if not records:
+        bad = [f"{c} ({fields[c]})" for c in inputs if fields[c] not in _NUMERIC_SPARK]
+        if bad:
+            raise ValueError(f"a pipeline reads one text column or numeric columns (besides "
+                             f"keep=); the DataFrame's input columns {bad} are neither")
+    first = df.select(*inputs).limit(1).toArrow().to_batches()
+    if not first:
+        raise ValueError("cannot transform an empty DataFrame")
+    try:
+        width = _frame_outputs(stages, None, None, records, inputs, first[0]).shape[1]
+    except TypeError as exc:  # the output is not a matrix (tokens, images...)
+        from .errors import ConnectUnsupportedError
+
+        raise ConnectUnsupportedError(
+            f"over Spark Connect a pipeline's transform gives a DataFrame of feature "
+            f"columns, so its output must be a numeric matrix: {exc}; for other outputs "
+            "transform a list of records on the client, or use a classic session") from None
+    names = [f"f{j}" for j in range(width)]
+    kept = ", ".join(f"`{k}` {df.schema[k].dataType.simpleString()}" for k in keep)
+    schema = ", ".join(f"`{n}` double" for n in names) + (f", {kept}" if keep else "")
+    return df.select(*inputs, *keep).mapInArrow(task_safe(functools.partial(
+        _final_arrow, stages, None, None, records, inputs, names, keep=keep)), schema)
+
+
 def _frame_outputs(stages, model, method, records, columns, batch) -> np.ndarray:
+    """``model.method`` of the featurized rows of an Arrow batch (``method`` None: the
+    features, dense)."""
     from .io import _arrow_matrix
 
     data = batch.column(0).to_pylist() if records else _arrow_matrix(columns, [batch], 0)
     out = _run_stages(stages, data)
+    if method is None:
+        X = _as_matrix_output(out, "the pipeline").array
+        return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
     res = np.asarray(getattr(model, method)(_as_matrix_output(out, "featurizing").array),
                      dtype=np.float64)
     return res.reshape(len(res), -1)
 
 
-def _final_arrow(stages, model, method, records, columns, names, batches):
+def _final_arrow(stages, model, method, records, columns, names, batches, keep=()):
     import pyarrow as pa
 
     for batch in batches:
@@ -942,10 +988,11 @@ def _final_arrow(stages, model, method, records, columns, names, batches):
             continue
         res = _frame_outputs(stages, model, method, records, columns, batch)
         if res.shape[1] != len(names):
-            raise ValueError(f"{method} gave {res.shape[1]} columns here but {len(names)} "
-                             "on the first row")
-        yield pa.RecordBatch.from_arrays([pa.array(res[:, j]) for j in range(len(names))],
-                                         names=names)
+            raise ValueError(f"{method or 'the pipeline'} gave {res.shape[1]} columns here "
+                             f"but {len(names)} on the first row")
+        arrays = [pa.array(res[:, j]) for j in range(len(names))]
+        arrays += [batch.column(len(columns) + i) for i in range(len(keep))]
+        yield pa.RecordBatch.from_arrays(arrays, names=list(names) + list(keep))
 
 
 def _partition_features(stages, col_idx, keep_idx, final_method, index, rows):
@@ -1546,7 +1593,10 @@ class PipelineModel(Model):
 
     # ------------------------------------------------------------------ outputs
     def transform(self, data: Any, *, keep: Sequence[str] | None = None) -> Any:
-        """The featurized input (the final model is not applied); the input's kind."""
+        """The featurized input (the final model is not applied); the input's kind.
+
+        A Spark DataFrame gives a DataFrame: over Spark Connect a lazy one (one
+        ``mapInArrow``) of ``f0 ..`` double columns, then the ``keep`` columns."""
         return _transform_any(list(self.stages_), data, keep=keep, model=self)
 
     def _transform_batch(self, batch: Any) -> Any:  # a PipelineModel can be a stage

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import socket
 import sys
 
 import numpy as np

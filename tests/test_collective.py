@@ -39,10 +39,17 @@ def _pair():
     return lst, client, box["ch"]
 
 
+_BIG = np.arange(1_000_000, dtype=np.float64)
+
+
 @pytest.mark.parametrize("payload", [
     {"small": 1},
-    np.arange(1_000_000, dtype=np.float64),  # above the one-write threshold
+    _BIG,  # above the one-write threshold: sent from the array's memory
     [(3, np.ones((4, 2))), None, "text"],
+    # arrays travel out of band (C and Fortran order) or in the pickle (not contiguous)
+    {"c": _BIG.reshape(1000, 1000), "f": np.asfortranarray(_BIG.reshape(1000, 1000)),
+     "strided": _BIG.reshape(1000, 1000)[::3, ::2], "ints": np.arange(7, dtype=np.int32),
+     "empty": np.zeros((0, 5)), "bytes": b"\x00" * 100_000},
 ])
 def test_channel_round_trip(payload):
     lst, client, server = _pair()
@@ -56,11 +63,39 @@ def test_channel_round_trip(payload):
         elif isinstance(payload, list):
             assert got[0][0] == 3 and np.array_equal(got[0][1], payload[0][1])
             assert got[1:] == payload[1:]
+        elif "c" in payload:
+            assert got.keys() == payload.keys()
+            for k, v in payload.items():
+                if isinstance(v, np.ndarray):
+                    assert got[k].dtype == v.dtype and got[k].shape == v.shape
+                    assert np.array_equal(got[k], v), k
+                    assert got[k].flags.writeable  # built on the received memory
+                else:
+                    assert got[k] == v
+            assert got["f"].flags.f_contiguous
         else:
             assert got == payload
         assert client.sent == server.received > 0
     finally:
         client.close(), server.close(), lst.close()
+
+
+def test_one_encoding_sent_to_several_channels():
+    """The leader encodes a result once and sends the same frames to every peer."""
+    pairs = [_pair() for _ in range(3)]
+    value = {"x": np.linspace(0, 1, 300_000), "n": 3}
+    frames = collective.encode(value)
+    assert len(frames) == 2  # the pickle and the array's memory
+    try:
+        for _lst, client, server in pairs:
+            sender = threading.Thread(target=client.send_frames, args=(frames,))
+            sender.start()
+            got = server.recv()
+            sender.join()
+            assert got["n"] == 3 and np.array_equal(got["x"], value["x"])
+    finally:
+        for lst, client, server in pairs:
+            client.close(), server.close(), lst.close()
 
 
 def test_wrong_secret_is_closed_unread():

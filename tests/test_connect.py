@@ -27,7 +27,8 @@ ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree"
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use", "readers", "conformance_of_every_algorithm",
-          "pipeline_predict_on_a_connect_dataframe", "pipeline_over_a_text_dataframe"]
+          "pipeline_predict_on_a_connect_dataframe", "pipeline_over_a_text_dataframe",
+          "pipeline_transform_on_a_connect_dataframe"]
 
 
 @pytest.fixture(scope="module")

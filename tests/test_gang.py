@@ -286,6 +286,44 @@ def test_task_hosted_rendezvous_gives_the_same_results(ctx, monkeypatch):
     assert gang.last_stats["tasks"] == 2
 
 
+def _block_rows_and_index(index, bundle, scale):
+    return index, np.asarray(bundle.array) * scale
+
+
+def _fails_on_block_3(index, bundle):
+    if index == 3:
+        raise ValueError("block 3 cannot be read")
+    return index
+
+
+def test_a_pass_sends_each_tasks_values_to_the_driver(ctx, monkeypatch):
+    """A pass (map_collect) hosted by the driver: every task sends its own blocks' values
+    straight to the driver (no leader hop: no bytes through a leader), in block order,
+    arrays intact; the same values as a task-hosted run; an error names its block."""
+    X = np.arange(700 * 3, dtype=np.float64).reshape(700, 3)
+    blocks = BlockRDD.from_bundles([LocalMatrix(X[a:a + 100]) for a in range(0, 700, 100)],
+                                   ctx)
+    out = {}
+    for mode in ("driver", "tasks"):
+        monkeypatch.setattr(ctx, "rendezvous", mode)
+        out[mode] = blocks.map_collect(_block_rows_and_index, 2.0, with_index=True)
+        assert [i for i, _ in out[mode]] == list(range(7))
+        assert np.array_equal(np.vstack([a for _, a in out[mode]]), X * 2.0)
+        if mode == "driver":
+            assert gang.last_stats["tasks"] == 2 and gang.last_stats["exchanges"] == 1
+            assert gang.last_stats["leader_bytes"] == 0
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(out["driver"], out["tasks"]))
+    monkeypatch.setattr(ctx, "rendezvous", "driver")
+    with pytest.raises(ValueError, match="block 3 cannot be read"):
+        blocks.map_collect(_fails_on_block_3, with_index=True)
+    assert blocks.map_collect(_rows_of) == [100] * 7  # the store still serves passes
+    blocks.unpersist()
+
+
+def _rows_of(bundle):
+    return bundle.array.shape[0]
+
+
 def _asks(blocks):
     return blocks.ask_driver("hello")
 

@@ -224,6 +224,44 @@ def pipeline_over_a_text_dataframe(spark, url):
                                                                                  label="label"))
 
 
+@check
+def pipeline_transform_on_a_connect_dataframe(spark, url):
+    """A fitted pipeline's (and a transformer pipeline's) features of a Connect DataFrame:
+    a lazy DataFrame of f0.. columns (keep= columns after them), equal to the features of
+    the local input; outputs that are no matrix, wrong columns and keep= are refused."""
+    from mli.algorithms import LogisticRegression, NaiveBayes
+    from mli.featurize import HashingTF, Normalizer, Tokenizer
+    from mli.pipeline import Pipeline
+
+    docs = ["free prize now", "lunch at noon", "win a free prize", "see you at lunch"] * 25
+    labels = np.array([1.0, 0.0, 1.0, 0.0] * 25)
+    m = Pipeline([Tokenizer(), HashingTF(2 ** 5), NaiveBayes()]).fit(docs, labels)
+    frame = spark.createDataFrame(pd.DataFrame({"text": docs, "id": np.arange(100)}))
+    out = m.transform(frame, keep=["id"])
+    assert type(out).__module__.startswith("pyspark.sql.connect")
+    assert out.columns == [f"f{j}" for j in range(32)] + ["id"], out.columns
+    got = out.toPandas()
+    np.testing.assert_array_equal(got[[f"f{j}" for j in range(32)]].to_numpy(),
+                                  m.transform(docs).toarray())
+    np.testing.assert_array_equal(got["id"].to_numpy(), np.arange(100))
+    assert str(out.schema["id"].dataType) == "LongType()", out.schema
+    X, y = data(300, 3, seed=6)
+    mm = Pipeline([Normalizer(), LogisticRegression()]).fit(X, y)
+    nums = spark.createDataFrame(pd.DataFrame(X, columns=["a", "b", "c"]))
+    np.testing.assert_allclose(mm.transform(nums).toPandas().to_numpy(), mm.transform(X),
+                               rtol=1e-15)
+    feats = (Tokenizer() | HashingTF(2 ** 4)).transform(frame.select("text"))
+    np.testing.assert_array_equal(feats.toPandas().to_numpy(),
+                                  (Tokenizer() | HashingTF(2 ** 4)).transform(docs).toarray())
+    raises(ConnectUnsupportedError, "must be a numeric matrix",
+           lambda: Pipeline([Tokenizer()]).transform(frame.select("text")))
+    raises(ValueError, "keep column 'nope' not found",
+           lambda: m.transform(frame, keep=["nope"]))
+    raises(ValueError, "are neither",
+           lambda: mm.transform(spark.createDataFrame([("a", "b", "c")],
+                                                      "a string, b string, c string")))
+
+
 def main():
     url = sys.argv[1]
     only = sys.argv[2:]
