@@ -540,6 +540,11 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     from pyspark import cloudpickle
 
     n = max(1, min(len(meta), slots(ctx)))
+    if local_slots(ctx) == 0 and n < slots(ctx):
+        # on a cluster a block written by a job sits on the host its task ran on, which a
+        # gang of fewer tasks than slots may not reach (Spark places barrier tasks, not
+        # mli): a task in every slot, so every executor has one (tasks without blocks wait)
+        n = slots(ctx)
     secret = os.urandom(32)
     mode = _mode(ctx)
     bind, advertised = _driver_host(ctx)
