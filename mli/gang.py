@@ -148,13 +148,13 @@ class GangBlocks:
 
     def map_collect(self, fn: Callable, *args, with_index: bool = False) -> list:
         """``fn(bundle, *args)`` of every block, in block order, in every task."""
-        mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
+        mine = self.local_values(fn, *args, with_index=with_index)
         return self._exchange(mine, None)
 
     def map_reduce(self, fn: Callable, *args, combine: Callable = tree_add,
                    with_index: bool = False):
         """The combined results of every block, as :meth:`BlockRDD.map_reduce` (same tree)."""
-        mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
+        mine = self.local_values(fn, *args, with_index=with_index)
         return self._exchange(mine, combine)
 
     def local_values(self, fn: Callable, *args, with_index: bool = False) -> dict:
@@ -166,7 +166,7 @@ class GangBlocks:
         tasks): a pass whose values only the driver needs (half the traffic of
         :meth:`map_collect`, nothing sent back to the tasks)."""
         self.exchanges += 1
-        mine = {i: (fn(i, b, *args) if with_index else fn(b, *args)) for i, b in self._local}
+        mine = self.local_values(fn, *args, with_index=with_index)
         if not self.is_leader:
             self._hub.send(mine)
             return None
@@ -539,12 +539,11 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     """One barrier stage; ``(outcome, value)`` with outcome "result", "missing" or "lost"."""
     from pyspark import cloudpickle
 
-    n = max(1, min(len(meta), slots(ctx)))
-    if local_slots(ctx) == 0 and n < slots(ctx):
-        # on a cluster a block written by a job sits on the host its task ran on, which a
-        # gang of fewer tasks than slots may not reach (Spark places barrier tasks, not
-        # mli): a task in every slot, so every executor has one (tasks without blocks wait)
-        n = slots(ctx)
+    # on a cluster a block written by a job sits on the host its task ran on, which a gang
+    # of fewer tasks than slots may not reach (Spark places barrier tasks, not mli): a task
+    # in every slot there, so every executor has one (tasks without blocks wait)
+    cap = slots(ctx)
+    n = max(1, min(len(meta), cap) if local_slots(ctx) > 0 else cap)
     secret = os.urandom(32)
     mode = _mode(ctx)
     bind, advertised = _driver_host(ctx)

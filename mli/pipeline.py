@@ -904,53 +904,20 @@ def _transform_any(stages: Sequence[Transformer], data: Any, *, keep=None,
 
 
 def _final_on_frame(stages, model, method: str, df):
-    """``model.method`` of the featurized rows of a Spark DataFrame, as a DataFrame: one lazy
-    ``mapInArrow`` (the DataFrame API only, so it runs over Spark Connect). The input is one
-    text/records column, or numeric columns (a matrix); the output's width comes from the
-    first row, run here."""
-    from .io import _NUMERIC_SPARK
-
-    fields = [(f.name, type(f.dataType).__name__) for f in df.schema.fields]
-    records = len(fields) == 1 and fields[0][1] == "StringType"
-    if not records and not all(t in _NUMERIC_SPARK for _n, t in fields):
-        raise ValueError(f"a pipeline reads one text column or numeric columns; the "
-                         f"DataFrame has {[f'{n} ({t})' for n, t in fields]}")
-    cols = [n for n, _t in fields]
-    first = df.limit(1).toArrow().to_batches()
-    if not first:
-        raise ValueError("cannot predict on an empty DataFrame")
-    width = _frame_outputs(stages, model, method, records, cols, first[0]).shape[1]
-    names = ["prediction"] if method == "predict" else [f"{method}_{j}" for j in range(width)]
-    schema = ", ".join(f"`{n}` double" for n in names)
-    return df.mapInArrow(task_safe(functools.partial(_final_arrow, stages, model, method,
-                                                     records, cols, names)), schema)
+    """``model.method`` of the featurized rows of a Spark DataFrame, as a DataFrame (see
+    :func:`_map_frame`; every column is an input)."""
+    return _map_frame(stages, model, method, df, list(df.columns), [])
 
 
 def _features_on_frame(stages, model, df, keep):
-    """The features of a Spark Connect DataFrame's rows, as a DataFrame: one lazy
-    ``mapInArrow`` (no RDDs, which Connect does not offer). The input is one text/records
-    column or numeric columns besides ``keep`` (columns passed through after the features,
-    ``f0 .. f{w-1}``); the features must form a matrix (its width from the first row)."""
-    from .io import _NUMERIC_SPARK
-
-    keep = [] if keep is None else ([keep] if isinstance(keep, str) else list(keep))
-    fields = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
-    for k in keep:
-        if k not in fields:
-            raise ValueError(f"keep column '{k}' not found; columns are {list(fields)}")
-    rest = [c for c in fields if c not in keep]
+    """The features of a Spark Connect DataFrame's rows, as a DataFrame of ``f0 ..
+    f{w-1}`` then the ``keep`` columns (see :func:`_map_frame`; no RDDs, which Connect
+    does not offer)."""
+    keep = _keep_columns(keep, list(df.columns))
+    rest = [c for c in df.columns if c not in keep]
     inputs = model._input_columns(rest) if model is not None else rest
-    records = len(inputs) == 1 and fields[inputs[0]] == "StringType"
-    if not records:
-        bad = [f"{c} ({fields[c]})" for c in inputs if fields[c] not in _NUMERIC_SPARK]
-        if bad:
-            raise ValueError(f"a pipeline reads one text column or numeric columns (besides "
-                             f"keep=); the DataFrame's input columns {bad} are neither")
-    first = df.select(*inputs).limit(1).toArrow().to_batches()
-    if not first:
-        raise ValueError("cannot transform an empty DataFrame")
     try:
-        width = _frame_outputs(stages, None, None, records, inputs, first[0]).shape[1]
+        return _map_frame(stages, None, None, df, inputs, keep)
     except TypeError as exc:  # the output is not a matrix (tokens, images...)
         from .errors import ConnectUnsupportedError
 
@@ -958,11 +925,43 @@ def _features_on_frame(stages, model, df, keep):
             f"over Spark Connect a pipeline's transform gives a DataFrame of feature "
             f"columns, so its output must be a numeric matrix: {exc}; for other outputs "
             "transform a list of records on the client, or use a classic session") from None
-    names = [f"f{j}" for j in range(width)]
-    kept = ", ".join(f"`{k}` {df.schema[k].dataType.simpleString()}" for k in keep)
-    schema = ", ".join(f"`{n}` double" for n in names) + (f", {kept}" if keep else "")
+
+
+def _map_frame(stages, model, method, df, inputs: list, keep: list):
+    """The pipeline over ``df``'s ``inputs`` columns (one text/records column, or numeric
+    columns: a matrix), then ``model.method`` (``method`` None: the features), as a
+    DataFrame with the ``keep`` columns after the outputs: one lazy ``mapInArrow`` (the
+    DataFrame API only, so it runs over Spark Connect). The output's width comes from the
+    first row, run here."""
+    from .io import _NUMERIC_SPARK
+
+    fields = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
+    records = len(inputs) == 1 and fields[inputs[0]] == "StringType"
+    if not records:
+        bad = [f"{c} ({fields[c]})" for c in inputs if fields[c] not in _NUMERIC_SPARK]
+        if bad:
+            raise ValueError(f"a pipeline reads one text column or numeric columns"
+                             f"{' (besides keep=)' if keep else ''}; the DataFrame's input "
+                             f"columns {bad} are neither")
+    first = df.select(*inputs).limit(1).toArrow().to_batches()
+    if not first:
+        raise ValueError(f"cannot {method or 'transform'} on an empty DataFrame")
+    width = _frame_outputs(stages, model, method, records, inputs, first[0]).shape[1]
+    names = (["prediction"] if method == "predict" else
+             [f"{method or 'f'}{'_' if method else ''}{j}" for j in range(width)])
+    kept = [f"`{k}` {df.schema[k].dataType.simpleString()}" for k in keep]
+    schema = ", ".join([f"`{n}` double" for n in names] + kept)
     return df.select(*inputs, *keep).mapInArrow(task_safe(functools.partial(
-        _final_arrow, stages, None, None, records, inputs, names, keep=keep)), schema)
+        _final_arrow, stages, model, method, records, inputs, names, keep=keep)), schema)
+
+
+def _keep_columns(keep, columns: list) -> list:
+    """``keep=`` as a list of column names, each checked to be among ``columns``."""
+    keep = [] if keep is None else ([keep] if isinstance(keep, str) else list(keep))
+    for k in keep:
+        if k not in columns:
+            raise ValueError(f"keep column '{k}' not found; columns are {columns}")
+    return keep
 
 
 def _frame_outputs(stages, model, method, records, columns, batch) -> np.ndarray:
@@ -1066,10 +1065,7 @@ def _transform_table(stages, table, keep, model: "PipelineModel | None",
     from .table import MLTable
 
     cols = list(table.columns)
-    keep = [] if keep is None else ([keep] if isinstance(keep, str) else list(keep))
-    for k in keep:
-        if k not in cols:
-            raise ValueError(f"keep column '{k}' not found; columns are {cols}")
+    keep = _keep_columns(keep, cols)
     first_kind = getattr(stages[0], "_input_kind", "any") if stages else "any"
     if model is not None:
         inputs = model._input_columns(cols)
