@@ -5,7 +5,9 @@ Starts a Spark standalone master on 127.0.0.1 and two one-core workers on 127.0.
 tests/cluster.py), and runs, in one driver process on that cluster:
 
 * one gradient pass over a resident 400,000 x 100 table (mli's ``map_reduce``), against the
-  same pass in local[2] (measured first, in the same process);
+  same pass in local[2] (measured first, in the same process): as a job of its own (a
+  one-pass gang run, Spark's task launch included) and inside a gang run (what each
+  iteration of a fit costs);
 * LogisticRegression, LinearSVM and KMeans (k=20) on the same data, as in
   bench_algorithms.py: pyspark.ml fits first (on a cached DataFrame, its construction not
   timed), mli stops as soon as its objective (cost) is at or below pyspark.ml's; mli's time
@@ -44,21 +46,38 @@ def grad(bundle, w):
     return X.array.T @ (X.array @ w - y)
 
 
-def pass_time(ctx, X, y, repeats):
-    """Median seconds of one gradient pass over a resident table, and its result."""
+def _passes(blocks, w, k):
+    for _ in range(k):
+        out = blocks.map_reduce(grad, w)
+    return out
+
+
+def pass_time(ctx, X, y, repeats, inside=10):
+    """Median seconds of one gradient pass over a resident table as a job of its own (a
+    one-pass gang run: Spark's task launch included), of one pass inside a gang run (a
+    fit's iteration: ``(run of 1 + inside passes - run of 1 pass) / inside``), and the
+    pass's result."""
     import mli
+    from mli import gang
 
     table = mli.MLTable.from_numpy(X, y, num_partitions=4, ctx=ctx)
     blocks = table.labeled("label").blocks
     w = np.ones(X.shape[1])
     blocks.map_reduce(grad, w)  # make it resident
-    times = []
+    times, inner = [], []
     for _ in range(repeats):
         t = time.perf_counter()
         out = blocks.map_reduce(grad, w)
         times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        one = gang.run(blocks, _passes, w, 1)
+        t1 = time.perf_counter() - t
+        t = time.perf_counter()
+        many = gang.run(blocks, _passes, w, 1 + inside)
+        inner.append((time.perf_counter() - t - t1) / inside)
+        assert np.array_equal(one, out) and np.array_equal(many, out)
     table.unpersist()
-    return float(np.median(times)), out
+    return float(np.median(times)), float(np.median(inner)), out
 
 
 def ml_frame(spark, X, y, partitions, scratch=None):
@@ -106,8 +125,9 @@ def main(argv=None):
     local_pass = None
     if "pass" in only:
         with mli.MLContext("local[2]") as ctx:
-            local_pass, ref = pass_time(ctx, X, y, args.repeats + 2)
-        print(f"local[2]: one gradient pass {local_pass:.3f} s", flush=True)
+            local_pass, local_inner, ref = pass_time(ctx, X, y, args.repeats + 2)
+        print(f"local[2]: one gradient pass {local_pass:.3f} s as a job of its own, "
+              f"{local_inner:.3f} s inside a gang run (a fit's iteration)", flush=True)
 
     logs = Path("/tmp") / f"mli-bench-cluster-{os.getpid()}"
     c = multihost.start(logs, [("mli-bench-a", "127.0.0.2"), ("mli-bench-b", "127.0.0.3")],
@@ -133,11 +153,15 @@ def main(argv=None):
                 while int(ctx.sc.defaultParallelism) < 2:
                     time.sleep(0.5)
             if "pass" in only:
-                t, out = pass_time(ctx, X, y, args.repeats + 2)
+                t, inner, out = pass_time(ctx, X, y, args.repeats + 2)
                 same = bool(np.array_equal(out, ref))
-                print(f"cluster: one gradient pass {t:.3f} s = {t / local_pass:.2f}x local[2] "
-                      f"(same result bit for bit: {same})", flush=True)
+                print(f"cluster: one gradient pass {t:.3f} s as a job of its own = "
+                      f"{t / local_pass:.2f}x local[2]; {inner:.3f} s inside a gang run = "
+                      f"{inner / local_inner:.2f}x local[2] (same result bit for bit: "
+                      f"{same})", flush=True)
             b = Bench(ctx, 4, args.repeats)
+            if not only & {"lr", "svm", "kmeans"}:
+                return
             t0 = time.perf_counter()
             scratch = None
             if ctx.is_connect:  # a directory every node sees (the workers' /tmp is private)

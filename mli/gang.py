@@ -46,7 +46,10 @@ import threading
 import uuid
 from typing import Any, Callable
 
-from .blocks import BlockRDD, _open, _root_dir, load_bundle, local_slots, save_bundle, tree_add
+import numpy as np
+
+from .blocks import (BlockRDD, _open, _root_dir, _unflatten, local_slots, save_bundle,
+                     tree_add)
 from .collective import Channel, Listener, PeerLost, connect, encode, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
@@ -257,9 +260,9 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
             if plan[0] != "plan":  # "missing": the driver rebuilds the blocks, starts again
                 return
             _, payload, mine, leader, rows, sent = plan
-            for i, data in sent.items():  # the driver's blocks, written here once
+            for i, (tree, arrays) in sent.items():  # the driver's blocks, written here once
                 os.makedirs(os.path.dirname(own[i]), exist_ok=True)
-                save_bundle(pickle.loads(data), own[i])
+                save_bundle(_unflatten(tree, arrays), own[i])
                 where[i] = own[i]
         else:
             for ch in chans:
@@ -503,9 +506,16 @@ class _Coordinator:
             return
         leader = group[0][1]
         for p in range(n):
-            sent = {b: _block_bytes(self.sendable[b]) for b in owned[p] if not present[p][b]}
-            self.bytes_sent += sum(len(v) for v in sent.values())
-            _send(group[p][0], ("plan", self.payload, owned[p], leader, self.rows, sent))
+            # the driver's blocks a task cannot read go in its plan, their arrays out of band
+            # (sent from the files' mapped pages), to every such task at once
+            sent = {b: _block_arrays(self.sendable[b]) for b in owned[p] if not present[p][b]}
+            self.bytes_sent += sum(a.nbytes for _t, arrays in sent.values() for a in arrays)
+            plan = ("plan", self.payload, owned[p], leader, self.rows, sent)
+            if sent:
+                threading.Thread(target=_send, args=(group[p][0], plan), daemon=True,
+                                 name="mli-gang-send").start()
+            else:
+                _send(group[p][0], plan)
 
     def close(self) -> None:
         self.closed = True
@@ -514,13 +524,18 @@ class _Coordinator:
             ch.close()
 
 
-def _block_bytes(path: str) -> bytes:
+def _block_arrays(path: str) -> tuple:
+    """A driver-written block as ``(tree, arrays)``: its description and its arrays, mapped
+    from its files (plain ndarrays, so a message carries them out of band, uncopied)."""
     try:
-        bundle = load_bundle(path, mmap=False)
+        with open(os.path.join(path, "tree.json")) as f:
+            meta = json.load(f)
+        arrays = [np.load(os.path.join(path, f"a{i}.npy"), mmap_mode="r",
+                          allow_pickle=False).view(np.ndarray) for i in range(meta["n"])]
     except FileNotFoundError:
         raise BlockMissingError(f"the driver's block files in {os.path.dirname(path)} are "
                                 "gone; was Spark stopped, or its scratch space cleaned?") from None
-    return pickle.dumps(bundle, protocol=5)
+    return meta["tree"], arrays
 
 
 def _mode(ctx) -> str:

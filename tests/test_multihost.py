@@ -55,7 +55,7 @@ def _errors(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def local_models():
-    return _job("local[2]", *ALGORITHMS, "pipeline_matrix", "pipeline_text")
+    return _job("local[2]", *ALGORITHMS, "pipeline_matrix", "pipeline_text", "one_block")
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +68,15 @@ def two_hosts(tmp_path_factory):
 
 
 def test_every_algorithm_on_two_hosts_equals_local(two_hosts, local_models):
-    models = _job(two_hosts.url, *ALGORITHMS, "--kill-executor-mid-fit")
+    models = _job(two_hosts.url, *ALGORITHMS, "one_block", "--kill-executor-mid-fit")
     assert models["master"] == two_hosts.url
     for name in ALGORITHMS:
         assert models[name] == local_models[name], (name, two_hosts.log_tail())
+    # a one-block store: local[2] runs a gang of one task; the cluster a task in every slot
+    # (one per host here), so some task sits where the block is; the same sums either way
+    local_tasks, local_sums = local_models["one_block"].split()
+    tasks, sums = models["one_block"].split()
+    assert (local_tasks, tasks, sums) == ("1", "2", local_sums)
     # an executor JVM was killed at iteration 3 of a gang run: Spark ran the barrier stage
     # again, the gang rebuilt the lost blocks from their lineage, and the model is the same
     assert models["killed"] == "1"
