@@ -39,7 +39,7 @@ import socket
 import threading
 import uuid
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Callable
 
 import numpy as np
@@ -319,14 +319,51 @@ def _nbytes(obj) -> int:
 # materialized stores, for forget_all; weak: a store the program has dropped is collected (a
 # driver-written store's files then go to mli.pagepool)
 _LIVE: "weakref.WeakValueDictionary[str, BlockRDD]" = weakref.WeakValueDictionary()
+# driver-written stores whose blocks were also sent to executors (copies written there)
+_COPIED: "weakref.WeakSet[BlockRDD]" = weakref.WeakSet()
+# ids of collected stores whose files the executors may still hold: the next gang run's tasks
+# remove them where they run (mli.gang), a Spark Connect context the rest when it stops (a
+# Connect server outlives its clients; classic Spark removes its executors' directories
+# when the application ends)
+# (a deque: finalizers run in any thread, at any allocation, so no lock may be held here)
+_DOOMED: "deque[str]" = deque()
 
 
-def forget_all() -> None:
+def _doom(store_id: str) -> None:
+    _DOOMED.append(store_id)
+
+
+def take_doomed() -> list:
+    """The collected stores' ids not yet removed on the executors (and forget them)."""
+    out = []
+    while True:
+        try:
+            out.append(_DOOMED.popleft())
+        except IndexError:
+            return out
+
+
+def remove_stores(store_ids) -> None:
+    """Task side: delete these stores' files (and cached maps) where this task runs."""
+    root = _root_dir()
+    for store_id in store_ids:
+        path = os.path.join(root, store_id)
+        _remove_tree(path)
+        _drop_cached(path + os.sep)
+
+
+def forget_all(ctx=None) -> None:
     """Called when Spark stops: the blocks the executors wrote go with it (and the pooled
-    files)."""
+    files). A Spark Connect context first removes the executors' files of every store this
+    process made (one job)."""
+    if ctx is not None and ctx.is_connect:
+        ids = take_doomed() + [s._store_id for s in list(_LIVE.values()) if s._meta]
+        _delete_everywhere(ctx, ids + [s._store_id for s in list(_COPIED)])
     for store in list(_LIVE.values()):
         store._meta = None
     _LIVE.clear()
+    _COPIED.clear()
+    take_doomed()
     pagepool.clear()
 
 
@@ -446,6 +483,7 @@ class BlockRDD:
                                f"{[m[0] for m in meta]}")
         self._meta, self._store_id = meta, store_id
         _LIVE[self._id] = self
+        weakref.finalize(self, _doom, store_id)
         return self
 
     def _place(self) -> None:
@@ -493,7 +531,7 @@ class BlockRDD:
             return
         store_id, self._meta = self._store_id, None
         _LIVE.pop(self._id, None)
-        _delete_everywhere(self._ctx, store_id)
+        _delete_everywhere(self._ctx, [store_id])
 
     @property
     def partition_rows(self) -> list[int]:
@@ -540,6 +578,13 @@ class BlockRDD:
         """The driver-written block files a gang run may send to tasks that cannot read
         them where they run, or None."""
         return [m[2] for m in self._meta] if self._driver_files else None
+
+    def _sent(self) -> None:
+        """A gang run sent some of this driver-written store's blocks to executors: their
+        copies go when the store is collected."""
+        if self._driver_files and self not in _COPIED:
+            _COPIED.add(self)
+            weakref.finalize(self, _doom, self._store_id)
 
     def map(self, fn: Callable, *args, with_index: bool = False, name: str = "blocks") -> "BlockRDD":
         """A new store whose bundle ``p`` is ``fn(bundle_p, *args)`` (lazy).
@@ -621,6 +666,9 @@ class BlockView(BlockRDD):
     def _sendable(self) -> list | None:
         return self._parent._sendable()
 
+    def _sent(self) -> None:
+        self._parent._sent()
+
     def _place(self) -> None:
         self._parent._place()
 
@@ -700,20 +748,21 @@ def _unbytes(row):
     return cloudpickle.loads(bytes(row[0]))
 
 
-def _delete_dirs(store_id: str, _batches):
+def _delete_dirs(store_ids: list, _batches):
     import pyarrow as pa
 
-    _remove_tree(os.path.join(_root_dir(), store_id))
-    _drop_cached(os.path.join(_root_dir(), store_id))
+    remove_stores(store_ids)
     yield pa.RecordBatch.from_pydict({"ok": [1]})
 
 
-def _delete_everywhere(ctx, store_id: str) -> None:
-    """Best effort: one task per slot deletes the store's directory wherever it runs."""
+def _delete_everywhere(ctx, store_ids: list) -> None:
+    """Best effort: one task per slot deletes the stores' directories wherever it runs."""
+    if not store_ids:
+        return
     try:
         n = max(1, int(ctx.default_parallelism))
         ctx.spark.range(0, n, 1, n).mapInArrow(
-            functools.partial(_delete_dirs, store_id), "ok long").collect()
+            functools.partial(_delete_dirs, list(store_ids)), "ok long").collect()
     except Exception:  # noqa: BLE001 - Spark may already be stopped
         pass
 
@@ -739,6 +788,7 @@ class DerivedStore(BlockRDD):
                                             with_index=True)
             self._meta, self._store_id = [tuple(m) for m in meta], store_id
             _LIVE[self._id] = self
+            weakref.finalize(self, _doom, store_id)
         return self
 
     def _direct_source(self) -> bool:

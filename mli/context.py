@@ -349,7 +349,7 @@ class MLContext:
             elif self._spark is not None and self.remote is not None:
                 from . import blocks
 
-                blocks.forget_all()
+                blocks.forget_all(self)  # the executors' files of this client's stores
                 self._spark.stop()  # closes this client's session; the server runs on
                 self._spark = None
             elif self._spark is not None:

@@ -48,8 +48,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .blocks import (BlockRDD, _open, _root_dir, _unflatten, local_slots, save_bundle,
-                     tree_add)
+from .blocks import (BlockRDD, _open, _root_dir, _unflatten, local_slots, remove_stores,
+                     save_bundle, take_doomed, tree_add)
 from .collective import Channel, Listener, PeerLost, connect, encode, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
@@ -217,16 +217,18 @@ def _task_host(local: bool, infos, partition: int) -> str:
 
 
 def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: bool,
-               mode: str, payload: bytes | None, rows: list, batches):
+               mode: str, payload: bytes | None, rows: list, doomed: list, batches):
     """The function every task of the barrier stage runs (``mapInArrow``, or
     ``mapPartitions`` of a barrier RDD on classic Spark). ``mode``: "driver" (the driver
     hosts the rendezvous), "tasks" (task 0 does, found through the barrier's allGather; the
     program rides in the job, the result comes back as the job's output) or "probe" (the
-    driver if every task reaches it, else the tasks)."""
+    driver if every task reaches it, else the tasks). ``doomed``: stores collected on the
+    driver, whose files the task removes where it runs."""
     from pyspark import BarrierTaskContext
 
     for _ in batches:  # the stage's input is range(n): nothing to read
         pass
+    remove_stores(doomed)
     bctx = BarrierTaskContext.get()
     partition = bctx.partitionId()
     infos = bctx.getTaskInfos()
@@ -570,7 +572,8 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     arrow = ctx.is_connect or not RDD_LAUNCH
     fn = task_safe(functools.partial(_gang_task, address, secret, [m[2] for m in meta],
                                      local_slots(ctx) > 0, arrow, mode,
-                                     None if mode == "driver" else payload, rows))
+                                     None if mode == "driver" else payload, rows,
+                                     take_doomed()))
     spark = ctx.spark
     tag = f"mli-gang-{uuid.uuid4().hex[:12]}"
     if arrow:  # the DataFrame API: the only one over Spark Connect
@@ -693,6 +696,8 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
         outcome, value = _run_once(blocks._ctx, meta, view, program, args, on_request,
                                    blocks._sendable())
         if outcome == "result":
+            if last_stats.get("blocks_sent_bytes"):
+                blocks._sent()  # copies now on executors: removed when the store goes
             return value
         if outcome == "lost":
             log.warning("gang run: an executor was lost (%s); running the program again "

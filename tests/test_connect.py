@@ -28,7 +28,9 @@ CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use", "readers", "conformance_of_every_algorithm",
           "pipeline_predict_on_a_connect_dataframe", "pipeline_over_a_text_dataframe",
-          "pipeline_transform_on_a_connect_dataframe"]
+          "pipeline_transform_on_a_connect_dataframe",
+          "collected_stores_leave_no_files_on_the_server",
+          "a_remote_context_removes_its_blocks_when_it_stops"]
 
 
 @pytest.fixture(scope="module")

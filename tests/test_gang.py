@@ -384,3 +384,34 @@ def test_driver_held_blocks_reach_tasks_that_cannot_read_them_through_a_datafram
     assert not any("-src" in m[2] for m in blocks._meta)
     assert np.array_equal(minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs",
                                    tol=1e-9).x, ref.x)
+
+
+def _scaled(bundle):
+    X, y = bundle
+    return LocalMatrix(2.0 * np.asarray(X.array)), y
+
+
+def _row_count(bundle):
+    return bundle[0].shape[0]
+
+
+def test_a_collected_stores_files_are_removed_by_the_next_gang_run(ctx):
+    """Blocks the executors wrote for a store the program dropped go at the next gang run
+    (its tasks remove them where they run): a Spark Connect server, which outlives its
+    clients' stores, must not keep them until it stops. A live store's blocks stay."""
+    import gc
+
+    X, y = data("binary")
+    kept = driver_blocks(ctx, X, y, 2).map(_scaled)
+    dropped = driver_blocks(ctx, X, y, 2).map(_scaled)
+    assert kept.map_reduce(_row_count) == dropped.map_reduce(_row_count) == X.shape[0]
+    root = _driver_root_dir(ctx)  # local mode: where the tasks write too
+    kept_dir, dropped_dir = (os.path.join(root, s._store_id) for s in (kept, dropped))
+    assert os.path.isdir(kept_dir) and os.path.isdir(dropped_dir)
+    del dropped
+    gc.collect()
+    assert os.path.isdir(dropped_dir)  # nothing runs at collection time
+    assert kept.map_reduce(_row_count) == X.shape[0]  # a gang run: its tasks remove it
+    assert not os.path.exists(dropped_dir)
+    assert os.path.isdir(kept_dir)
+    assert np.array_equal(kept.collect()[0][0].array, 2.0 * X[:200])

@@ -4,6 +4,7 @@ prints ``ok NAME`` or ``fail NAME <error>``; the test asserts every one said ok.
 
     python connect_checks.py sc://host:port
 """
+import os
 import sys
 import traceback
 
@@ -262,6 +263,71 @@ def pipeline_transform_on_a_connect_dataframe(spark, url):
                                                       "a string, b string, c string")))
 
 
+def _block_dirs(_batches):
+    import os
+
+    import pyarrow as pa
+
+    from mli.blocks import _root_dir
+
+    root = _root_dir()
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    yield pa.RecordBatch.from_pydict({"name": names}, schema=pa.schema([("name", pa.string())]))
+
+
+def block_dirs(spark):
+    """The stores whose blocks sit in the server's executors' block directory."""
+    rows = spark.range(0, 2, 1, 2).mapInArrow(_block_dirs, "name string").collect()
+    return {r[0] for r in rows}
+
+
+def _rows(bundle):
+    return bundle.shape[0]
+
+
+@check
+def collected_stores_leave_no_files_on_the_server(spark, url):
+    """The blocks the executors wrote for a table go once the table is collected (the next
+    gang run's tasks remove them): a Connect server outlives its clients' stores."""
+    import gc
+
+    X, y = data(2000, 4, seed=5)
+    df = spark.createDataFrame(pd.DataFrame(X, columns=list("abcd")).assign(label=y))
+    before = block_dirs(spark)
+    tables = [mli.MLTable.from_spark(df) for _ in range(3)]
+    assert [t.blocks.map_reduce(_rows) for t in tables] == [2000] * 3
+    written = block_dirs(spark) - before
+    assert len(written) == 3, sorted(written)
+    kept = tables.pop()
+    del tables
+    gc.collect()
+    assert kept.blocks.map_reduce(_rows) == 2000  # a gang run: its tasks remove them
+    left = block_dirs(spark) & written
+    assert left == {kept.blocks._store_id}, (sorted(left), kept.blocks._store_id)
+
+@check
+def a_remote_context_removes_its_blocks_when_it_stops(spark, url):
+    """MLContext(remote=...).stop() removes the executors' files of the stores it still
+    holds (the server keeps a closed session's files until it stops). The test's server
+    runs on this machine, so the client can look at the executors' directory. Last: the
+    context's stop closes this process's Connect session."""
+    X, _ = data(2000, 4, seed=6)
+    with mli.MLContext(remote=url) as ctx:
+        df = ctx.spark.createDataFrame(pd.DataFrame(X, columns=list("abcd")))
+        table = mli.MLTable.from_spark(df, ctx=ctx)
+        assert table.blocks.map_reduce(_rows) == 2000
+        path = os.path.join(table.blocks.map_collect(_root, with_index=True)[0],
+                            table.blocks._store_id)
+        assert os.path.isdir(path), path
+    assert table is not None and not os.path.exists(path), os.listdir(path)
+
+
+def _root(index, bundle):
+    from mli.blocks import _root_dir
+
+    return _root_dir()
+
+
 def main():
     url = sys.argv[1]
     only = sys.argv[2:]
@@ -275,7 +341,10 @@ def main():
         except Exception as exc:  # noqa: BLE001 - reported to the test
             tb = traceback.format_exc().replace("\n", " | ")[-3000:]
             print("fail", fn.__name__, f"{type(exc).__name__}: {tb}", flush=True)
-    spark.stop()
+    try:
+        spark.stop()
+    except Exception:  # noqa: BLE001 - the last check's context closed it already
+        pass
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ driver-held data reaches the executors through a DataFrame.
 callback kills one executor JVM (SIGKILL) at iteration 3; the fit must still give the
 same model.
 """
+import gc
 import glob
 import hashlib
 import os
@@ -45,16 +46,42 @@ def column_sums(bundle):
     return np.asarray(bundle.array).sum(axis=0)
 
 
+def _block_dirs(_batches):
+    import pyarrow as pa
+
+    from mli.blocks import _root_dir
+
+    root = _root_dir()
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    yield pa.RecordBatch.from_pydict({"name": names}, schema=pa.schema([("name", pa.string())]))
+
+
+def block_dirs(ctx) -> set:
+    """The stores with files in some executor's block directory (a task in every slot)."""
+    n = ctx.default_parallelism
+    return {r[0] for r in ctx.spark.range(0, n, 1, n).mapInArrow(_block_dirs,
+                                                                 "name string").collect()}
+
+
 def one_block(X) -> str:
     """Passes over a one-block table: the gang's task count (on a cluster a task in every
     slot: Spark places barrier tasks, and a gang of one might land on the host without the
-    block) and the passes' result."""
+    block) and the passes' result; then whether the block's files were on an executor, and
+    whether they still are after the table was collected and another gang run ran."""
     from mli import gang
 
+    ctx = mli.get_context()
     t = mli.MLTable.from_numpy(X[:64], num_partitions=1)
     sums = [t.blocks.map_reduce(column_sums) for _ in range(3)]
     tasks = gang.last_stats["tasks"]
-    return f"{tasks} {hashlib.sha256(np.concatenate(sums).tobytes()).hexdigest()[:16]}"
+    store = t.blocks._store_id
+    there = store in block_dirs(ctx)
+    del t
+    gc.collect()
+    mli.MLTable.from_numpy(X[:64], num_partitions=1).blocks.map_reduce(column_sums)
+    left = store in block_dirs(ctx)
+    return (f"{tasks} {hashlib.sha256(np.concatenate(sums).tobytes()).hexdigest()[:16]} "
+            f"{there} {left}")
 
 
 def executors():
