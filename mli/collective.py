@@ -7,10 +7,12 @@ combine every pass's per-block results. This module is the network part, the sam
 
 * **Rendezvous.** The driver listens on an address the executors reach (the one Spark's
   executors use for the driver; ``127.0.0.1`` in local mode). Every task connects once,
-  proves it belongs to the run (a random secret that travels in the task closure, checked
-  before anything is unpickled), and says which partition and stage attempt it is, where
-  it listens and which blocks it can read on its host. The driver answers with a *plan*:
-  the program, its arguments, the blocks the task owns and the leader's address.
+  proves it belongs to the run and checks that the other end does too (a challenge and
+  response over a random secret that travels in the task closure, before anything is
+  unpickled; the secret itself never crosses the network), and says which partition and
+  stage attempt it is, where it listens and which blocks it can read on its host. The
+  driver answers with a *plan*: the program, its arguments, the blocks the task owns and
+  the leader's address.
 * **All-reduce.** Each task sends its blocks' results to the leader (task 0), which puts
   all of them in block order, combines them with the same pairwise tree as a Spark pass
   (:func:`tree_reduce`) and sends the combined value back to every task: a star, ``2 d``
@@ -20,12 +22,14 @@ combine every pass's per-block results. This module is the network part, the sam
 
 Messages are pickles (protocol 5) between processes of one application, with the arrays in
 them as out-of-band frames (no copy into or out of the pickle), each frame length-prefixed;
-a connection whose first bytes are not the run's secret is closed unread. No MPI, no
+a connection that fails the challenge is closed unread. No MPI, no
 library beyond the standard one.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
+import os
 import pickle
 import socket
 import struct
@@ -127,15 +131,27 @@ class Channel:
             pass
 
 
-class Listener:
-    """A listening socket on ``host`` (port chosen by the OS) that accepts only
-    connections opening with ``secret``."""
+def _proof(secret: bytes, side: bytes, nonce: bytes) -> bytes:
+    return hmac.new(secret, side + nonce, hashlib.sha256).digest()
 
-    def __init__(self, host: str, secret: bytes, backlog: int = 128):
+
+_NONCE = 16
+_PROOF = 32
+
+
+class Listener:
+    """A listening socket on ``host`` (``port``, or one chosen by the OS) that accepts only
+    connections that prove they know ``secret``."""
+
+    def __init__(self, host: str, secret: bytes, backlog: int = 128, port: int = 0):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((host, 0))
-        self.sock.listen(backlog)
+        try:
+            self.sock.bind((host, port))
+            self.sock.listen(backlog)
+        except OSError:
+            self.sock.close()
+            raise
         self.host, self.port = host, self.sock.getsockname()[1]
         self.secret = secret
 
@@ -145,7 +161,7 @@ class Listener:
 
     def accept(self, timeout: float | None = None) -> Channel | None:
         """The next authenticated connection; ``None`` when ``timeout`` passes first.
-        Connections with a wrong secret are closed and skipped."""
+        Connections that fail the challenge are closed and skipped."""
         self.sock.settimeout(timeout)
         while True:
             try:
@@ -153,11 +169,16 @@ class Listener:
             except socket.timeout:
                 return None
             conn.settimeout(10.0)
+            nonce = os.urandom(_NONCE)
             try:
-                got = _read_exact(conn, SECRET_BYTES)
+                conn.sendall(nonce)
+                got = _read_exact(conn, _PROOF)
+                ok = hmac.compare_digest(got, _proof(self.secret, b"task", nonce))
+                if ok:
+                    conn.sendall(_proof(self.secret, b"host", nonce))
             except OSError:
-                got = b""
-            if hmac.compare_digest(got, self.secret):
+                ok = False
+            if ok:
                 return Channel(conn, peer=f"{addr[0]}:{addr[1]}")
             conn.close()
 
@@ -180,12 +201,24 @@ def _read_exact(conn: socket.socket, n: int) -> bytes:
 
 def connect(address: tuple[str, int], secret: bytes, what: str,
             timeout: float = 60.0) -> Channel:
-    """Open an authenticated channel to ``address`` (a :class:`Listener`)."""
+    """Open an authenticated channel to ``address`` (a :class:`Listener` of the same
+    secret; anything else is a ``ConnectionError``)."""
     try:
         sock = socket.create_connection(tuple(address), timeout=timeout)
     except OSError as exc:
         raise ConnectionError(
             f"cannot reach the {what} at {address[0]}:{address[1]} ({exc}); on a cluster "
             "the executors must reach the driver (spark.driver.host) and each other") from None
-    sock.sendall(secret)
+    try:
+        sock.settimeout(min(timeout, 10.0))
+        nonce = _read_exact(sock, _NONCE)
+        sock.sendall(_proof(secret, b"task", nonce))
+        ok = len(nonce) == _NONCE and hmac.compare_digest(
+            _read_exact(sock, _PROOF), _proof(secret, b"host", nonce))
+    except OSError:
+        ok = False
+    if not ok:
+        sock.close()
+        raise ConnectionError(f"the {what} at {address[0]}:{address[1]} is not this gang "
+                              "run's (it failed the challenge)")
     return Channel(sock, peer=what)

@@ -96,8 +96,9 @@ class MLContext:
     rendezvous : {"auto", "driver", "tasks"}, default "auto"
         Where a gang run's tasks find each other (:mod:`mli.gang`). ``"driver"``: this
         process hosts the rendezvous and takes part in the run (callbacks). ``"tasks"``: the
-        first task hosts it and the barrier's ``allGather`` spreads its address, the program
-        and the result travel inside the Spark job, and driver-held data reaches the
+        first task hosts it, listening on a port the others derive from the run's secret
+        (on the first task's executor: the executors must reach each other's ports 20000-32767),
+        the program and the result travel inside the Spark job, and driver-held data reaches the
         executors through a DataFrame: for a Connect client the executors cannot reach
         (behind NAT, a laptop outside the cluster's network). ``"auto"``: the driver, except
         over Connect to a cluster, where the first run tries the driver and falls back to

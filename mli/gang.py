@@ -220,7 +220,7 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
                mode: str, payload: bytes | None, rows: list, doomed: list, batches):
     """The function every task of the barrier stage runs (``mapInArrow``, or
     ``mapPartitions`` of a barrier RDD on classic Spark). ``mode``: "driver" (the driver
-    hosts the rendezvous), "tasks" (task 0 does, found through the barrier's allGather; the
+    hosts the rendezvous), "tasks" (task 0 does, on a port derived from the secret; the
     program rides in the job, the result comes back as the job's output) or "probe" (the
     driver if every task reaches it, else the tasks). ``doomed``: stores collected on the
     driver, whose files the task removes where it runs."""
@@ -233,8 +233,11 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
     partition = bctx.partitionId()
     infos = bctx.getTaskInfos()
     n = len(infos)
-    listener = Listener(_task_host(local, infos, partition), secret) if partition == 0 else None
-    driver, chans, out = None, [], None
+    # where the tasks may host the rendezvous, the leader listens on a port the others
+    # derive from the run's secret (Spark's allGather would tell them, but costs ~1 s)
+    listener = None if partition else _leader_listener(
+        _task_host(local, infos, 0), secret, mode != "driver")
+    driver, chans, out, links = None, [], None, None
     try:
         if mode != "tasks":
             try:
@@ -253,9 +256,14 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
         present = [os.path.exists(os.path.join(p, "tree.json")) for p in where]
         leader = listener.address if listener else None
         if mode != "driver":
-            seen = [json.loads(m) for m in bctx.allGather(json.dumps(
-                [driver is not None, leader, present]))]
-            mode = "driver" if all(s[0] for s in seen) else "tasks"
+            # the tasks agree through the leader: each says whether it reached the driver
+            # and which blocks it can read; the leader picks the mode and the blocks' owners
+            mode, owned, links = _agree(listener, infos, local, secret, partition,
+                                        driver is not None, present, rows)
+            if mode == "driver":  # every task reached the driver: it hosts the run
+                for ch in (links.values() if isinstance(links, dict) else [links]):
+                    ch.close()
+                links = None
         if mode == "driver":
             driver.send(("hello", partition, n, leader, present, socket.gethostname()))
             plan = driver.recv()
@@ -269,12 +277,11 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
         else:
             for ch in chans:
                 ch.close()
-            chans, driver = [], None
-            owned = _assign({p: s[2] for p, s in enumerate(seen)}, rows)
+            chans, driver = list(links.values() if isinstance(links, dict) else [links]), None
             if owned is None:  # the driver places or rebuilds the blocks and starts again
                 yield _row(arrow, partition, "missing", b"")
                 return
-            mine, leader = owned[partition], tuple(seen[0][1])
+            mine = owned[partition]
         program, args, view = pickle.loads(payload)
         local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
         # a gather whose values only the driver needs (a pass): every task sends its own
@@ -283,20 +290,16 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
         if direct:
             gang = GangBlocks(local_blocks, rows, partition)
         elif listener is not None:
-            peers: dict = {}
-            while len(peers) < n - 1:
-                ch = listener.accept(timeout=120.0)
-                if ch is None:
-                    raise TimeoutError(f"gang leader: only {len(peers)} of {n - 1} tasks "
-                                       "connected within 120 s")
-                peers[ch.recv()] = ch
-                chans.append(ch)
+            peers = links if links is not None else _accept_peers(listener, n)
+            chans += [] if links is not None else list(peers.values())
             gang = GangBlocks(local_blocks, rows, partition,
                               peers=[peers[p] for p in sorted(peers)], driver=driver)
         else:
-            hub = connect(leader, secret, "gang leader")
-            chans.append(hub)
-            hub.send(partition)
+            hub = links
+            if hub is None:
+                hub = connect(leader, secret, "gang leader")
+                chans.append(hub)
+                hub.send(partition)
             gang = GangBlocks(local_blocks, rows, partition, hub=hub)
         try:
             value = program.gather_fn(gang, *args) if direct else program(gang, *args)
@@ -344,6 +347,87 @@ def _row(arrow: bool, partition: int, kind: str, data: bytes):
                                       schema=pa.schema([("partition", pa.int64()),
                                                         ("kind", pa.string()),
                                                         ("data", pa.binary())]))
+
+
+#: ports the leader of a task-hosted run tries, in the order a run's secret shuffles them
+LEADER_PORTS = range(20000, 32768)
+#: candidates per run (a port in use is skipped)
+LEADER_TRIES = 8
+
+
+def _leader_ports(secret: bytes) -> list[int]:
+    import random
+
+    return random.Random(secret).sample(LEADER_PORTS, LEADER_TRIES)
+
+
+def _leader_listener(host: str, secret: bytes, derived: bool) -> Listener:
+    """The leader's listener: on a port the OS picks (the driver tells the others), or, when
+    the tasks may host the rendezvous, on the first free port of :func:`_leader_ports`."""
+    if not derived:
+        return Listener(host, secret)
+    for port in _leader_ports(secret):
+        try:
+            return Listener(host, secret, port=port)
+        except OSError:
+            continue
+    raise OSError(f"gang leader: none of the ports {_leader_ports(secret)} is free on {host}")
+
+
+def _connect_leader(host: str, secret: bytes, timeout: float = 60.0) -> Channel:
+    """Connect to the leader listening on one of :func:`_leader_ports` (it may not listen
+    yet: the tasks start at about the same time)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        for port in _leader_ports(secret):
+            try:
+                return connect((host, port), secret, "gang leader", timeout=2.0)
+            except ConnectionError:
+                continue
+        if time.monotonic() > deadline:
+            raise ConnectionError(f"cannot reach the gang leader at {host} on any of the "
+                                  f"ports {_leader_ports(secret)} within {timeout:g} s")
+        time.sleep(0.02)
+
+
+def _accept_peers(listener: Listener, n: int) -> dict:
+    """The leader's channel to every other task, by partition (each says its partition
+    first)."""
+    peers: dict = {}
+    while len(peers) < n - 1:
+        ch = listener.accept(timeout=120.0)
+        if ch is None:
+            for c in peers.values():
+                c.close()
+            raise TimeoutError(f"gang leader: only {len(peers)} of {n - 1} tasks connected "
+                               "within 120 s")
+        peers[ch.recv()] = ch
+    return peers
+
+
+def _agree(listener, infos, local: bool, secret: bytes, partition: int, reached: bool,
+           present: list, rows: list):
+    """A rendezvous hosted by the tasks: ``(mode, owned, links)``. Each task tells the
+    leader whether it reached the driver and which blocks it can read; the leader answers
+    "driver" when all reached it, else "tasks" and every block's task (``owned``, None when
+    some block no task can read). ``links``: the leader's channels by partition, or a
+    task's channel to the leader."""
+    n = len(infos)
+    if listener is None:
+        hub = _connect_leader(_task_host(local, infos, 0), secret)
+        hub.send(partition)
+        hub.send((reached, present))
+        mode, owned = hub.recv()
+        return mode, owned, hub
+    peers = _accept_peers(listener, n)
+    seen = {0: (reached, present), **{p: ch.recv() for p, ch in peers.items()}}
+    mode = "driver" if all(s[0] for s in seen.values()) else "tasks"
+    owned = None if mode == "driver" else _assign({p: s[1] for p, s in seen.items()}, rows)
+    for ch in peers.values():
+        ch.send((mode, owned))
+    return mode, owned, peers
 
 
 # ============================================================================ driver side

@@ -6,6 +6,7 @@ import shutil
 import socket
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -104,15 +105,46 @@ def test_wrong_secret_is_closed_unread():
     t = threading.Thread(target=lambda: box.setdefault("ch", lst.accept(timeout=2)))
     t.start()
     with socket.create_connection(lst.address) as s:
-        s.sendall(b"x" * collective.SECRET_BYTES + b"anything after is never unpickled")
+        s.settimeout(5)
+        nonce = s.recv(64)
+        assert len(nonce) == 16
+        s.sendall(b"x" * 32 + b"anything after is never unpickled")
         t.join()
         assert box["ch"] is None  # refused; accept timed out waiting for a good one
-        s.settimeout(5)
         try:  # closed by the listener (a reset, as bytes were left unread)
             assert s.recv(10) == b""
         except ConnectionResetError:
             pass
     lst.close()
+
+
+def test_a_listener_of_another_secret_or_no_listener_at_all_is_refused():
+    """The challenge goes both ways: a task does not talk to a listener that cannot prove
+    it knows the run's secret (another run's, or another program on a guessed port)."""
+    other = Listener("127.0.0.1", b"o" * collective.SECRET_BYTES)
+    t = threading.Thread(target=lambda: other.accept(timeout=3))
+    t.start()
+    with pytest.raises(ConnectionError, match="failed the challenge"):
+        connect(other.address, SECRET, "gang leader", timeout=5)
+    t.join()
+    other.close()
+    banner = socket.socket()
+    banner.bind(("127.0.0.1", 0))
+    banner.listen(1)
+
+    def serve():
+        conn, _ = banner.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6 some other service\r\n")
+        conn.recv(100)
+        time.sleep(0.5)
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    with pytest.raises(ConnectionError, match="failed the challenge"):
+        connect(banner.getsockname(), SECRET, "gang leader", timeout=5)
+    t.join()
+    banner.close()
 
 
 def test_lost_peer_and_unreachable_address():

@@ -260,12 +260,12 @@ def _block_sum(bundle):
     return float(np.asarray(bundle.array).sum())
 
 
-# ------------------------------------------------ task-hosted rendezvous (allGather)
+# ------------------------------------------------ task-hosted rendezvous
 
 
 def test_task_hosted_rendezvous_gives_the_same_results(ctx, monkeypatch):
-    """rendezvous="tasks": task 0 hosts the rendezvous (its address spread by the barrier's
-    allGather), the program rides in the job and the result comes back as its output; the
+    """rendezvous="tasks": task 0 hosts the rendezvous (on a port the others derive from the
+    run's secret), the program rides in the job and the result comes back as its output; the
     same values as the driver-hosted run, still one Spark job per fit. A callback needs the
     driver inside the run: the program then runs on the driver, a run per pass, with the
     same values and the callback called with them."""
@@ -337,7 +337,7 @@ def test_a_task_hosted_run_cannot_ask_the_driver(ctx, monkeypatch):
 
 def test_an_unreachable_driver_is_found_and_the_tasks_host_the_rendezvous(ctx, monkeypatch):
     """rendezvous="auto" over Connect to a cluster probes the first run: the tasks try the
-    driver and, when one cannot reach it, agree (allGather) to host the rendezvous
+    driver and, when one cannot reach it, agree (through task 0) to host the rendezvous
     themselves; the context remembers. Here the driver is advertised where nothing
     listens; a reachable one is found reachable."""
     X, y = data("binary")

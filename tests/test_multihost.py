@@ -105,7 +105,7 @@ def test_two_executors_on_one_hostname(tmp_path_factory, local_models):
 def test_connect_client_the_executors_cannot_reach(two_hosts, local_models, tmp_path_factory):
     """A Spark Connect server on the two-host cluster and a client whose address the
     executors cannot reach (as behind NAT): the first gang run finds that out and the tasks
-    host the rendezvous (the barrier's allGather), the client's numpy data reaches the
+    host the rendezvous (task 0, on a port derived from the run's secret), the client's numpy data reaches the
     executors through a DataFrame, a callback makes each pass a run of its own; every model
     equals local[2]'s, an executor killed mid-fit included."""
     server = multihost.start_connect_server(
