@@ -148,12 +148,18 @@ def save_bundle(obj, directory: str, recycle: bool = False) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_bundle(directory: str, mmap: bool = True):
+def load_flat(directory: str, mmap: bool = True) -> tuple:
+    """A block's files as ``(tree, arrays)``: its description and its arrays
+    (memory-mapped when ``mmap``); :func:`_unflatten` makes the bundle."""
     with open(os.path.join(directory, "tree.json")) as f:
         meta = json.load(f)
     arrays = [np.load(os.path.join(directory, f"a{i}.npy"), mmap_mode="r" if mmap else None,
                       allow_pickle=False) for i in range(meta["n"])]
-    return _unflatten(meta["tree"], arrays)
+    return meta["tree"], arrays
+
+
+def load_bundle(directory: str, mmap: bool = True):
+    return _unflatten(*load_flat(directory, mmap))
 
 
 # ---------------------------------------------------------------------------- worker side

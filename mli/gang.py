@@ -36,7 +36,6 @@ cannot read where it runs).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import pickle
@@ -48,8 +47,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .blocks import (BlockRDD, _open, _root_dir, _unflatten, local_slots, remove_stores,
-                     save_bundle, take_doomed, tree_add)
+
+from .blocks import (BlockRDD, _open, _root_dir, _unflatten, load_flat, local_slots,
+                     remove_stores, save_bundle, take_doomed, tree_add)
 from .collective import Channel, Listener, PeerLost, connect, encode, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
@@ -261,7 +261,7 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
             mode, owned, links = _agree(listener, infos, local, secret, partition,
                                         driver is not None, present, rows)
             if mode == "driver":  # every task reached the driver: it hosts the run
-                for ch in (links.values() if isinstance(links, dict) else [links]):
+                for ch in _channels(links):
                     ch.close()
                 links = None
         if mode == "driver":
@@ -277,7 +277,7 @@ def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: b
         else:
             for ch in chans:
                 ch.close()
-            chans, driver = list(links.values() if isinstance(links, dict) else [links]), None
+            chans, driver = _channels(links), None
             if owned is None:  # the driver places or rebuilds the blocks and starts again
                 yield _row(arrow, partition, "missing", b"")
                 return
@@ -405,6 +405,11 @@ def _accept_peers(listener: Listener, n: int) -> dict:
                                "within 120 s")
         peers[ch.recv()] = ch
     return peers
+
+
+def _channels(links) -> list:
+    """The channels of :func:`_agree`'s ``links`` (the leader's by partition, or one)."""
+    return list(links.values()) if isinstance(links, dict) else [links]
 
 
 def _agree(listener, infos, local: bool, secret: bytes, partition: int, reached: bool,
@@ -614,14 +619,12 @@ def _block_arrays(path: str) -> tuple:
     """A driver-written block as ``(tree, arrays)``: its description and its arrays, mapped
     from its files (plain ndarrays, so a message carries them out of band, uncopied)."""
     try:
-        with open(os.path.join(path, "tree.json")) as f:
-            meta = json.load(f)
-        arrays = [np.load(os.path.join(path, f"a{i}.npy"), mmap_mode="r",
-                          allow_pickle=False).view(np.ndarray) for i in range(meta["n"])]
+        tree, arrays = load_flat(path)
     except FileNotFoundError:
         raise BlockMissingError(f"the driver's block files in {os.path.dirname(path)} are "
                                 "gone; was Spark stopped, or its scratch space cleaned?") from None
-    return meta["tree"], arrays
+    # plain ndarrays (a memmap subclass would be pickled in band)
+    return tree, [a.view(np.ndarray) for a in arrays]
 
 
 def _mode(ctx) -> str:
