@@ -1,9 +1,11 @@
-"""Where a gang run's tasks meet: hosted by the driver or by the tasks, same run, local[2].
+"""A gang run with and without the driver taking part, same run, local[2].
 
-A gang run (mli.gang) starts with a rendezvous. The driver hosts it where the executors can
-reach it; otherwise (a Spark Connect client outside the cluster's network) task 0 hosts it,
-listening on a port the other tasks derive from the run's secret, and the program and the
-result travel inside the Spark job. This script times both on the same data and session:
+A gang run (mli.gang) starts with a rendezvous at task 0, which listens on a port the other
+tasks derive from the run's secret. Where every task reaches the driver, the driver takes
+part (``rendezvous="driver"``: it sends its blocks, answers callbacks and takes the
+result); otherwise (a Spark Connect client outside the cluster's network,
+``rendezvous="tasks"``) the program and the result travel inside the Spark job. This
+script times both on the same data and session:
 
 * a one-pass run (``gang.run`` of one ``map_reduce``), medians of ``--repeats``;
 * a logistic regression fit (L-BFGS, fixed 20 iterations: one gang run), medians.

@@ -494,8 +494,8 @@ class BlockRDD:
 
     def _place(self) -> None:
         """Driver-held blocks onto the executors through a DataFrame, for gang runs whose
-        tasks can neither read the driver's files nor reach the driver to be sent them (a
-        task-hosted rendezvous: a Connect client outside the cluster's network). The
+        tasks can neither read the driver's files nor be sent them (some executor cannot
+        reach the driver: a Connect client outside the cluster's network). The
         blocks go to Spark once, as a DataFrame of chunks (``createDataFrame``: over
         Connect, the client's only channel), and one job writes each block where its task
         runs; that DataFrame is the store's lineage from then on."""
@@ -828,7 +828,7 @@ def _collect_local(blocks, fn, args, with_index):
     return blocks.local_values(fn, *args, with_index=with_index)
 
 
-# where the driver hosts the run, each task sends its values to it (mli.gang)
+# where every task reaches the driver, each sends its values to it (mli.gang)
 _collect_step.gather_fn = _collect_local
 
 

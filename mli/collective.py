@@ -1,18 +1,18 @@
-"""TCP messaging for gang runs: a rendezvous hosted by the driver and an all-reduce through
-the gang's leader.
+"""TCP messaging for gang runs: a rendezvous hosted by the gang's leader and an all-reduce
+through it.
 
 A gang run (:mod:`mli.gang`) is one barrier stage whose tasks run the same program and
 combine every pass's per-block results. This module is the network part, the same on
 ``local[*]`` (loopback) and on a multi-host cluster:
 
-* **Rendezvous.** The driver listens on an address the executors reach (the one Spark's
-  executors use for the driver; ``127.0.0.1`` in local mode). Every task connects once,
-  proves it belongs to the run and checks that the other end does too (a challenge and
-  response over a random secret that travels in the task closure, before anything is
-  unpickled; the secret itself never crosses the network), and says which partition and
-  stage attempt it is, where it listens and which blocks it can read on its host. The
-  driver answers with a *plan*: the program, its arguments, the blocks the task owns and
-  the leader's address.
+* **Rendezvous.** The leader (task 0) listens on its executor's address, on a port every
+  task derives from the run's secret (:mod:`mli.gang`); the driver listens on an address
+  the executors reach (the one Spark's executors use for the driver; ``127.0.0.1`` in local
+  mode). Every connection proves that both ends belong to the run (a challenge and response
+  over a random secret that travels in the task closure, before anything is unpickled; the
+  secret itself never crosses the network). Each task tells the leader whether it reached
+  the driver and which blocks it can read where it runs; the leader answers with the
+  blocks each task owns.
 * **All-reduce.** Each task sends its blocks' results to the leader (task 0), which puts
   all of them in block order, combines them with the same pairwise tree as a Spark pass
   (:func:`tree_reduce`) and sends the combined value back to every task: a star, ``2 d``

@@ -94,15 +94,16 @@ class MLContext:
         classic cluster ``spark.driver.host``; over Connect, this machine's address on the
         route to the Connect server.
     rendezvous : {"auto", "driver", "tasks"}, default "auto"
-        Where a gang run's tasks find each other (:mod:`mli.gang`). ``"driver"``: this
-        process hosts the rendezvous and takes part in the run (callbacks). ``"tasks"``: the
-        first task hosts it, listening on a port the others derive from the run's secret
-        (on the first task's executor: the executors must reach each other's ports 20000-32767),
-        the program and the result travel inside the Spark job, and driver-held data reaches the
-        executors through a DataFrame: for a Connect client the executors cannot reach
-        (behind NAT, a laptop outside the cluster's network). ``"auto"``: the driver, except
-        over Connect to a cluster, where the first run tries the driver and falls back to
-        the tasks when some executor cannot reach it (remembered for the context).
+        Whether this process takes part in gang runs (:mod:`mli.gang`; their tasks always
+        find each other through the first task, which listens on a port the others derive
+        from the run's secret: the executors must reach each other's ports 20000-32767).
+        ``"driver"``: every task connects to this process, which sends the blocks it holds,
+        answers callbacks and takes the result. ``"tasks"``: no task tries; the program and
+        its result travel inside the Spark job and driver-held data reaches the executors
+        through a DataFrame: for a Connect client the executors cannot reach (behind NAT, a
+        laptop outside the cluster's network). ``"auto"``: the driver, except over Connect
+        to a cluster, where the first run tries it and goes on without it when some
+        executor cannot reach it (remembered for the context).
     **spark_conf
         Extra Spark configuration, e.g. ``**{"spark.executor.memory": "4g"}``. Keys with
         underscores instead of dots are accepted (``spark_driver_memory="4g"``).

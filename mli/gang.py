@@ -12,17 +12,21 @@ computes its own blocks' results and sends them to the leader (task 0), which co
 blocks' results in partition order with the same tree as a Spark pass and sends the value
 back. Every task holds the values the driver would hold, so the program's state stays
 identical in all of them, and the leader sends the result to the driver. A single pass
-whose values only the driver needs (``BlockRDD.map_collect``) skips the leader: where the
-driver hosts the run, each task sends its blocks' values to it directly.
+whose values only the driver needs (``BlockRDD.map_collect``) skips the leader: where every
+task reached the driver, each sends its blocks' values to it directly.
 
-**Which task reads which block** is decided at the rendezvous, not by Spark's scheduling:
-every task reports which of the store's block files it can read where it runs, and the
-driver gives each block to a task that can (balancing rows). So a gang run is correct
-wherever Spark puts its tasks: several executors on one host, several hosts. A block no
-task can read (its executor was lost) makes the driver rebuild the blocks from their
-lineage and start the run again; a task lost mid-run fails the barrier stage, Spark starts
-it again, and the run starts over from the beginning: the program is deterministic, so the
-result is the same.
+**The rendezvous** is hosted by the leader, on a port every task derives from the run's
+secret (so no task waits for Spark to spread an address): every task tells it whether it
+reached the driver and which of the store's block files it can read where it runs, and the
+leader gives each block to a task that can (balancing rows). So a gang run is correct
+wherever Spark puts its tasks: several executors on one host, several hosts. Where every
+task reached the driver, the driver takes part: it sends the blocks it holds to tasks that
+cannot read its files (another host), answers the program's requests and takes the result;
+where some task cannot reach it (a Spark Connect client outside the cluster's network), the
+run's outcome comes back as the job's output. A block no task can read (its executor was
+lost) makes the driver rebuild the blocks from their lineage and start the run again; a
+task lost mid-run fails the barrier stage, Spark starts it again, and the run starts over
+from the beginning: the program is deterministic, so the result is the same.
 
 The driver takes part where the program asks (:meth:`GangBlocks.ask_driver`, e.g. a
 per-iteration callback): the leader sends the request, the driver answers, every task
@@ -183,7 +187,7 @@ class GangBlocks:
         if self.is_leader:
             if self._driver is None:
                 raise RuntimeError("this gang run's driver is not reachable from the "
-                                   "executors (a task-hosted rendezvous): the program "
+                                   "executors (it takes no part in the run): the program "
                                    "cannot ask it")
             self._driver.send(("ask", payload))
             answer = self._driver.recv()
@@ -217,124 +221,109 @@ def _task_host(local: bool, infos, partition: int) -> str:
 
 
 def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: bool,
-               mode: str, payload: bytes | None, rows: list, doomed: list, batches):
+               mode: str, can_send: bool, payload: bytes, rows: list, doomed: list,
+               batches):
     """The function every task of the barrier stage runs (``mapInArrow``, or
-    ``mapPartitions`` of a barrier RDD on classic Spark). ``mode``: "driver" (the driver
-    hosts the rendezvous), "tasks" (task 0 does, on a port derived from the secret; the
-    program rides in the job, the result comes back as the job's output) or "probe" (the
-    driver if every task reaches it, else the tasks). ``doomed``: stores collected on the
-    driver, whose files the task removes where it runs."""
+    ``mapPartitions`` of a barrier RDD on classic Spark); it yields one row, the task's
+    outcome. ``mode``: whether the task tries to reach the driver ("driver": it must,
+    "probe": briefly, "tasks": not at all); ``can_send``: the driver holds the blocks and
+    sends those a task cannot read; ``doomed``: stores collected on the driver, whose files
+    the task removes where it runs."""
     from pyspark import BarrierTaskContext
 
     for _ in batches:  # the stage's input is range(n): nothing to read
         pass
     remove_stores(doomed)
     bctx = BarrierTaskContext.get()
-    partition = bctx.partitionId()
     infos = bctx.getTaskInfos()
-    n = len(infos)
-    # where the tasks may host the rendezvous, the leader listens on a port the others
-    # derive from the run's secret (Spark's allGather would tell them, but costs ~1 s)
-    listener = None if partition else _leader_listener(
-        _task_host(local, infos, 0), secret, mode != "driver")
-    driver, chans, out, links = None, [], None, None
+    partition = bctx.partitionId()
+    # the leader listens on a port the others derive from the run's secret (Spark's
+    # allGather would tell them, but costs ~1 s)
+    listener = None if partition else _leader_listener(_task_host(local, infos, 0), secret)
+    chans: list = []
     try:
-        if mode != "tasks":
-            try:
-                driver = connect(driver_address, secret, "driver",
-                                 timeout=PROBE_TIMEOUT if mode == "probe" else 60.0)
-                chans.append(driver)
-            except ConnectionError:
-                if mode == "driver":
-                    raise
-        # a block's files where they were written (another host's path: absent here), else
-        # this node's copy of a block the driver sent an earlier run
-        root = _root_dir()
-        own = [os.path.join(root, *p.split("/")[-2:]) for p in paths]
-        where = [p if os.path.exists(os.path.join(p, "tree.json")) else o
-                 for p, o in zip(paths, own)]
-        present = [os.path.exists(os.path.join(p, "tree.json")) for p in where]
-        leader = listener.address if listener else None
-        if mode != "driver":
-            # the tasks agree through the leader: each says whether it reached the driver
-            # and which blocks it can read; the leader picks the mode and the blocks' owners
-            mode, owned, links = _agree(listener, infos, local, secret, partition,
-                                        driver is not None, present, rows)
-            if mode == "driver":  # every task reached the driver: it hosts the run
-                for ch in _channels(links):
-                    ch.close()
-                links = None
-        if mode == "driver":
-            driver.send(("hello", partition, n, leader, present, socket.gethostname()))
-            plan = driver.recv()
-            if plan[0] != "plan":  # "missing": the driver rebuilds the blocks, starts again
-                return
-            _, payload, mine, leader, rows, sent = plan
-            for i, (tree, arrays) in sent.items():  # the driver's blocks, written here once
-                os.makedirs(os.path.dirname(own[i]), exist_ok=True)
-                save_bundle(_unflatten(tree, arrays), own[i])
-                where[i] = own[i]
-        else:
-            for ch in chans:
-                ch.close()
-            chans, driver = _channels(links), None
-            if owned is None:  # the driver places or rebuilds the blocks and starts again
-                yield _row(arrow, partition, "missing", b"")
-                return
-            mine = owned[partition]
-        program, args, view = pickle.loads(payload)
-        local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
-        # a gather whose values only the driver needs (a pass): every task sends its own
-        # to the driver, in parallel, with no leader between (one hop, as Spark's results)
-        direct = getattr(program, "gather_fn", None) is not None and driver is not None
-        if direct:
-            gang = GangBlocks(local_blocks, rows, partition)
-        elif listener is not None:
-            peers = links if links is not None else _accept_peers(listener, n)
-            chans += [] if links is not None else list(peers.values())
-            gang = GangBlocks(local_blocks, rows, partition,
-                              peers=[peers[p] for p in sorted(peers)], driver=driver)
-        else:
-            hub = links
-            if hub is None:
-                hub = connect(leader, secret, "gang leader")
-                chans.append(hub)
-                hub.send(partition)
-            gang = GangBlocks(local_blocks, rows, partition, hub=hub)
-        try:
-            value = program.gather_fn(gang, *args) if direct else program(gang, *args)
-        except (GangAborted, PeerLost) as exc:
-            if driver is not None or isinstance(exc, GangAborted):
-                raise GangAborted(str(exc)) from None
-            # task-hosted: another task failed (its error is its row) or was lost (Spark
-            # fails the stage)
-            out = _row(arrow, partition, "aborted", b"")
-        except Exception as exc:  # noqa: BLE001 - the driver raises it; Spark too
-            if driver is None:
-                out = _row(arrow, partition, "error", _encode(exc).encode())
-            else:
-                try:
-                    driver.send(("error", _encode(exc)))
-                except PeerLost:
-                    pass
-                raise
-        else:
-            stats = {"tasks": n, "exchanges": gang.exchanges,
-                     "leader_bytes": gang.bytes_moved()}
-            if direct:
-                driver.send(("part", partition, value))
-                driver.recv()  # the driver holds it: the job may end
-            elif listener is not None and driver is not None:
-                driver.send(("result", value, stats))
-                driver.recv()  # the driver's acknowledgement: the others may close now
-            elif listener is not None:
-                out = _row(arrow, partition, "result", pickle.dumps((value, stats), protocol=5))
+        kind, data = _take_part(chans, listener, infos, partition, driver_address, secret,
+                                paths, local, mode, can_send, payload, rows)
     finally:
         for ch in chans:
             ch.close()
         if listener is not None:
             listener.close()
-    yield out if out is not None else _row(arrow, partition, "done", b"")
+    yield _row(arrow, partition, kind, data)
+
+
+def _take_part(chans: list, listener, infos, partition: int, driver_address, secret: bytes,
+               paths: list, local: bool, mode: str, can_send: bool, payload: bytes,
+               rows: list) -> tuple[str, bytes]:
+    """A task's part of a run, from the rendezvous to its result: ``(kind, data)`` of its
+    row (the outcome of a run the driver takes no part in)."""
+    n = len(infos)
+    driver = None
+    if mode != "tasks":
+        try:
+            driver = connect(driver_address, secret, "driver",
+                             timeout=PROBE_TIMEOUT if mode == "probe" else 60.0)
+            chans.append(driver)
+        except ConnectionError:
+            if mode == "driver":
+                raise
+    # a block's files where they were written (another host's path: absent here), else
+    # this node's copy of a block the driver sent an earlier run
+    root = _root_dir()
+    own = [os.path.join(root, *p.split("/")[-2:]) for p in paths]
+    where = [p if os.path.exists(os.path.join(p, "tree.json")) else o
+             for p, o in zip(paths, own)]
+    present = [os.path.exists(os.path.join(p, "tree.json")) for p in where]
+    reached, owned, attempt, links = _agree(listener, infos, local, secret, partition,
+                                            driver is not None, present, rows, can_send)
+    chans += _channels(links)
+    if not reached:  # the driver takes no part: some task cannot reach it
+        driver = None
+    if owned is None:  # some block no task can read: the driver places or rebuilds them
+        return "missing", b"driver" if reached else b""
+    mine = owned[partition]
+    wanted = [i for i in mine if not present[i]]
+    if wanted:  # the driver's blocks this task cannot read: sent once, written here
+        driver.send(("blocks", wanted))
+        for i, (tree, arrays) in zip(wanted, driver.recv()):
+            os.makedirs(os.path.dirname(own[i]), exist_ok=True)
+            save_bundle(_unflatten(tree, arrays), own[i])
+            where[i] = own[i]
+    program, args, view = pickle.loads(payload)
+    local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
+    if partition == 0:
+        gang = GangBlocks(local_blocks, rows, partition,
+                          peers=[links[p] for p in sorted(links)], driver=driver)
+    else:
+        gang = GangBlocks(local_blocks, rows, partition, hub=links)
+    # a gather whose values only the driver needs (a pass): every task sends its own to
+    # the driver, in parallel, with no leader between (one hop, as Spark's results)
+    direct = getattr(program, "gather_fn", None) is not None and driver is not None
+    try:
+        value = program.gather_fn(gang, *args) if direct else program(gang, *args)
+    except (GangAborted, PeerLost) as exc:
+        if driver is not None or isinstance(exc, GangAborted):
+            raise GangAborted(str(exc)) from None
+        # another task failed (its error is its row) or was lost (Spark fails the stage)
+        return "aborted", b""
+    except Exception as exc:  # noqa: BLE001 - the driver raises it; Spark too
+        if driver is None:
+            return "error", _encode(exc).encode()
+        try:
+            driver.send(("error", _encode(exc)))
+        except PeerLost:
+            pass
+        raise
+    stats = {"tasks": n, "exchanges": gang.exchanges, "leader_bytes": gang.bytes_moved()}
+    if direct:
+        driver.send(("part", partition, attempt, n, value))
+        driver.recv()  # the driver holds it: the job may end
+    elif partition == 0 and driver is not None:
+        driver.send(("result", value, stats))
+        driver.recv()  # the driver's acknowledgement: the others may close now
+    elif partition == 0:
+        return "result", pickle.dumps((value, stats), protocol=5)
+    return "done", b""
 
 
 def _row(arrow: bool, partition: int, kind: str, data: bytes):
@@ -349,7 +338,7 @@ def _row(arrow: bool, partition: int, kind: str, data: bytes):
                                                         ("data", pa.binary())]))
 
 
-#: ports the leader of a task-hosted run tries, in the order a run's secret shuffles them
+#: ports the leader of a run tries, in the order the run's secret shuffles them
 LEADER_PORTS = range(20000, 32768)
 #: candidates per run (a port in use is skipped)
 LEADER_TRIES = 8
@@ -361,11 +350,8 @@ def _leader_ports(secret: bytes) -> list[int]:
     return random.Random(secret).sample(LEADER_PORTS, LEADER_TRIES)
 
 
-def _leader_listener(host: str, secret: bytes, derived: bool) -> Listener:
-    """The leader's listener: on a port the OS picks (the driver tells the others), or, when
-    the tasks may host the rendezvous, on the first free port of :func:`_leader_ports`."""
-    if not derived:
-        return Listener(host, secret)
+def _leader_listener(host: str, secret: bytes) -> Listener:
+    """The leader's listener, on the first free port of :func:`_leader_ports`."""
     for port in _leader_ports(secret):
         try:
             return Listener(host, secret, port=port)
@@ -389,22 +375,7 @@ def _connect_leader(host: str, secret: bytes, timeout: float = 60.0) -> Channel:
         if time.monotonic() > deadline:
             raise ConnectionError(f"cannot reach the gang leader at {host} on any of the "
                                   f"ports {_leader_ports(secret)} within {timeout:g} s")
-        time.sleep(0.02)
-
-
-def _accept_peers(listener: Listener, n: int) -> dict:
-    """The leader's channel to every other task, by partition (each says its partition
-    first)."""
-    peers: dict = {}
-    while len(peers) < n - 1:
-        ch = listener.accept(timeout=120.0)
-        if ch is None:
-            for c in peers.values():
-                c.close()
-            raise TimeoutError(f"gang leader: only {len(peers)} of {n - 1} tasks connected "
-                               "within 120 s")
-        peers[ch.recv()] = ch
-    return peers
+        time.sleep(0.005)
 
 
 def _channels(links) -> list:
@@ -413,26 +384,37 @@ def _channels(links) -> list:
 
 
 def _agree(listener, infos, local: bool, secret: bytes, partition: int, reached: bool,
-           present: list, rows: list):
-    """A rendezvous hosted by the tasks: ``(mode, owned, links)``. Each task tells the
-    leader whether it reached the driver and which blocks it can read; the leader answers
-    "driver" when all reached it, else "tasks" and every block's task (``owned``, None when
-    some block no task can read). ``links``: the leader's channels by partition, or a
-    task's channel to the leader."""
+           present: list, rows: list, can_send: bool):
+    """The rendezvous, hosted by the leader (task 0): ``(reached, owned, attempt, links)``.
+    Each task tells the leader whether it reached the driver and which blocks it can read;
+    the leader answers whether every task reached the driver (it then takes part in the
+    run), every block's task (``owned``: None when some block no task can read and the
+    driver cannot send it) and a random name of this attempt of the stage (Spark retries a
+    barrier stage as a whole). ``links``: the leader's channels by partition, or a task's
+    to the leader."""
     n = len(infos)
     if listener is None:
         hub = _connect_leader(_task_host(local, infos, 0), secret)
-        hub.send(partition)
-        hub.send((reached, present))
-        mode, owned = hub.recv()
-        return mode, owned, hub
-    peers = _accept_peers(listener, n)
-    seen = {0: (reached, present), **{p: ch.recv() for p, ch in peers.items()}}
-    mode = "driver" if all(s[0] for s in seen.values()) else "tasks"
-    owned = None if mode == "driver" else _assign({p: s[1] for p, s in seen.items()}, rows)
+        hub.send((partition, reached, present))
+        reached, owned, attempt = hub.recv()
+        return reached, owned, attempt, hub
+    peers: dict = {}
+    seen = {0: (reached, present)}
+    while len(peers) < n - 1:
+        ch = listener.accept(timeout=120.0)
+        if ch is None:
+            for c in peers.values():
+                c.close()
+            raise TimeoutError(f"gang leader: only {len(peers)} of {n - 1} tasks connected "
+                               "within 120 s")
+        p, their_reached, their_present = ch.recv()
+        peers[p], seen[p] = ch, (their_reached, their_present)
+    reached = all(r for r, _p in seen.values())
+    owned = _assign({p: s[1] for p, s in seen.items()}, rows, can_send=can_send and reached)
+    attempt = os.urandom(8).hex()
     for ch in peers.values():
-        ch.send((mode, owned))
-    return mode, owned, peers
+        ch.send((reached, owned, attempt))
+    return reached, owned, attempt, peers
 
 
 # ============================================================================ driver side
@@ -469,8 +451,6 @@ def _connect_server_host(ctx) -> str:
 def _route_to(host: str) -> str:
     """This machine's address on the route to ``host`` (what the executors, which sit near
     the Connect server, are most likely to reach): a UDP socket's local end, no packet sent."""
-    import socket
-
     try:
         target = socket.gethostbyname(host)
         if target.startswith("127."):
@@ -510,18 +490,17 @@ def _send(ch: Channel, msg) -> None:
 
 
 class _Coordinator:
-    """The driver's side: serves the rendezvous, the program's requests and its result."""
+    """The driver's side of a run: sends its blocks to the tasks that ask, answers the
+    program's requests, takes its result."""
 
-    def __init__(self, listener: Listener, payload: bytes, rows: list[int],
-                 on_request: Callable | None, sendable: list | None = None):
-        self.listener, self.payload, self.rows = listener, payload, rows
+    def __init__(self, listener: Listener, rows: list[int], on_request: Callable | None,
+                 sendable: list | None = None):
+        self.listener, self.rows, self.on_request = listener, rows, on_request
         self.sendable, self.bytes_sent = sendable, 0  # the driver's block files, or None
-        self.on_request = on_request
         self.events: queue.Queue = queue.Queue()
-        self.attempts: list = []  # per attempt of the stage: {partition: (channel, ...)}
         self.result = self.failure = self.error = None
-        self.has_result = self.missing = False
-        self.parts: dict = {}  # a direct gather: the current attempt's values by partition
+        self.has_result = False
+        self.parts: dict = {}  # a direct gather's values: {stage attempt: {partition: ...}}
         self.closed = False
         self.channels: list[Channel] = []
         threading.Thread(target=self._accept, name="mli-gang-accept", daemon=True).start()
@@ -548,17 +527,13 @@ class _Coordinator:
 
     def handle(self, ch: Channel, msg) -> None:
         kind = msg[0]
-        if kind == "hello":
-            _, partition, n, address, present, _host = msg
-            # a partition seen again belongs to a new attempt of the stage (Spark retries a
-            # barrier stage as a whole)
-            if not self.attempts or partition in self.attempts[-1]:
-                self.attempts.append({})
-                self.parts = {}
-            group = self.attempts[-1]
-            group[partition] = (ch, address, present)
-            if len(group) == n:
-                self._plan(group)
+        if kind == "blocks":
+            # the driver's blocks a task cannot read: their arrays out of band (sent from
+            # the files' mapped pages), to every task that asks at once
+            sent = [_block_arrays(self.sendable[b]) for b in msg[1]]
+            self.bytes_sent += sum(a.nbytes for _t, arrays in sent for a in arrays)
+            threading.Thread(target=_send, args=(ch, sent), daemon=True,
+                             name="mli-gang-send").start()
         elif kind == "ask":
             try:
                 answer = self.on_request(msg[1])
@@ -570,13 +545,13 @@ class _Coordinator:
             last_stats.clear()
             last_stats.update(msg[2], blocks_sent_bytes=self.bytes_sent)
             _send(ch, "ok")
-        elif kind == "part":  # a direct gather (see _gang_task)
-            _, partition, values = msg
-            self.parts[partition] = values
+        elif kind == "part":  # a direct gather (see _take_part)
+            _, partition, attempt, n, values = msg
+            parts = self.parts.setdefault(attempt, {})  # (see _agree)
+            parts[partition] = values
             _send(ch, "ok")
-            n = len(self.attempts[-1])
-            if len(self.parts) == n:
-                merged = {i: v for part in self.parts.values() for i, v in part.items()}
+            if len(parts) == n:
+                merged = {i: v for part in parts.values() for i, v in part.items()}
                 self.result = [merged[i] for i in range(len(self.rows))]
                 self.has_result = True
                 last_stats.clear()
@@ -585,28 +560,6 @@ class _Coordinator:
         elif kind == "error":
             if self.error is None:
                 self.error = decode(RuntimeError(msg[1]))
-
-    def _plan(self, group: dict) -> None:
-        n = len(group)
-        present = {p: group[p][2] for p in range(n)}
-        owned = _assign(present, self.rows, can_send=self.sendable is not None)
-        if owned is None:
-            self.missing = True
-            for ch, _a, _p in group.values():
-                _send(ch, ("missing",))
-            return
-        leader = group[0][1]
-        for p in range(n):
-            # the driver's blocks a task cannot read go in its plan, their arrays out of band
-            # (sent from the files' mapped pages), to every such task at once
-            sent = {b: _block_arrays(self.sendable[b]) for b in owned[p] if not present[p][b]}
-            self.bytes_sent += sum(a.nbytes for _t, arrays in sent.values() for a in arrays)
-            plan = ("plan", self.payload, owned[p], leader, self.rows, sent)
-            if sent:
-                threading.Thread(target=_send, args=(group[p][0], plan), daemon=True,
-                                 name="mli-gang-send").start()
-            else:
-                _send(group[p][0], plan)
 
     def close(self) -> None:
         self.closed = True
@@ -655,12 +608,11 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     address = (advertised, listener.port)
     payload = cloudpickle.dumps((program, args, view), protocol=5)
     rows = [m[3] for m in meta]
-    coord = _Coordinator(listener, payload, rows, on_request, sendable)
+    coord = _Coordinator(listener, rows, on_request, sendable)
     arrow = ctx.is_connect or not RDD_LAUNCH
     fn = task_safe(functools.partial(_gang_task, address, secret, [m[2] for m in meta],
-                                     local_slots(ctx) > 0, arrow, mode,
-                                     None if mode == "driver" else payload, rows,
-                                     take_doomed()))
+                                     local_slots(ctx) > 0, arrow, mode, sendable is not None,
+                                     payload, rows, take_doomed()))
     spark = ctx.spark
     tag = f"mli-gang-{uuid.uuid4().hex[:12]}"
     if arrow:  # the DataFrame API: the only one over Spark Connect
@@ -724,12 +676,9 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
         if original is None and not stopped and _lost_executor(done["error"]):
             return "lost", done["error"]  # Spark does not run a barrier result stage again
         raise (original or done["error"]) from None
-    if coord.missing:
-        _found(ctx, mode, "driver")
-        return "missing", None
-    # a task-hosted run: its outcome is the job's output
+    # the driver took no part (or blocks are missing): the outcome is the job's output
     kinds = {kind: bytes(data) for _p, kind, data in sorted(tuple(r) for r in done["out"])}
-    _found(ctx, mode, "tasks")
+    _found(ctx, mode, "driver" if kinds.get("missing") == b"driver" else "tasks")
     if "error" in kinds:
         raise decode(RuntimeError(kinds["error"].decode())) from None
     if "result" in kinds:
@@ -793,8 +742,8 @@ def run(blocks, program: Callable, *args, on_request: Callable | None = None):
                 raise value
             continue
         if blocks._sendable() is not None:
-            # driver-held blocks the tasks cannot read, and cannot be sent: the executors
-            # cannot reach the driver (a task-hosted rendezvous)
+            # driver-held blocks the tasks cannot read, and cannot be sent: some executor
+            # cannot reach the driver
             blocks._place()
             continue
         log.warning("gang run: resident blocks missing (an executor was lost?); rebuilding "

@@ -386,6 +386,32 @@ def test_driver_held_blocks_reach_tasks_that_cannot_read_them_through_a_datafram
                                    tol=1e-9).x, ref.x)
 
 
+def test_driver_held_blocks_a_task_cannot_read_are_sent_to_it_once(ctx, monkeypatch):
+    """Where every task reaches the driver, a task given a block whose files it cannot read
+    (another host; simulated by paths that do not exist) asks the driver, which sends the
+    block's arrays; the task writes them where it runs. The same model, the bytes counted,
+    and the next run reads the copies (nothing sent)."""
+    X, y = data("binary", n=900)
+    blocks = driver_blocks(ctx, X, y, 3)
+    ref = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9)
+    monkeypatch.setattr(ctx, "rendezvous", "driver")
+    run_once = gang._run_once
+
+    def elsewhere(c, meta, *a):
+        # (a store directory of another name: the task's own copy is not the driver's file)
+        meta = [(i, h, f"/nonexistent-{os.getpid()}/{os.path.basename(os.path.dirname(p))}"
+                 f"-y/{os.path.basename(p)}", r) for i, h, p, r in meta]
+        return run_once(c, meta, *a)
+
+    monkeypatch.setattr(gang, "_run_once", elsewhere)
+    got = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9)
+    assert np.array_equal(got.x, ref.x)
+    assert gang.last_stats["blocks_sent_bytes"] >= X.nbytes
+    assert blocks._sendable() is not None  # still the driver's store
+    again = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9)
+    assert np.array_equal(again.x, ref.x) and gang.last_stats["blocks_sent_bytes"] == 0
+
+
 def _scaled(bundle):
     X, y = bundle
     return LocalMatrix(2.0 * np.asarray(X.array)), y
