@@ -47,7 +47,7 @@ import queue
 import socket
 import threading
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -220,62 +220,70 @@ def _task_host(local: bool, infos, partition: int) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
-def _gang_task(driver_address, secret: bytes, paths: list, local: bool, arrow: bool,
-               mode: str, can_send: bool, payload: bytes, rows: list, doomed: list,
-               batches):
+class _Run(NamedTuple):
+    """What every task of a run is given (in the stage's closure)."""
+
+    driver_address: tuple
+    secret: bytes
+    paths: list  # every block's files where they were written
+    rows: list  # every block's rows
+    local: bool  # a local master: every task on this host
+    arrow: bool  # the stage is a DataFrame's mapInArrow (else a barrier RDD)
+    mode: str  # whether a task tries the driver: "driver" (it must), "probe" (briefly), "tasks"
+    can_send: bool  # the driver holds the blocks and sends those a task cannot read
+    payload: bytes  # the pickled (program, args, view)
+    doomed: list  # stores collected on the driver: each task removes their files
+
+
+def _gang_task(run: _Run, batches):
     """The function every task of the barrier stage runs (``mapInArrow``, or
     ``mapPartitions`` of a barrier RDD on classic Spark); it yields one row, the task's
-    outcome. ``mode``: whether the task tries to reach the driver ("driver": it must,
-    "probe": briefly, "tasks": not at all); ``can_send``: the driver holds the blocks and
-    sends those a task cannot read; ``doomed``: stores collected on the driver, whose files
-    the task removes where it runs."""
+    outcome."""
     from pyspark import BarrierTaskContext
 
     for _ in batches:  # the stage's input is range(n): nothing to read
         pass
-    remove_stores(doomed)
+    remove_stores(run.doomed)
     bctx = BarrierTaskContext.get()
     infos = bctx.getTaskInfos()
     partition = bctx.partitionId()
     # the leader listens on a port the others derive from the run's secret (Spark's
     # allGather would tell them, but costs ~1 s)
-    listener = None if partition else _leader_listener(_task_host(local, infos, 0), secret)
+    listener = None if partition else _leader_listener(_task_host(run.local, infos, 0),
+                                                       run.secret)
     chans: list = []
     try:
-        kind, data = _take_part(chans, listener, infos, partition, driver_address, secret,
-                                paths, local, mode, can_send, payload, rows)
+        kind, data = _take_part(run, chans, listener, infos, partition)
     finally:
         for ch in chans:
             ch.close()
         if listener is not None:
             listener.close()
-    yield _row(arrow, partition, kind, data)
+    yield _row(run.arrow, partition, kind, data)
 
 
-def _take_part(chans: list, listener, infos, partition: int, driver_address, secret: bytes,
-               paths: list, local: bool, mode: str, can_send: bool, payload: bytes,
-               rows: list) -> tuple[str, bytes]:
+def _take_part(run: _Run, chans: list, listener, infos, partition: int) -> tuple[str, bytes]:
     """A task's part of a run, from the rendezvous to its result: ``(kind, data)`` of its
     row (the outcome of a run the driver takes no part in)."""
-    n = len(infos)
+    n, rows = len(infos), run.rows
     driver = None
-    if mode != "tasks":
+    if run.mode != "tasks":
         try:
-            driver = connect(driver_address, secret, "driver",
-                             timeout=PROBE_TIMEOUT if mode == "probe" else 60.0)
+            driver = connect(run.driver_address, run.secret, "driver",
+                             timeout=PROBE_TIMEOUT if run.mode == "probe" else 60.0)
             chans.append(driver)
         except ConnectionError:
-            if mode == "driver":
+            if run.mode == "driver":
                 raise
     # a block's files where they were written (another host's path: absent here), else
     # this node's copy of a block the driver sent an earlier run
     root = _root_dir()
-    own = [os.path.join(root, *p.split("/")[-2:]) for p in paths]
+    own = [os.path.join(root, *p.split("/")[-2:]) for p in run.paths]
     where = [p if os.path.exists(os.path.join(p, "tree.json")) else o
-             for p, o in zip(paths, own)]
+             for p, o in zip(run.paths, own)]
     present = [os.path.exists(os.path.join(p, "tree.json")) for p in where]
-    reached, owned, attempt, links = _agree(listener, infos, local, secret, partition,
-                                            driver is not None, present, rows, can_send)
+    reached, owned, attempt, links = _agree(run, listener, infos, partition,
+                                            driver is not None, present)
     chans += _channels(links)
     if not reached:  # the driver takes no part: some task cannot reach it
         driver = None
@@ -289,7 +297,7 @@ def _take_part(chans: list, listener, infos, partition: int, driver_address, sec
             os.makedirs(os.path.dirname(own[i]), exist_ok=True)
             save_bundle(_unflatten(tree, arrays), own[i])
             where[i] = own[i]
-    program, args, view = pickle.loads(payload)
+    program, args, view = pickle.loads(run.payload)
     local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
     if partition == 0:
         gang = GangBlocks(local_blocks, rows, partition,
@@ -383,8 +391,7 @@ def _channels(links) -> list:
     return list(links.values()) if isinstance(links, dict) else [links]
 
 
-def _agree(listener, infos, local: bool, secret: bytes, partition: int, reached: bool,
-           present: list, rows: list, can_send: bool):
+def _agree(run: _Run, listener, infos, partition: int, reached: bool, present: list):
     """The rendezvous, hosted by the leader (task 0): ``(reached, owned, attempt, links)``.
     Each task tells the leader whether it reached the driver and which blocks it can read;
     the leader answers whether every task reached the driver (it then takes part in the
@@ -394,7 +401,7 @@ def _agree(listener, infos, local: bool, secret: bytes, partition: int, reached:
     to the leader."""
     n = len(infos)
     if listener is None:
-        hub = _connect_leader(_task_host(local, infos, 0), secret)
+        hub = _connect_leader(_task_host(run.local, infos, 0), run.secret)
         hub.send((partition, reached, present))
         reached, owned, attempt = hub.recv()
         return reached, owned, attempt, hub
@@ -410,7 +417,8 @@ def _agree(listener, infos, local: bool, secret: bytes, partition: int, reached:
         p, their_reached, their_present = ch.recv()
         peers[p], seen[p] = ch, (their_reached, their_present)
     reached = all(r for r, _p in seen.values())
-    owned = _assign({p: s[1] for p, s in seen.items()}, rows, can_send=can_send and reached)
+    owned = _assign({p: s[1] for p, s in seen.items()}, run.rows,
+                    can_send=run.can_send and reached)
     attempt = os.urandom(8).hex()
     for ch in peers.values():
         ch.send((reached, owned, attempt))
@@ -610,9 +618,9 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     rows = [m[3] for m in meta]
     coord = _Coordinator(listener, rows, on_request, sendable)
     arrow = ctx.is_connect or not RDD_LAUNCH
-    fn = task_safe(functools.partial(_gang_task, address, secret, [m[2] for m in meta],
-                                     local_slots(ctx) > 0, arrow, mode, sendable is not None,
-                                     payload, rows, take_doomed()))
+    fn = task_safe(functools.partial(_gang_task, _Run(
+        address, secret, [m[2] for m in meta], rows, local_slots(ctx) > 0, arrow, mode,
+        sendable is not None, payload, take_doomed())))
     spark = ctx.spark
     tag = f"mli-gang-{uuid.uuid4().hex[:12]}"
     if arrow:  # the DataFrame API: the only one over Spark Connect
