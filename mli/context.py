@@ -349,15 +349,18 @@ class MLContext:
             if self._spark is not None and self._given:
                 pass  # the user's session: theirs to stop (this context stays usable)
             elif self._spark is not None and self.remote is not None:
-                from . import blocks
+                from . import blocks, gang
+
+                gang.wait_ended()
 
                 blocks.forget_all(self)  # the executors' files of this client's stores
                 self._spark.stop()  # closes this client's session; the server runs on
                 self._spark = None
             elif self._spark is not None:
                 if self._owner:
-                    from . import blocks
+                    from . import blocks, gang
 
+                    gang.wait_ended()
                     blocks.forget_all()
                     self._spark.stop()
                     if self._scratch is not None:

@@ -643,11 +643,13 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
         finally:
             remove_tag(tag)
             coord.events.put((None, ("end",)))  # wakes the loop below at once
+            _ending.discard(threading.current_thread())
 
     from pyspark import InheritableThread
 
     extra = {"session": spark} if ctx.is_connect else {}
     thread = InheritableThread(target=job, name="mli-gang", daemon=True, **extra)
+    _ending.add(thread)
     thread.start()
     stopped = False
     try:
@@ -659,6 +661,10 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
             if (coord.failure is not None or coord.error is not None) and not stopped:
                 stopped = True
                 interrupt(tag)  # a deterministic error: no retry of the stage
+            elif coord.has_result:
+                # the tasks are done with the driver: the job ends on its own (~15 ms on
+                # local[2], Spark's result collection), the driver goes on meanwhile
+                break
     except BaseException:
         interrupt(tag)
         thread.join()
@@ -697,6 +703,20 @@ def _run_once(ctx, meta, view, program, args, on_request, sendable=None):
     if "missing" in kinds:
         return "missing", None
     raise RuntimeError("gang run ended without a result")  # pragma: no cover
+
+
+#: the threads of gang jobs that may still be ending (the driver had their result first)
+_ending: set = set()
+
+
+def wait_ended(timeout: float = 30.0) -> None:
+    """Wait for the gang jobs still ending (before Spark is stopped)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in list(_ending):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        _ending.discard(thread)
 
 
 def _found(ctx, mode: str, where: str) -> None:
