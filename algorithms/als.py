@@ -41,24 +41,24 @@ Distribution strategies (``strategy=``), all giving the same factors for the sam
     every task holds the same factors (``2 n_rows rank`` float32s per task and half-step).
     A callback runs on the driver once per iteration.
 ``"blocked"``
-    Fully distributed, as pyspark.ml: factors stay in Spark as one block per partition;
-    for every (item block ``q``, user block ``p``) the item rows ``p`` needs are
-    precomputed, so each half-step sends only those rows (``flatMap`` +
-    ``partitionBy``) and user block ``p`` assembles its local item factors and solves.
-    ``Y^T Y`` (implicit) is a tree aggregate over factor blocks. The factor RDDs are
-    checkpointed every ``checkpoint_interval`` iterations (``sc.setCheckpointDir`` is set
-    to a temporary directory when unset), so hundreds of iterations run without a lineage
-    stack overflow.
+    Fully distributed, as pyspark.ml's ALS, and also one gang run: no task ever holds the
+    whole factors. Block ``p`` holds user block ``p``'s ratings with their item columns
+    renumbered into the item rows they reference, the same of item block ``p``, and for
+    every block of the other side which of its factor rows that block needs, all
+    precomputed on the driver. Each task keeps its blocks' factor rows between
+    half-steps; a half-step sends each block only the rows it needs, task to task
+    (:meth:`mli.gang.GangBlocks.exchange`, not through the leader), and the block
+    assembles them and solves its rows. ``Y^T Y`` (implicit) and the loss are tree-reduced
+    over the blocks. At the end the leader gathers the factors for the driver.
 ``"auto"`` (default)
-    ``data_parallel`` while the factors take < 500 MB, ``blocked`` otherwise (over Spark
-    Connect always ``data_parallel``); the choice is logged (logger ``"mli"``).
-    ``"broadcast"`` (the ratings broadcast to every task, one job per half-step) was
-    replaced by ``data_parallel`` and runs it, with a ``FutureWarning``.
+    ``data_parallel`` while the factors take < 500 MB, ``blocked`` otherwise; the choice
+    is logged (logger ``"mli"``). ``"broadcast"`` (the ratings broadcast to every task,
+    one job per half-step) was replaced by ``data_parallel`` and runs it, with a
+    ``FutureWarning``.
 
-``data_parallel`` keeps no Spark lineage between half-steps: no checkpointing is needed.
-``blocked`` runs explicit feedback lazily, one Spark job per ``checkpoint_interval``
-iterations (per iteration with a callback); implicit feedback needs one job per half-step
-for the Gramian. ``blocked`` needs classic Spark (RDDs).
+Both strategies run the same per-row arithmetic, keep no Spark lineage (nothing to
+checkpoint: a lost task restarts the gang run, which gives the same factors) and run
+unchanged over Spark Connect.
 
 Initial factors depend only on ``(seed, id)`` (a counter-based hash of the raw id), not on
 the partitioning, so every strategy and partition count gives the same model. Duplicate
@@ -70,7 +70,6 @@ import functools
 import logging
 import math
 import operator
-import os
 import time
 import warnings
 from typing import Any, NamedTuple
@@ -79,7 +78,6 @@ import numba
 import numpy as np
 
 from mli.base import Algorithm, Model, _clone_value
-from mli.blocks import _driver_root_dir, is_local
 from mli.errors import task_safe
 from mli.ids import as_integer_ids, index_ids, lookup
 from mli.params import Interval, Options, Param, validate_params
@@ -478,129 +476,7 @@ def _alternate(blocks, cfg, X, Y, max_iter, callback=None):
     return X, Y, losses
 
 
-class _DataParallelRunner:
-    """Ratings as resident blocks (user block ``p`` and item block ``p`` in block ``p``);
-    the whole fit is one gang run (:mod:`mli.gang`): each half-step every task solves its
-    blocks' rows, the solved rows are all-gathered through the gang's leader in block order
-    and every task assembles the same factors. A per-iteration callback runs on the
-    driver."""
-
-    name = "data_parallel"
-
-    def __init__(self, ctx, prob, parts):
-        from mli.blocks import BlockRDD
-
-        bounds = {s: _split_rows(prob.csr(s)[0], parts) for s in ("user", "item")}
-        bundles = []
-        for p in range(parts):
-            b = {}
-            for s in ("user", "item"):
-                lo, hi = int(bounds[s][p]), int(bounds[s][p + 1])
-                b[s] = _slice_rows(prob.csr(s), lo, hi) + (lo,)
-            bundles.append(b)
-        self.store = BlockRDD.from_bundles(bundles, ctx, name="als-ratings")
-
-    def run(self, cfg, X, Y, max_iter, tracker):
-        from mli import gang
-
-        callback = None if tracker.callback is None else tracker
-        X, Y, losses = gang.execute(self.store, _alternate, cfg, X, Y, max_iter,
-                                    callback=callback)
-        if callback is None:  # the iterations, for the model's history
-            for it, loss in enumerate(losses, 1):
-                tracker(it, loss)
-        return X, Y, len(losses)
-
-    def close(self):
-        self.store = None  # the driver's files go with the store (garbage collection)
-
-
 # ---------------------------------------------------------------------------- blocked
-#
-# Layout: for each side, a cached *static* RDD (block p -> its CSR with columns renumbered
-# into the sorted set of other-side rows it references, and its out-block: for every block
-# of the other side, the local rows that block needs) and a cached *state* RDD (block p ->
-# its factors, loss partial, Gramian). Both are keyed by block index and partitioned by the
-# same partitioner, so a partitioner-aware union puts static p, state p and the messages
-# for p in partition p without a shuffle. One half-step is one stage:
-#
-#   union(static_B, state_B) --send--> (p, rows of B that p needs) --partitionBy-->
-#   union(static_A, state_A, messages) --gather + solve--> new state_A   (cached)
-
-
-def _identity(key):
-    return key
-
-
-def _union(sc, rdds):
-    """Union at the JVM level. Every parent holds pickled batches of (block, value) pairs
-    and, when they share a partitioner, Spark makes a partitioner-aware union: partition p
-    is the parents' partitions p (no shuffle). Avoids pyspark's re-serialization passes."""
-    from pyspark import RDD
-    from pyspark.serializers import BatchedSerializer, CPickleSerializer
-
-    jrdd = rdds[0]._jrdd
-    for r in rdds[1:]:
-        jrdd = jrdd.union(r._jrdd)
-    out = RDD(jrdd, sc, BatchedSerializer(CPickleSerializer()))
-    out.partitioner = rdds[0].partitioner
-    return out
-
-
-def _send_rows(iterator):
-    """Partition q of union(static, state) -> messages (p, ("rows", q, rows p needs))."""
-    targets = factors = None
-    q = -1
-    for key, val in iterator:
-        if val[0] == "static":
-            q, targets = key, val[2]
-        else:
-            factors = val[1]
-    for p, idx in targets:
-        yield p, ("rows", q, factors[idx])
-
-
-def _gather_solve(cfg, G, data_term, width, iterator):
-    """Partition p of union(static, state, messages) -> (p, new state)."""
-    static = state = None
-    p = -1
-    rows = []
-    for key, val in iterator:
-        tag = val[0]
-        if tag == "static":
-            p, static = key, val
-        elif tag == "state":
-            state = val
-        else:
-            rows.append((val[1], val[2]))
-    rows.sort(key=operator.itemgetter(0))
-    F = (np.concatenate([r for _, r in rows], axis=0) if rows
-         else np.zeros((0, width), dtype=np.float32))
-    indptr, cols, vals = static[1]
-    X, loss = _solve_rows(cfg, indptr, cols, vals, F, G, state[1] if cfg.cg else None,
-                          data_term)
-    gram = _gram(X, cfg.rank) if cfg.implicit else None
-    yield p, ("state", X, loss, gram)
-
-
-def _gram_loss(kv):
-    return kv[1][3], kv[1][2]
-
-
-def _add_pair(a, b):
-    return a[0] + b[0], a[1] + b[1]
-
-
-def _loss_of(kv):
-    return kv[1][2]
-
-
-def _tag_user(kv):
-    return 0, kv
-
-
-def _tag_item(kv):
-    return 1, kv
 
 
 def _in_out_blocks(csr, row_bounds, col_bounds, n_cols):
@@ -628,166 +504,116 @@ def _in_out_blocks(csr, row_bounds, col_bounds, n_cols):
     return in_blocks, out_blocks
 
 
-def _ensure_checkpoint_dir(ctx):
-    """A checkpoint directory for blocked ALS: the one set on the SparkContext; in local mode
-    else one inside Spark's own scratch space for this application (Spark deletes it at
-    stop); on a cluster else a clear error (a driver-local directory is not readable by
-    the executors of other hosts)."""
-    sc = ctx.sc
-    try:
-        current = sc.getCheckpointDir()
-    except Exception:  # noqa: BLE001 - older pyspark
-        current = None
-    if current is not None:
-        return
-    if not is_local(ctx):
-        raise ValueError(
-            "ALS(strategy='blocked') checkpoints its factors, and on a cluster the checkpoint "
-            "directory must be one every executor can read: call "
-            "spark.sparkContext.setCheckpointDir('hdfs://...' or another shared path) first, "
-            "or pass checkpoint_interval=None (no checkpoints) or a checkpoint_interval "
-            "above max_iter")
-    path = os.path.join(_driver_root_dir(ctx), f"checkpoints-{os.getpid()}")
-    os.makedirs(path, exist_ok=True)
-    log.info("ALS: Spark checkpoint directory set to %s (removed when Spark stops)", path)
-    sc.setCheckpointDir(path)
+def _blocked_bundles(prob, parts, X, Y):
+    """Block ``p`` of the blocked strategy: user block ``p``'s ratings with their item
+    columns renumbered into the item rows they reference (``user``), which of its factor
+    rows each item block needs (``user_out``: ``[(item block, rows)]``), its initial
+    factor rows (``user_x0``); the same of item block ``p``."""
+    ub = _split_rows(prob.user_csr[0], parts)
+    ib = _split_rows(prob.item_csr[0], parts)
+    u_in, i_out = _in_out_blocks(prob.user_csr, ub, ib, prob.n_items)
+    i_in, u_out = _in_out_blocks(prob.item_csr, ib, ub, prob.n_users)
+    return [{"user": u_in[p], "item": i_in[p], "user_out": u_out[p], "item_out": i_out[p],
+             "user_x0": X[ub[p]:ub[p + 1]], "item_x0": Y[ib[p]:ib[p + 1]]}
+            for p in range(parts)]
 
 
-class _BlockedRunner:
-    """Factors as keyed RDD blocks; each block receives only the factor rows it needs."""
+def _start_rows(index, bundle, side):
+    return np.array(bundle[side + "_x0"])
 
-    name = "blocked"
 
-    def __init__(self, ctx, prob, parts, checkpoint_interval):
-        self.ctx = ctx
-        self.parts = parts
-        self.checkpoint_interval = checkpoint_interval
-        self.ub = _split_rows(prob.user_csr[0], parts)
-        self.ib = _split_rows(prob.item_csr[0], parts)
-        self.u_in, self.i_out = _in_out_blocks(prob.user_csr, self.ub, self.ib, prob.n_items)
-        self.i_in, self.u_out = _in_out_blocks(prob.item_csr, self.ib, self.ub, prob.n_users)
-        self._rdds: list = []
-        self._checkpointed: list = []
+def _needed_rows(index, bundle, side, F):
+    """The rows of ``side``'s factors ``F`` (this task's blocks) each block of the other
+    side needs."""
+    return {dest: F[index][rows] for dest, rows in bundle[side + "_out"]}
 
-    def _persist(self, rdd, name, checkpoint=False):
-        from pyspark import StorageLevel
 
-        rdd.persist(StorageLevel.MEMORY_AND_DISK)
-        rdd.setName(f"mli:als:{name}")
-        if checkpoint:
-            rdd.checkpoint()
-            self._checkpointed.append(rdd)
-        self._rdds.append(rdd)
-        return rdd
+def _solve_received(index, bundle, side, cfg, got, G, X0):
+    """Block ``index``'s rows of ``side`` against the rows it received (in the order of
+    its renumbered columns)."""
+    parts = [rows for _src, rows in got[index]]
+    F = (np.concatenate(parts, axis=0) if parts
+         else np.zeros((0, X0[index].shape[1]), np.float32))
+    return _solve_block(cfg, bundle[side], 0, F, G, X0[index] if cfg.cg else None,
+                        side == "user")
 
-    def _unpersist(self, rdd):
-        if rdd is not None and rdd in self._rdds:
-            rdd.unpersist(blocking=False)
-            self._rdds.remove(rdd)
 
-    def _keyed(self, values, name):
-        """A cached RDD with value p in partition p, partitioned by block index."""
-        sc = self.ctx.sc
-        pairs = sc.parallelize(list(enumerate(values)), self.parts)
-        return self._persist(pairs.partitionBy(self.parts, _identity), name)
+def _loss_and_gram(index, bundle, solved):
+    return solved[index][1], solved[index][2]
 
-    def _half(self, static_a, state_a, static_b, state_b, cfg, G, data_term, width, name,
-              ckpt):
-        sc = self.ctx.sc
-        msgs = _union(sc, [static_b, state_b]).mapPartitions(task_safe(_send_rows))
-        msgs = msgs.partitionBy(self.parts, _identity)
-        solve = task_safe(functools.partial(_gather_solve, cfg, G, data_term, width))
-        new = _union(sc, [static_a, state_a, msgs]).mapPartitions(solve,
-                                                                  preservesPartitioning=True)
-        return self._persist(new, name, ckpt)
 
-    def _aggregate(self, state, k):
-        zero = (np.zeros((k, k)), 0.0)
-        return self.ctx.run(state.map(_gram_loss).treeAggregate, zero, _add_pair, _add_pair, 2)
+def _rows_of(index, bundle, F):
+    return F[index]
+
+
+def _blocked_half(blocks, side, cfg, F, G, X0):
+    """A half-step of the blocked strategy: every block of ``side`` receives the other
+    side's factor rows its ratings reference, from the tasks that hold them, and solves its
+    rows; ``({block: rows}, loss, Gramian or None)``."""
+    other = "item" if side == "user" else "user"
+    got = blocks.exchange(_needed_rows, other, F)
+    solved = blocks.local_values(_solve_received, side, cfg, got, G, X0, with_index=True)
+    loss, gram = blocks.map_reduce(_loss_and_gram, solved, with_index=True)
+    return {i: s[0] for i, s in solved.items()}, float(loss), gram
+
+
+def _blocked(blocks, cfg, GX, max_iter, callback=None):
+    """The blocked fit (a gang run's program): every task keeps the factor rows of its own
+    blocks, and a half-step sends each block only the rows of the other side it needs
+    (task to task); no task holds the whole factors until the end, when the leader gathers
+    them for the driver. ``(X, Y, losses)`` (None in the other tasks)."""
+    X = blocks.local_values(_start_rows, "user", with_index=True)
+    Y = blocks.local_values(_start_rows, "item", with_index=True)
+    losses = []
+    for it in range(1, max_iter + 1):
+        Y, l_items, GY = _blocked_half(blocks, "item", cfg, X, GX, Y)
+        X, l_users, GX = _blocked_half(blocks, "user", cfg, Y, GY, X)
+        losses.append(l_items + l_users if cfg.want_loss else math.nan)
+        if callback is not None and callback(it, losses[-1]):
+            break
+    Xs = blocks.gather(_rows_of, X, with_index=True)
+    Ys = blocks.gather(_rows_of, Y, with_index=True)
+    if Xs is None:
+        return None
+    return np.concatenate(Xs, axis=0), np.concatenate(Ys, axis=0), losses
+
+
+class _GangRunner:
+    """The fit as one gang run (:mod:`mli.gang`) over resident rating blocks, written once
+    by the driver: :func:`_alternate` (data_parallel) or :func:`_blocked`. A per-iteration
+    callback runs on the driver."""
+
+    def __init__(self, ctx, prob, parts, strategy, X, Y):
+        from mli.blocks import BlockRDD
+
+        self.blocked = strategy == "blocked"
+        if self.blocked:
+            bundles = _blocked_bundles(prob, parts, X, Y)
+        else:  # user block p and item block p in block p
+            bounds = {s: _split_rows(prob.csr(s)[0], parts) for s in ("user", "item")}
+            bundles = [{s: _slice_rows(prob.csr(s), int(bounds[s][p]), int(bounds[s][p + 1]))
+                        + (int(bounds[s][p]),) for s in ("user", "item")}
+                       for p in range(parts)]
+        self.store = BlockRDD.from_bundles(bundles, ctx, name=f"als-{strategy}")
 
     def run(self, cfg, X, Y, max_iter, tracker):
-        P, k = self.parts, cfg.rank
-        width = X.shape[1]
-        ci = self.checkpoint_interval
-        if ci is not None and ci <= max_iter:  # some iteration checkpoints
-            _ensure_checkpoint_dir(self.ctx)
-        ub, ib = self.ub, self.ib
-        static_u = self._keyed([("static", i, o) for i, o in zip(self.u_in, self.u_out)],
-                               "user-blocks")
-        static_i = self._keyed([("static", i, o) for i, o in zip(self.i_in, self.i_out)],
-                               "item-blocks")
-        x_state = self._keyed([("state", X[ub[p]:ub[p + 1]], 0.0, None) for p in range(P)],
-                              "user-factors-0")
-        y_state = self._keyed([("state", Y[ib[q]:ib[q + 1]], 0.0, None) for q in range(P)],
-                              "item-factors-0")
-        G_x = _gram(X, k) if cfg.implicit else None
-        done, stop = 0, False
-        pending = 0.0  # implicit: the item side's loss partial of the last iteration
-        x_old = None
-        stale: list = []
-        every = ci or 10  # explicit: iterations per Spark job (bounds the cached lineage)
-        for it in range(1, max_iter + 1):
-            ckpt = ci is not None and it % ci == 0
-            if cfg.implicit and it > 1:
-                G_x, x_loss = self._aggregate(x_state, k)  # materializes the user factors
-                self._unpersist(x_old)
-                if tracker(it - 1, x_loss + pending if cfg.want_loss else math.nan):
-                    stop = True
-                    break
-            y_new = self._half(static_i, y_state, static_u, x_state, cfg, G_x, False, width,
-                               f"item-factors-{it}", ckpt)
-            G_y = None
-            if cfg.implicit:
-                G_y, pending = self._aggregate(y_new, k)  # materializes the item factors
-                self._unpersist(y_state)
-            x_new = self._half(static_u, x_state, static_i, y_new, cfg, G_y, True, width,
-                               f"user-factors-{it}", ckpt)
-            done = it
-            if cfg.implicit:
-                x_old, x_state, y_state = x_state, x_new, y_new
-                continue
-            stale += [x_state, y_state]
-            x_state, y_state = x_new, y_new
-            if it == max_iter:  # materialized by the final collect
-                break
-            # explicit: the half-steps are chained lazily and run in one job per
-            # `materialize_every` iterations (each iteration with a callback, for its loss);
-            # then the superseded factor blocks are released
-            if cfg.want_loss or it % every == 0:
-                loss = self.ctx.run(_union(self.ctx.sc, [x_state, y_state]).map(_loss_of).sum)
-                for rdd in stale:
-                    self._unpersist(rdd)
-                stale = []
-                if tracker(it, loss if cfg.want_loss else math.nan):
-                    stop = True
-                    break
-        final = self.ctx.run(x_state.map(_tag_user).union(y_state.map(_tag_item)).collect)
-        Xs = sorted((kv for side, kv in final if side == 0), key=operator.itemgetter(0))
-        Ys = sorted((kv for side, kv in final if side == 1), key=operator.itemgetter(0))
-        X = np.concatenate([v[1] for _, v in Xs], axis=0)
-        Y = np.concatenate([v[1] for _, v in Ys], axis=0)
-        if not stop:
-            x_loss = sum(v[2] for _, v in Xs)
-            y_loss = pending if cfg.implicit else sum(v[2] for _, v in Ys)
-            tracker(done, x_loss + y_loss if cfg.want_loss else math.nan)
-        return X, Y, done
+        from mli import gang
+
+        callback = None if tracker.callback is None else tracker
+        if self.blocked:
+            GX = _gram(X, cfg.rank) if cfg.implicit else None
+            X, Y, losses = gang.execute(self.store, _blocked, cfg, GX, max_iter,
+                                        callback=callback)
+        else:
+            X, Y, losses = gang.execute(self.store, _alternate, cfg, X, Y, max_iter,
+                                        callback=callback)
+        if callback is None:  # the iterations, for the model's history
+            for it, loss in enumerate(losses, 1):
+                tracker(it, loss)
+        return X, Y, len(losses)
 
     def close(self):
-        for rdd in list(self._rdds):
-            self._unpersist(rdd)
-        # the factors are on the driver now: delete this fit's checkpoint files (local
-        # file systems only; Spark itself keeps them until the directory is removed)
-        import shutil
-        from urllib.parse import urlparse
-
-        for rdd in self._checkpointed:
-            try:
-                path = rdd.getCheckpointFile()
-            except Exception:  # noqa: BLE001 - best effort
-                path = None
-            if path and urlparse(path).scheme in ("", "file"):
-                shutil.rmtree(urlparse(path).path, ignore_errors=True)
-        self._checkpointed = []
+        self.store = None  # the driver's files go with the store (garbage collection)
 
 
 # ============================================================================ ALS
@@ -834,9 +660,9 @@ class ALS(Algorithm):
         task ~1e8 flops per iteration, at most the context's default parallelism -- small
         problems get one block (a task launch costs more than their compute), large ones
         use every core. Always at most the number of users / items.
-    checkpoint_interval : int or None, default 10
-        ``strategy="blocked"``: checkpoint the factor RDDs every this many iterations
-        (None: never). The driver-held strategies need no checkpointing.
+    checkpoint_interval : None
+        No longer used (deprecated): every strategy is one gang run without Spark lineage,
+        so nothing is checkpointed. A value other than None gives a ``FutureWarning``.
     cold_start : {"nan", "drop", "mean"}, default "nan"
         Default of :meth:`ALSModel.predict` for unknown users/items.
     reg_scaling : {"count", "none"}, default "count"
@@ -881,7 +707,7 @@ class ALS(Algorithm):
     item_col = Param("item", [str])
     rating_col = Param("rating", [str])
     num_partitions = Param(None, [None, Interval(int, 1, None)])
-    checkpoint_interval = Param(10, [None, Interval(int, 1, None)])
+    checkpoint_interval = Param(None, [None, Interval(int, 1, None)])
     cold_start = Param("nan", Options({"nan", "drop", "mean"}))
     reg_scaling = Param("count", Options({"count", "none"}))
     confidence_offset = Param(1.0, Interval(float, 0, None, closed="left"))
@@ -956,15 +782,16 @@ class ALS(Algorithm):
                           "no longer broadcast; pass strategy='data_parallel' (or 'auto')",
                           FutureWarning, stacklevel=4)
             strategy = "data_parallel"
-        if strategy == "blocked" and ctx is not None and ctx.is_connect:
-            ctx.require_classic("ALS(strategy='blocked')", "strategy='data_parallel' (or "
-                                "'auto')")
+        if self.checkpoint_interval is not None:
+            warnings.warn("ALS(checkpoint_interval=...) has no effect and will be removed: "
+                          "every strategy is one gang run without Spark lineage, so nothing "
+                          "is checkpointed", FutureWarning, stacklevel=4)
         if strategy != "auto":
             return strategy
         width = self.rank + (1 if self.biases else 0)
         factor_bytes = (prob.n_users + prob.n_items) * width * 4
         mb = 1 << 20
-        if factor_bytes < FACTORS_LIMIT or (ctx is not None and ctx.is_connect):
+        if factor_bytes < FACTORS_LIMIT:
             choice, why = "data_parallel", (f"factors {factor_bytes / mb:.1f} MB < "
                                             f"{FACTORS_LIMIT / mb:.0f} MB")
         else:
@@ -1009,10 +836,7 @@ class ALS(Algorithm):
                    count_scaling=self.reg_scaling == "count",
                    offset=float(self.confidence_offset), biases=bool(self.biases),
                    mu=prob.mean if self.biases else 0.0, want_loss=self.callback is not None)
-        if strategy == "data_parallel":
-            runner = _DataParallelRunner(ctx, prob, parts)
-        else:
-            runner = _BlockedRunner(ctx, prob, parts, self.checkpoint_interval)
+        runner = _GangRunner(ctx, prob, parts, strategy, X, Y)
         tracker = _Tracker(self.callback)
         try:
             X, Y, n_iter = runner.run(cfg, X, Y, int(self.max_iter), tracker)

@@ -569,6 +569,25 @@ class BlockRDD:
 
         return gang.run(self, _collect_step, fn, args, with_index)
 
+    # the rest of a gang program's interface (mli.gang.GangBlocks), for a program run on
+    # the driver (each pass a gang run of its own): the driver holds every block's values
+    def local_values(self, fn: Callable, *args, with_index: bool = False) -> dict:
+        """``{block: fn(bundle, *args)}`` of every block."""
+        return dict(enumerate(self.map_collect(fn, *args, with_index=with_index)))
+
+    def gather(self, fn: Callable, *args, with_index: bool = False) -> list:
+        """As :meth:`map_collect` (on the driver, the leader's values)."""
+        return self.map_collect(fn, *args, with_index=with_index)
+
+    def exchange(self, fn: Callable, *args) -> dict:
+        """``fn(index, bundle, *args)`` of every block gives ``{destination block: value}``;
+        returns every block's received ``[(source block, value)]``, in source order."""
+        got: dict = {i: [] for i in range(self.num_partitions)}
+        for src, sent in enumerate(self.map_collect(fn, *args, with_index=True)):
+            for dest, value in sent.items():
+                got[dest].append((src, value))
+        return got
+
     def _direct_source(self) -> bool:
         """Whether a single pass can run straight on the source (an RDD or a DataFrame on
         classic Spark) because nothing is written yet (:func:`mli.onepass.one_pass`)."""

@@ -28,6 +28,10 @@ lost) makes the driver rebuild the blocks from their lineage and start the run a
 task lost mid-run fails the barrier stage, Spark starts it again, and the run starts over
 from the beginning: the program is deterministic, so the result is the same.
 
+A program may also exchange values between blocks (:meth:`GangBlocks.exchange`, e.g. the
+factor rows of ALS's blocked strategy): each task sends every other task its blocks'
+share directly, over connections the tasks make to each other at the first exchange.
+
 The driver takes part where the program asks (:meth:`GangBlocks.ask_driver`, e.g. a
 per-iteration callback): the leader sends the request, the driver answers, every task
 gets the answer. Over Spark Connect the stage is ``spark.range(n).mapInArrow(...,
@@ -40,6 +44,7 @@ cannot read where it runs).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import pickle
@@ -54,7 +59,7 @@ import numpy as np
 
 from .blocks import (BlockRDD, _open, _root_dir, _unflatten, load_flat, local_slots,
                      remove_stores, save_bundle, take_doomed, tree_add)
-from .collective import Channel, Listener, PeerLost, connect, encode, tree_reduce
+from .collective import TIMEOUT, Channel, Listener, PeerLost, connect, encode, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
 __all__ = ["GangBlocks", "GangAborted", "available", "slots", "run", "execute", "ENABLED",
@@ -106,19 +111,25 @@ class GangBlocks:
     """
 
     def __init__(self, local: list, rows: list[int], partition: int, peers=None, hub=None,
-                 driver=None):
+                 driver=None, owned=None, mesh=None):
         self._local = local  # [(block index, bundle)] owned by this task
         self._rows = list(rows)
         self.partition = partition  #: this task's partition of the barrier stage
         self._peers = peers or []  # leader: a channel per other task
         self._hub = hub  # others: the channel to the leader
         self._driver = driver  # leader: the channel to the driver
+        # every block's task; (secret, every task's host, the run's open channels) to
+        # connect the tasks to each other at the first exchange (:meth:`exchange`)
+        self._owner = {b: p for p, bs in enumerate(owned or [[i for i, _ in local]])
+                       for b in bs}
+        self._mesh, self._links = mesh, None
         self.exchanges = 0
 
     def __getstate__(self):
         # what a program returns may hold this object (an Objective's blocks): it travels
         # back to the driver without the task's bundles and connections
-        return {**self.__dict__, "_local": [], "_peers": [], "_hub": None, "_driver": None}
+        return {**self.__dict__, "_local": [], "_peers": [], "_hub": None, "_driver": None,
+                "_mesh": None, "_links": None}
 
     @property
     def num_partitions(self) -> int:
@@ -181,6 +192,83 @@ class GangBlocks:
             mine.update(ch.recv())
         return [mine[p] for p in range(self.num_partitions)]
 
+    def exchange(self, fn: Callable, *args) -> dict:
+        """All-to-all: ``fn(index, bundle, *args)`` of each of this task's blocks gives
+        ``{destination block: value}``; returns, for each of this task's blocks, the values
+        sent to it, ``[(source block, value)]`` in source order. Values go from task to task
+        directly (not through the leader: each task sends and receives only its own
+        blocks' share), over connections made at the first exchange."""
+        self.exchanges += 1
+        out: dict = {}  # task -> [(source, destination, value)]
+        for i, bundle in self._local:
+            for dest, value in fn(i, bundle, *args).items():
+                out.setdefault(self._owner[dest], []).append((i, dest, value))
+        links = self._connect_all()
+        failed: list = []
+
+        def send(ch, msg):
+            try:
+                ch.send(msg)
+            except BaseException as exc:  # noqa: BLE001 - raised below
+                failed.append(exc)
+
+        # a sender per peer: every send waits only for its own receiver (no cycle)
+        senders = [threading.Thread(target=send, args=(ch, out.get(p, [])), daemon=True,
+                                    name="mli-gang-exchange") for p, ch in links.items()]
+        for t in senders:
+            t.start()
+        got = list(out.get(self.partition, []))
+        for p in sorted(links):
+            got += links[p].recv()
+        for t in senders:
+            t.join()
+        if failed:
+            raise failed[0]
+        result: dict = {i: [] for i, _ in self._local}
+        for src, dest, value in sorted(got, key=lambda m: m[0]):
+            result[dest].append((src, value))
+        return result
+
+    def _connect_all(self) -> dict:
+        """A channel to every other task (made once): the leader's existing ones; between
+        the others, task ``i`` connects to each ``1 <= j < i`` and accepts the rest."""
+        if self._links is not None:
+            return self._links
+        if self.is_leader:
+            self._links = {p: ch for p, ch in enumerate(self._peers, 1)}
+            return self._links
+        secret, hosts, opened = self._mesh  # (opened: closed when the run ends)
+        me, n = self.partition, len(hosts)
+        links = {0: self._hub}
+        listener = _task_listener(hosts[me], secret, me)
+        accepted: dict = {}
+
+        def accept():
+            for _ in range(n - 1 - me):
+                ch = listener.accept(timeout=TIMEOUT)
+                if ch is None:
+                    return
+                opened.append(ch)
+                accepted[ch.recv()] = ch
+
+        thread = threading.Thread(target=accept, name="mli-gang-mesh", daemon=True)
+        thread.start()
+        try:
+            for j in range(1, me):
+                ch = _connect_task(hosts[j], secret, j, timeout=TIMEOUT)
+                opened.append(ch)
+                ch.send(me)
+                links[j] = ch
+            thread.join()
+        finally:
+            listener.close()
+        if len(accepted) != n - 1 - me:
+            raise PeerLost(f"gang task {me}: only {len(accepted)} of {n - 1 - me} tasks "
+                           "connected for an exchange")
+        links.update(accepted)
+        self._links = links
+        return links
+
     def ask_driver(self, payload) -> Any:
         """Send ``payload`` to the driver's handler (from the leader) and return its answer
         in every task."""
@@ -200,7 +288,8 @@ class GangBlocks:
 
     def bytes_moved(self) -> int:
         chans = self._peers if self.is_leader else [self._hub]
-        return int(sum(c.sent + c.received for c in chans if c is not None))
+        chans = {id(c): c for c in [*chans, *(self._links or {}).values()] if c is not None}
+        return int(sum(c.sent + c.received for c in chans.values()))
 
 
 class _Abort:
@@ -249,8 +338,8 @@ def _gang_task(run: _Run, batches):
     partition = bctx.partitionId()
     # the leader listens on a port the others derive from the run's secret (Spark's
     # allGather would tell them, but costs ~1 s)
-    listener = None if partition else _leader_listener(_task_host(run.local, infos, 0),
-                                                       run.secret)
+    listener = None if partition else _task_listener(_task_host(run.local, infos, 0),
+                                                     run.secret, 0)
     chans: list = []
     try:
         kind, data = _take_part(run, chans, listener, infos, partition)
@@ -299,11 +388,12 @@ def _take_part(run: _Run, chans: list, listener, infos, partition: int) -> tuple
             where[i] = own[i]
     program, args, view = pickle.loads(run.payload)
     local_blocks = [(i, view(i, _open(where[i]))) for i in mine]
+    mesh = (run.secret, [_task_host(run.local, infos, p) for p in range(n)], chans)
     if partition == 0:
-        gang = GangBlocks(local_blocks, rows, partition,
-                          peers=[links[p] for p in sorted(links)], driver=driver)
+        gang = GangBlocks(local_blocks, rows, partition, driver=driver, owned=owned,
+                          peers=[links[p] for p in sorted(links)], mesh=mesh)
     else:
-        gang = GangBlocks(local_blocks, rows, partition, hub=links)
+        gang = GangBlocks(local_blocks, rows, partition, hub=links, owned=owned, mesh=mesh)
     # a gather whose values only the driver needs (a pass): every task sends its own to
     # the driver, in parallel, with no leader between (one hop, as Spark's results)
     direct = getattr(program, "gather_fn", None) is not None and driver is not None
@@ -346,43 +436,54 @@ def _row(arrow: bool, partition: int, kind: str, data: bytes):
                                                         ("data", pa.binary())]))
 
 
-#: ports the leader of a run tries, in the order the run's secret shuffles them
-LEADER_PORTS = range(20000, 32768)
-#: candidates per run (a port in use is skipped)
-LEADER_TRIES = 8
+#: ports a task of a run listens on (the leader for the rendezvous, the others for
+#: :meth:`GangBlocks.exchange`), in the order its key shuffles them
+TASK_PORTS = range(20000, 32768)
+#: candidates per task (a port in use is skipped)
+PORT_TRIES = 8
 
 
-def _leader_ports(secret: bytes) -> list[int]:
+def _task_key(secret: bytes, partition: int) -> bytes:
+    """The secret of task ``partition``'s listener: a connection to another task's listener
+    (or another run's) fails the challenge, even on the same port list."""
+    return hashlib.sha256(secret + partition.to_bytes(4, "big")).digest()
+
+
+def _task_ports(secret: bytes, partition: int) -> list[int]:
     import random
 
-    return random.Random(secret).sample(LEADER_PORTS, LEADER_TRIES)
+    return random.Random(_task_key(secret, partition)).sample(TASK_PORTS, PORT_TRIES)
 
 
-def _leader_listener(host: str, secret: bytes) -> Listener:
-    """The leader's listener, on the first free port of :func:`_leader_ports`."""
-    for port in _leader_ports(secret):
+def _task_listener(host: str, secret: bytes, partition: int) -> Listener:
+    """Task ``partition``'s listener, on the first free port of :func:`_task_ports`."""
+    key = _task_key(secret, partition)
+    for port in _task_ports(secret, partition):
         try:
-            return Listener(host, secret, port=port)
+            return Listener(host, key, port=port)
         except OSError:
             continue
-    raise OSError(f"gang leader: none of the ports {_leader_ports(secret)} is free on {host}")
+    raise OSError(f"gang task {partition}: none of the ports "
+                  f"{_task_ports(secret, partition)} is free on {host}")
 
 
-def _connect_leader(host: str, secret: bytes, timeout: float = 60.0) -> Channel:
-    """Connect to the leader listening on one of :func:`_leader_ports` (it may not listen
-    yet: the tasks start at about the same time)."""
+def _connect_task(host: str, secret: bytes, partition: int, timeout: float = 60.0) -> Channel:
+    """Connect to task ``partition``'s listener (it may not listen yet: the tasks start at
+    about the same time)."""
     import time
 
+    key, ports = _task_key(secret, partition), _task_ports(secret, partition)
+    what = "gang leader" if partition == 0 else f"gang task {partition}"
     deadline = time.monotonic() + timeout
     while True:
-        for port in _leader_ports(secret):
+        for port in ports:
             try:
-                return connect((host, port), secret, "gang leader", timeout=2.0)
+                return connect((host, port), key, what, timeout=2.0)
             except ConnectionError:
                 continue
         if time.monotonic() > deadline:
-            raise ConnectionError(f"cannot reach the gang leader at {host} on any of the "
-                                  f"ports {_leader_ports(secret)} within {timeout:g} s")
+            raise ConnectionError(f"cannot reach the {what} at {host} on any of the ports "
+                                  f"{ports} within {timeout:g} s")
         time.sleep(0.005)
 
 
@@ -401,7 +502,7 @@ def _agree(run: _Run, listener, infos, partition: int, reached: bool, present: l
     to the leader."""
     n = len(infos)
     if listener is None:
-        hub = _connect_leader(_task_host(run.local, infos, 0), run.secret)
+        hub = _connect_task(_task_host(run.local, infos, 0), run.secret, 0)
         hub.send((partition, reached, present))
         reached, owned, attempt = hub.recv()
         return reached, owned, attempt, hub

@@ -3,7 +3,6 @@ cold start, input validation, recommendations, persistence and output kinds."""
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import pandas as pd
@@ -98,12 +97,13 @@ def test_strategies_give_the_same_factors(ctx, opts):
                      **opts).fit(data)
               for s in ("data_parallel", "blocked")}
     assert {m.strategy for m in models.values()} == set(models)
-    ref = models["data_parallel"]
-    for s in ("blocked",):
-        factors_equal(ref, models[s], atol=1e-4)
-        if opts.get("biases"):
-            assert_allclose(ref.user_biases, models[s].user_biases, atol=1e-4)
-            assert_allclose(ref.item_biases, models[s].item_biases, atol=1e-4)
+    ref, blocked = models["data_parallel"], models["blocked"]
+    # the same per-row arithmetic, the same reduction order for two blocks: bit for bit
+    assert_array_equal(ref.user_factors, blocked.user_factors)
+    assert_array_equal(ref.item_factors, blocked.item_factors)
+    if opts.get("biases"):
+        assert_array_equal(ref.user_biases, blocked.user_biases)
+        assert_array_equal(ref.item_biases, blocked.item_biases)
 
 
 @pytest.mark.parametrize("implicit", [False, True])
@@ -212,12 +212,12 @@ def test_the_replaced_broadcast_strategy_runs_data_parallel_with_a_warning(ctx, 
     assert_array_equal(old.user_factors, new.user_factors)
 
 
-def test_many_blocked_iterations_with_checkpoints(ctx):
-    """105 iterations of the blocked strategy (checkpointing every 5) run without a lineage
-    stack overflow and agree with the dense reference."""
+def test_many_blocked_iterations(ctx):
+    """105 iterations of the blocked strategy (one gang run, no lineage) agree with the
+    dense reference."""
     data = low_rank(seed=9, n_users=12, n_items=8, rank=2, id_map=False)[0]
-    m = ALS(rank=2, max_iter=105, reg=0.1, seed=0, strategy="blocked", num_partitions=1,
-            checkpoint_interval=5).fit(data)
+    m = ALS(rank=2, max_iter=105, reg=0.1, seed=0, strategy="blocked",
+            num_partitions=1).fit(data)
     assert m.n_iter == 105 and m.strategy == "blocked"
     R = sp.csr_matrix((data.rating, (data.user, data.item)))
     X, Y, _ = K.als_reference(R, 2, iters=105, reg=0.1,
@@ -227,31 +227,33 @@ def test_many_blocked_iterations_with_checkpoints(ctx):
     assert_allclose(m.item_factors, Y, atol=1e-3)
 
 
-def test_blocked_checkpoints_leave_no_directory_behind(ctx, monkeypatch):
-    """Local mode: the checkpoint directory mli sets lies in Spark's own scratch space for
-    the application (Spark removes it at stop), not in the temp dir."""
-    import glob
-    import tempfile
+@pytest.mark.parametrize("implicit", [False, True])
+def test_blocked_run_on_the_driver_equals_the_gang_run(ctx, monkeypatch, implicit):
+    """The blocked program run on the driver (each pass a run of its own, the exchange
+    routed by the driver) gives the gang run's factors and losses, bit for bit."""
+    import mli.gang as gang
 
-    import mli.algorithms.als as als_module
+    data = implicit_data(seed=3) if implicit else low_rank(seed=3)[0]
+    out = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        losses = []
+        out[enabled] = (ALS(rank=3, max_iter=3, seed=1, implicit=implicit, strategy="blocked",
+                            num_partitions=3,
+                            callback=lambda it, loss, s: losses.append(loss)).fit(data),
+                        losses)
+    (a, la), (b, lb) = out[True], out[False]
+    assert_array_equal(a.user_factors, b.user_factors)
+    assert_array_equal(a.item_factors, b.item_factors)
+    assert la == lb and len(la) == 3
 
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "mli-als-checkpoint-*")))
-    monkeypatch.setattr(ctx.sc, "getCheckpointDir", lambda: None)
-    seen = []
-    monkeypatch.setattr(ctx.sc, "setCheckpointDir", seen.append)
-    als_module._ensure_checkpoint_dir(ctx)
-    assert len(seen) == 1 and seen[0].startswith(als_module._driver_root_dir(ctx))
-    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "mli-als-checkpoint-*")))
-    assert after == before
 
-
-def test_blocked_checkpoints_on_a_cluster_need_a_shared_directory(ctx, monkeypatch):
-    import mli.algorithms.als as als_module
-
-    monkeypatch.setattr(ctx.sc, "getCheckpointDir", lambda: None)
-    monkeypatch.setattr(als_module, "is_local", lambda c: False)
-    with pytest.raises(ValueError, match=r"setCheckpointDir.*checkpoint_interval=None"):
-        als_module._ensure_checkpoint_dir(ctx)
+def test_checkpoint_interval_is_deprecated_and_changes_nothing(ctx, planted):
+    with pytest.warns(FutureWarning, match="checkpoint_interval"):
+        old = ALS(rank=2, max_iter=2, seed=0, strategy="blocked",
+                  checkpoint_interval=5).fit(planted[0])
+    new = ALS(rank=2, max_iter=2, seed=0, strategy="blocked").fit(planted[0])
+    assert_array_equal(old.user_factors, new.user_factors)
 
 
 # ---------------------------------------------------------------------------- initialization

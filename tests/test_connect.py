@@ -19,11 +19,10 @@ import cluster
 import mli
 
 HERE = Path(__file__).parent
-# every algorithm and two pipelines (matrix; text: tokenize, hash, TF-IDF, naive Bayes); ALS
-# over Connect runs its data-parallel strategy (one gang run over resident blocks); the
-# blocked strategy needs RDDs (checked to say so)
+# every algorithm (both ALS strategies: each is one gang run over resident blocks) and two
+# pipelines (matrix; text: tokenize, hash, TF-IDF, naive Bayes)
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
-              "als_data_parallel", "pipeline_matrix", "pipeline_text"]
+              "als_data_parallel", "als_blocked", "pipeline_matrix", "pipeline_text"]
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use", "readers", "conformance_of_every_algorithm",

@@ -441,3 +441,97 @@ def test_a_collected_stores_files_are_removed_by_the_next_gang_run(ctx):
     assert not os.path.exists(dropped_dir)
     assert os.path.isdir(kept_dir)
     assert np.array_equal(kept.collect()[0][0].array, 2.0 * X[:200])
+
+
+def _routed(index, bundle, n):
+    # block i sends itself and every block of the other parity: i, j and its first row
+    return {j: (index, j, np.asarray(bundle[0].array[:1])) for j in range(n)
+            if j % 2 != index % 2 or j == index}
+
+
+def _exchange_program(blocks, n):
+    got = blocks.exchange(_routed, n)
+    return blocks.gather(_received, got, with_index=True)
+
+
+def _received(index, bundle, got):
+    return [(src, value[0], value[1], value[2].tolist()) for src, value in got[index]]
+
+
+def test_exchange_sends_each_block_its_values_in_source_order(ctx, monkeypatch):
+    """An all-to-all exchange in a gang run (task to task) gives every block the values
+    sent to it, in source order, as the same program run on the driver."""
+    X, y = data("binary", n=100)
+    blocks = driver_blocks(ctx, X, y, 5)
+    out = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        out[enabled] = gang.execute(blocks, lambda b, callback=None: _exchange_program(b, 5))
+    assert out[True] == out[False]
+    bounds = np.linspace(0, 100, 6).astype(int)
+    for dest, got in enumerate(out[True]):
+        sources = [s for s in range(5) if s % 2 != dest % 2 or s == dest]
+        assert [g[0] for g in got] == sources
+        assert all(g[1] == s and g[2] == dest for g, s in zip(got, sources))
+        assert [g[3] for g in got] == [X[bounds[s]:bounds[s] + 1].tolist() for s in sources]
+
+
+def test_exchange_connects_every_pair_of_tasks(monkeypatch):
+    """Four tasks (threads here, over loopback): the tasks other than the leader connect to
+    each other at the first exchange; every value reaches its block, also large ones (each
+    pair sending at once), and a second exchange reuses the connections."""
+    import threading
+
+    n, secret = 4, os.urandom(32)
+    hosts = ["127.0.0.1"] * n
+    leader = gang._task_listener(hosts[0], secret, 0)
+    hubs, opened = {}, {p: [] for p in range(n)}
+
+    def join(p):
+        hubs[p] = gang._connect_task(hosts[0], secret, 0)
+        hubs[p].send(p)
+
+    joiners = [threading.Thread(target=join, args=(p,)) for p in range(1, n)]
+    for t in joiners:
+        t.start()
+    peers = {}
+    for _ in range(n - 1):
+        ch = leader.accept(timeout=30)
+        peers[ch.recv()] = ch
+    for t in joiners:
+        t.join()
+    leader.close()
+    big = np.arange(3_000_000, dtype=np.float64)  # 24 MB: more than a socket's buffers
+    tasks = [gang.GangBlocks([(p, None)], [1] * n, p, owned=[[q] for q in range(n)],
+                             peers=[peers[q] for q in range(1, n)] if p == 0 else None,
+                             hub=hubs.get(p), mesh=(secret, hosts, opened[p]))
+             for p in range(n)]
+    results, errors = {}, []
+
+    def run(p):
+        try:
+            first = tasks[p].exchange(lambda i, b: {j: (i, big[i:i + 2_000_000])
+                                                    for j in range(n)})
+            second = tasks[p].exchange(lambda i, b: {(i + 1) % n: i})
+            results[p] = (first, second)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    for p in range(n):
+        first, second = results[p]
+        assert [src for src, _ in first[p]] == list(range(n))
+        for src, (i, arr) in first[p]:
+            assert i == src and np.array_equal(arr, big[src:src + 2_000_000])
+        assert second[p] == [((p - 1) % n, (p - 1) % n)]
+    # the mesh: each non-leader made (or accepted) one connection per other non-leader
+    assert [len(opened[p]) for p in range(n)] == [0, 2, 2, 2]
+    for p in range(n):
+        for ch in [*opened[p], hubs.get(p), peers.get(p)]:
+            if ch is not None:
+                ch.close()

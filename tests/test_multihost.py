@@ -22,8 +22,8 @@ HERE = Path(__file__).parent
 JOB = HERE / "scripts" / "multihost_job.py"
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
               "als_data_parallel", "als_blocked"]
-# over Spark Connect (blocked ALS is classic-only; the pipelines' stages run as gang runs)
-CONNECT = [a for a in ALGORITHMS if a != "als_blocked"] + ["pipeline_matrix", "pipeline_text"]
+# over Spark Connect (the pipelines' stages run as gang runs too)
+CONNECT = ALGORITHMS + ["pipeline_matrix", "pipeline_text"]
 
 
 def _isolated():

@@ -96,7 +96,7 @@ def table_from_numpy_with_label(spark, url):
 
 @check
 def wrong_input_says_what_to_use(spark, url):
-    from mli.algorithms import ALS, LogisticRegression
+    from mli.algorithms import LogisticRegression
 
     raises(ConnectUnsupportedError, "MLTable.from_numpy",
            lambda: mli.MLTable.from_rows([(1.0, "a")]))
@@ -108,9 +108,6 @@ def wrong_input_says_what_to_use(spark, url):
            lambda: LogisticRegression().fit(nulls, label="y"))
     inf = spark.createDataFrame([(1.0, float("inf")), (0.0, 2.0)], "y double, x double")
     raises(ValueError, "must be finite", lambda: LogisticRegression().fit(inf, label="y"))
-    ratings = np.array([[1, 1, 5.0], [1, 2, 3.0], [2, 1, 4.0], [2, 2, 1.0]])
-    raises(ConnectUnsupportedError, "strategy='data_parallel'",
-           lambda: ALS(rank=2, max_iter=1, strategy="blocked").fit(ratings))
 
 
 @check

@@ -139,7 +139,8 @@ def main():
         "forest": lambda: RandomForest(n_trees=5, max_depth=4, seed=3).fit(X, y),
         "als_data_parallel": lambda: ALS(rank=4, max_iter=3, seed=1,
                                          strategy="data_parallel").fit(ratings),
-        "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked").fit(ratings),
+        "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked",
+                                   num_partitions=4).fit(ratings),
         "pipeline_matrix": lambda: Pipeline([Normalizer(), LogisticRegression(reg=0.01)]).fit(
             X, y),
         "pipeline_text": lambda: Pipeline([Tokenizer(), HashingTF(2 ** 10), TFIDF(),
