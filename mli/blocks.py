@@ -304,6 +304,20 @@ def tree_add(a, b):
 _tree_reduce = tree_reduce  # (the name other modules import)
 
 
+def check_destinations(src: int, sent, n: int) -> dict:
+    """What block ``src`` gives an exchange (``{destination block: value}``), checked: a
+    dict whose keys are blocks ``0 .. n-1``; else a ValueError naming the block."""
+    if not isinstance(sent, dict):
+        raise ValueError(f"exchange: the function must return a dict {{destination block: "
+                         f"value}}; for block {src} it returned a {type(sent).__name__}")
+    bad = [d for d in sent if isinstance(d, bool) or not isinstance(d, (int, np.integer))
+           or not 0 <= d < n]
+    if bad:
+        raise ValueError(f"exchange: block {src} sent to {bad[0]!r}, which is not a block of "
+                         f"this store (0 .. {n - 1})")
+    return sent
+
+
 def _nbytes(obj) -> int:
     if isinstance(obj, np.ndarray):
         return obj.nbytes
@@ -582,9 +596,10 @@ class BlockRDD:
     def exchange(self, fn: Callable, *args) -> dict:
         """``fn(index, bundle, *args)`` of every block gives ``{destination block: value}``;
         returns every block's received ``[(source block, value)]``, in source order."""
-        got: dict = {i: [] for i in range(self.num_partitions)}
+        n = self.num_partitions
+        got: dict = {i: [] for i in range(n)}
         for src, sent in enumerate(self.map_collect(fn, *args, with_index=True)):
-            for dest, value in sent.items():
+            for dest, value in check_destinations(src, sent, n).items():
                 got[dest].append((src, value))
         return got
 

@@ -57,8 +57,8 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 
-from .blocks import (BlockRDD, _open, _root_dir, _unflatten, load_flat, local_slots,
-                     remove_stores, save_bundle, take_doomed, tree_add)
+from .blocks import (BlockRDD, _open, _root_dir, _unflatten, check_destinations, load_flat,
+                     local_slots, remove_stores, save_bundle, take_doomed, tree_add)
 from .collective import TIMEOUT, Channel, Listener, PeerLost, connect, encode, tree_reduce
 from .errors import BlockMissingError, _encode, decode, task_safe
 
@@ -120,8 +120,8 @@ class GangBlocks:
         self._driver = driver  # leader: the channel to the driver
         # every block's task; (secret, every task's host, the run's open channels) to
         # connect the tasks to each other at the first exchange (:meth:`exchange`)
-        self._owner = {b: p for p, bs in enumerate(owned or [[i for i, _ in local]])
-                       for b in bs}
+        self._owner = ({b: p for p, bs in enumerate(owned) for b in bs} if owned is not None
+                       else {i: partition for i, _ in local})
         self._mesh, self._links = mesh, None
         self.exchanges = 0
 
@@ -201,7 +201,8 @@ class GangBlocks:
         self.exchanges += 1
         out: dict = {}  # task -> [(source, destination, value)]
         for i, bundle in self._local:
-            for dest, value in fn(i, bundle, *args).items():
+            sent = check_destinations(i, fn(i, bundle, *args), self.num_partitions)
+            for dest, value in sent.items():
                 out.setdefault(self._owner[dest], []).append((i, dest, value))
         links = self._connect_all()
         failed: list = []

@@ -476,6 +476,24 @@ def test_exchange_sends_each_block_its_values_in_source_order(ctx, monkeypatch):
         assert [g[3] for g in got] == [X[bounds[s]:bounds[s] + 1].tolist() for s in sources]
 
 
+def _send_to(index, bundle, dest):
+    return dest if isinstance(dest, list) else {dest: index}
+
+
+@pytest.mark.parametrize("dest,match", [(5, r"block \d sent to 5, which is not a block of "
+                                            r"this store \(0 \.\. 2\)"),
+                                        (-1, "sent to -1"), ("1", "sent to '1'"),
+                                        ([1], "must return a dict.*returned a list")])
+def test_exchange_to_a_block_that_does_not_exist_is_a_clear_error(ctx, monkeypatch, dest,
+                                                                   match):
+    X, y = data("binary", n=60)
+    blocks = driver_blocks(ctx, X, y, 3)
+    for enabled in (True, False):
+        monkeypatch.setattr(gang, "ENABLED", enabled)
+        with pytest.raises(ValueError, match=match):
+            gang.execute(blocks, lambda b, callback=None: b.exchange(_send_to, dest))
+
+
 def test_exchange_connects_every_pair_of_tasks(monkeypatch):
     """Four tasks (threads here, over loopback): the tasks other than the leader connect to
     each other at the first exchange; every value reaches its block, also large ones (each
