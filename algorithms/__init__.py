@@ -38,5 +38,12 @@ def __getattr__(name: str):
     return value
 
 
+def import_all() -> None:
+    """Import every module of the package, so each class registers itself
+    (:mod:`mli.core.registry` calls this, as the package's ``mli.registry`` entry point)."""
+    for module in sorted(set(_EXPORTS.values())):
+        importlib.import_module(f"{__name__}.{module}")
+
+
 def __dir__():
     return __all__

@@ -33,9 +33,9 @@ rating counts) is vectorized numpy on the driver.
 Distribution strategies (``strategy=``), all giving the same factors for the same seed:
 
 ``"data_parallel"``
-    Ratings are resident blocks (:class:`mli.blocks.BlockRDD`; user block ``p`` and item
+    Ratings are resident blocks (:class:`mli.engine.blocks.BlockRDD`; user block ``p`` and item
     block ``p`` in block ``p``, written once by the driver) and the whole fit is one gang
-    run (:mod:`mli.gang`), on ``local[*]``, a cluster and a Spark Connect session alike:
+    run (:mod:`mli.engine.gang`), on ``local[*]``, a cluster and a Spark Connect session alike:
     each half-step every task solves its blocks' rows against the other side's factors,
     and the solved rows are all-gathered through the gang's leader in block order, so
     every task holds the same factors (``2 n_rows rank`` float32s per task and half-step).
@@ -47,7 +47,7 @@ Distribution strategies (``strategy=``), all giving the same factors for the sam
     every block of the other side which of its factor rows that block needs, all
     precomputed on the driver. Each task keeps its blocks' factor rows between
     half-steps; a half-step sends each block only the rows it needs, task to task
-    (:meth:`mli.gang.GangBlocks.exchange`, not through the leader), and the block
+    (:meth:`mli.engine.gang.GangBlocks.exchange`, not through the leader), and the block
     assembles them and solves its rows. ``Y^T Y`` (implicit) and the loss are tree-reduced
     over the blocks. At the end the leader gathers the factors for the driver.
 ``"auto"`` (default)
@@ -77,10 +77,12 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
-from mli.base import Algorithm, Model, _clone_value
+from mli.core.base import Algorithm, Model
+from mli.core.estimator import clone_value
 from mli.errors import task_safe
-from mli.ids import as_integer_ids, index_ids, lookup
-from mli.params import Interval, Options, Param, validate_params
+from mli.table.ids import as_integer_ids, index_ids, lookup
+from mli.table.sampling import GOLDEN, mix64
+from mli.core.params import Interval, Options, Param, validate_params
 
 __all__ = ["ALS", "ALSModel", "hashed_factors"]
 
@@ -96,6 +98,7 @@ _JIT = dict(cache=True, nogil=True)
 
 
 # ============================================================================ numba helpers
+
 
 @numba.njit(**_JIT)
 def _to_csr_nb(rows, cols, vals, n_rows):
@@ -162,22 +165,16 @@ def _loss_nb(indptr, cols, vals, X, Y, implicit, alpha, offset, count_scaling, r
 
 # ============================================================================ initialization
 
-@numba.njit(**_JIT)
-def _splitmix(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
 
 @numba.njit(**_JIT)
 def _hashed_factors_nb(ids, rank, base, out):
-    golden = np.uint64(0x9E3779B97F4A7C15)
+    golden = np.uint64(GOLDEN)
     two_pi = 2.0 * np.pi
     for r in range(ids.shape[0]):
-        key = _splitmix(ids[r] ^ base)
+        key = mix64(ids[r] ^ base)
         norm = 0.0
         for j in range(rank):
-            h = _splitmix(key + np.uint64(j + 1) * golden)
+            h = mix64(key + np.uint64(j + 1) * golden)
             u1 = (np.float64(h >> np.uint64(32)) + 1.0) * 2.0 ** -32   # (0, 1]
             u2 = np.float64(h & np.uint64(0xFFFFFFFF)) * 2.0 ** -32     # [0, 1)
             z = abs(np.sqrt(-2.0 * np.log(u1)) * np.cos(two_pi * u2))
@@ -202,7 +199,7 @@ def hashed_factors(ids, rank: int, seed: int, salt: int | None = None) -> np.nda
     """
     salt = _USER_SALT if salt is None else salt
     ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int64)).view(np.uint64)
-    base = np.uint64(_splitmix(np.uint64((int(seed) ^ int(salt)) & 0xFFFFFFFFFFFFFFFF)))
+    base = np.uint64(mix64(np.uint64((int(seed) ^ int(salt)) & 0xFFFFFFFFFFFFFFFF)))
     out = np.empty((ids.shape[0], int(rank)), dtype=np.float64)
     return _hashed_factors_nb(ids, int(rank), base, out).astype(np.float32)
 
@@ -276,7 +273,7 @@ def _read_triples(data, names):
     """(users, items, ratings) 1-D arrays from any supported input."""
     import scipy.sparse as sp
 
-    from mli.table import MLTable
+    from mli.table.mltable import MLTable
 
     if data is None:
         raise TypeError("ALS.fit expects ratings (an MLTable, pandas or Spark DataFrame with "
@@ -579,12 +576,12 @@ def _blocked(blocks, cfg, GX, max_iter, callback=None):
 
 
 class _GangRunner:
-    """The fit as one gang run (:mod:`mli.gang`) over resident rating blocks, written once
+    """The fit as one gang run (:mod:`mli.engine.gang`) over resident rating blocks, written once
     by the driver: :func:`_alternate` (data_parallel) or :func:`_blocked`. A per-iteration
     callback runs on the driver."""
 
     def __init__(self, ctx, prob, parts, strategy, X, Y):
-        from mli.blocks import BlockRDD
+        from mli.engine.blocks import BlockRDD
 
         self.blocked = strategy == "blocked"
         if self.blocked:
@@ -597,7 +594,7 @@ class _GangRunner:
         self.store = BlockRDD.from_bundles(bundles, ctx, name=f"als-{strategy}")
 
     def run(self, cfg, X, Y, max_iter, tracker):
-        from mli import gang
+        from mli.engine import gang
 
         callback = None if tracker.callback is None else tracker
         if self.blocked:
@@ -771,7 +768,7 @@ class ALS(Algorithm):
         changed = [k for k in before if after.get(k) is not before[k]]
         if changed:
             raise RuntimeError(f"ALS._fit changed hyperparameter(s) {changed}")
-        model._set_fit_info({k: _clone_value(v) for k, v in before.items()}, names)
+        model._set_fit_info({k: clone_value(v) for k, v in before.items()}, names)
         return model
 
     def _choose_strategy(self, prob: _Ratings, parts: int, ctx=None) -> str:
@@ -803,7 +800,7 @@ class ALS(Algorithm):
 
     def _default_partitions(self, prob: _Ratings, parallelism: int) -> int:
         """Enough blocks that each task has ~``WORK_PER_TASK`` flops per iteration (a task
-        launch costs ~0.1 s of wall time), at most the context's parallelism."""
+        launch has a fixed cost in wall time), at most the context's parallelism."""
         w = self.rank + (1 if self.biases else 0)
         rows = prob.n_users + prob.n_items
         if self.implicit and self.solver == "cg":
@@ -815,7 +812,7 @@ class ALS(Algorithm):
         return int(max(1, min(parallelism, math.ceil(flops / WORK_PER_TASK))))
 
     def _fit(self, prob: _Ratings, **_unused) -> "ALSModel":
-        from mli.context import get_context
+        from mli.engine.context import get_context
 
         ctx = get_context(getattr(self, "ctx", None))
         parts = self.num_partitions or self._default_partitions(prob, ctx.default_parallelism)
@@ -853,20 +850,6 @@ class ALS(Algorithm):
                         implicit=bool(self.implicit), cold_start=self.cold_start,
                         n_iter=n_iter, strategy=strategy, seed_used=seed,
                         history=[list(h) for h in tracker.history])
-
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        n_users, n_items, r = 40, 25, 3
-        U = rng.standard_normal((n_users, r))
-        V = rng.standard_normal((n_items, r))
-        pairs = np.array([(u, i) for u in range(n_users) for i in range(n_items)])
-        pairs = pairs[rng.random(len(pairs)) < 0.4]
-        ratings = np.einsum("ij,ij->i", U[pairs[:, 0]], V[pairs[:, 1]])
-        ratings += 0.1 * rng.standard_normal(len(ratings))
-        X = np.column_stack([pairs[:, 0] * 3 + 7, pairs[:, 1] * 5 + 100, ratings])
-        return {"X": X.astype(np.float64), "y": None,
-                "estimator": cls(rank=3, max_iter=5, reg=0.05, seed=0), "rtol": 1e-4}
 
 
 # ============================================================================ model
@@ -1064,7 +1047,7 @@ class ALSModel(Model):
         if mode not in ("nan", "drop", "mean"):
             raise ValueError(f"cold_start must be 'nan', 'drop' or 'mean', got {mode!r}")
         pr = self._predictor()
-        from mli.table import MLTable
+        from mli.table.mltable import MLTable
 
         mod = type(data).__module__
         if isinstance(data, MLTable):
@@ -1195,7 +1178,7 @@ class ALSModel(Model):
 
         Returns a pandas DataFrame (``user``, ``item``, ``score``), users in id order.
         """
-        from mli.context import get_context
+        from mli.engine.context import get_context
 
         k = self._check_k(k)
         ctx = get_context(ctx)
@@ -1213,7 +1196,7 @@ class ALSModel(Model):
             else:
                 ex = (None, None)
             bundles.append((lo, Xq[lo:hi], ex[0], ex[1]))
-        from mli.blocks import BlockRDD
+        from mli.engine.blocks import BlockRDD
 
         store = BlockRDD.from_bundles(bundles, ctx, name="als-queries")
         out = store.map_collect(_topk_task, k, Yr)  # one pass: a gang run

@@ -83,6 +83,7 @@ _CG_EPS = 1e-20
 # small dense linear algebra (k x k, float64) inside numba
 # --------------------------------------------------------------------------------------
 
+
 @numba.njit(**_JIT)
 def _chol_upper(A, m):
     """In-place Cholesky ``A[:m, :m] = U^T U`` of the upper triangle (row-major, so the
@@ -202,6 +203,7 @@ def _nnls_gram(A, b, x, M, rhs, z, w, idx, passive):
 # explicit feedback
 # --------------------------------------------------------------------------------------
 
+
 @numba.njit(**_JIT)
 def _solve_explicit_nb(indptr, cols, vals, Y, reg, count_scaling, nonnegative, X):
     n_rows = indptr.shape[0] - 1
@@ -255,6 +257,7 @@ def _solve_explicit_nb(indptr, cols, vals, Y, reg, count_scaling, nonnegative, X
 # --------------------------------------------------------------------------------------
 # implicit feedback
 # --------------------------------------------------------------------------------------
+
 
 @numba.njit(**_JIT)
 def _solve_implicit_nb(indptr, cols, vals, Y, YtY, reg, alpha, offset, count_scaling,
@@ -407,6 +410,7 @@ def _solve_implicit_cg_nb(indptr, cols, vals, Y, YtY, reg, alpha, offset, count_
 # public wrappers
 # --------------------------------------------------------------------------------------
 
+
 def _check_block(indptr, cols, vals, Y):
     indptr = np.ascontiguousarray(indptr, dtype=np.int64)
     cols = np.ascontiguousarray(cols, dtype=np.int32)
@@ -543,6 +547,7 @@ def solve_implicit_cg(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=3,
 # recommendations
 # --------------------------------------------------------------------------------------
 
+
 def topk_scores(Xq, Y, k, exclude_indptr=None, exclude_idx=None, block_rows=None):
     """Top-``k`` items by score ``Xq @ Y.T`` for each query row.
 
@@ -619,6 +624,7 @@ def topk_scores(Xq, Y, k, exclude_indptr=None, exclude_idx=None, block_rows=None
 # --------------------------------------------------------------------------------------
 # dense references: objectives, per-row solvers, full ALS (tests only)
 # --------------------------------------------------------------------------------------
+
 
 def _coo(R):
     """(rows, cols, vals, shape-or-None) from a scipy sparse matrix or a tuple

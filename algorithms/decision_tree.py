@@ -2,13 +2,12 @@
 
 The tree is grown level by level: one Spark job per level gathers the per-node, per-feature,
 per-bin label statistics of all partitions and the driver picks the best split of every
-node (see :mod:`mli.trees`). Split rule: ``x <= threshold`` goes left.
+node (see :mod:`mli.models.trees`). Split rule: ``x <= threshold`` goes left.
 """
 from __future__ import annotations
 
-import numpy as np
 
-from mli.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
+from mli.models.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
 
 __all__ = ["DecisionTree", "DecisionTreeModel"]
 
@@ -27,7 +26,7 @@ class DecisionTree(TreeAlgorithm):
         Maximal number of bins (candidate thresholds + 1) per feature. With at least as
         many bins as a feature has distinct values the thresholds are scikit-learn's
         (midpoints of adjacent distinct values); otherwise equal-frequency bins from a
-        sample of ``mli.trees.SAMPLE_ROWS`` rows.
+        sample of ``mli.models.trees.SAMPLE_ROWS`` rows.
     min_samples_leaf : int >= 1, default 1
         A split must leave at least this many training rows on each side.
     impurity : {"auto", "gini", "entropy", "variance"}, default "auto"
@@ -58,16 +57,9 @@ class DecisionTree(TreeAlgorithm):
     def _fit(self, data):
         return grow_forest(self, data, DecisionTreeModel)
 
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((300, 4))
-        y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3) * 2.0 + (X[:, 2] > 1)
-        return {"X": X, "y": y, "estimator": cls(max_depth=4, max_bins=16), "rtol": 1e-9}
-
 
 class DecisionTreeModel(TreeEnsembleModel):
-    """A fitted decision tree (one tree; see :class:`mli.trees.TreeEnsembleModel`).
+    """A fitted decision tree (one tree; see :class:`mli.models.trees.TreeEnsembleModel`).
 
     ``predict`` gives the majority class (classification) or the mean target of the leaf;
     ``predict_proba`` the class frequencies of the leaf; ``apply`` the leaf index.

@@ -1,6 +1,6 @@
 """k-means clustering: k-means|| initialization, then Lloyd iterations.
 
-Initialization: :func:`mli.clustering.initial_centers` (k-means||, Bahmani et al.,
+Initialization: :func:`mli.models.clustering.initial_centers` (k-means||, Bahmani et al.,
 "Scalable k-means++", VLDB 2012: 2 sampling rounds with oversampling ``2k``, then a weighted
 k-means++ on the driver; or ``k`` random rows). The samples depend only on the seed and the
 rows' global positions: any partitioning gives the same centers. Lloyd: one pass per
@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli import gang
-from mli.base import Algorithm, Model
-from mli.clustering import INIT_METHODS, initial_centers
-from mli.datasets import blobs
+from mli.engine import gang
+from mli.core.base import Algorithm, Model
+from mli.models.clustering import INIT_METHODS, initial_centers
 from mli.optimize.base import Tracker
-from mli.params import Interval, Options, Param
-from mli.sampling import resolve_seed
+from mli.core.params import Interval, Options, Param
+from mli.table.sampling import resolve_seed
 
-from .kmeans_kernels import lloyd_stats, nearest, total_cost
+from mli.models.clustering_kernels import lloyd_stats, nearest, total_cost
 
 __all__ = ["KMeans", "KMeansModel"]
 
@@ -69,15 +68,10 @@ class KMeans(Algorithm):
     callback = Param(None, [None, "callable"])
 
     def _fit(self, data):
-        # local mode: initialization and iterations in one Spark job (mli.gang)
+        # local mode: initialization and iterations in one Spark job (mli.engine.gang)
         return KMeansModel(*gang.execute(data.blocks, _lloyd, self.k, self.init,
                                          resolve_seed(self.seed), self.max_iter, self.tol,
                                          callback=self.callback))
-
-    @classmethod
-    def _conformance_data(cls):
-        X, _ = blobs([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]], 300, seed=0)
-        return {"X": X, "y": None, "estimator": cls(k=3, seed=0), "rtol": 1e-6}
 
 
 def _lloyd(blocks, k, init, seed, max_iter, tol, callback):

@@ -6,7 +6,7 @@ l1_ratio * ||w||_1), intercept not regularized, no hidden standardization: sciki
 n_samples)`` and ``LinearRegression()`` for ``reg=0``.
 
 Up to :data:`NORMAL_MAX_FEATURES` features the fit is one distributed pass (the data is not
-made resident): :func:`mli.linear.normal_equations` (the moments of ``[X, y]``: means and
+made resident): :func:`mli.models.linear.normal_equations` (the moments of ``[X, y]``: means and
 centered ``X'X``, ``X'y``, merged exactly across partitions), then a ``d x d`` solve on the
 driver (Cholesky for ridge, least squares for OLS, coordinate descent on the Gram matrix for
 L1). Wider data goes through :func:`mli.optimize.minimize`.
@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from mli.linear import LinearAlgorithm, LinearModel, normal_equations
+from mli.models.linear import LinearAlgorithm, LinearModel, normal_equations
 from mli.optimize import SquaredLoss
-from mli.params import Options, Param
+from mli.core.params import Options, Param
 
-from .linear_kernels import enet_gram_cd
+from mli.algorithms.linear_kernels import enet_gram_cd
 
 __all__ = ["LinearRegression", "LinearRegressionModel", "NORMAL_MAX_FEATURES"]
 
@@ -78,13 +78,6 @@ class LinearRegression(LinearAlgorithm):
         else:
             coef, n_iter = scipy.linalg.lstsq(eq.gram, eq.xty, cond=1e-12)[0], 1
         return LinearRegressionModel(coef, eq.intercept(coef), n_iter=n_iter)
-
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((200, 4))
-        y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 3.0 + 0.1 * rng.standard_normal(200)
-        return {"X": X, "y": y, "estimator": cls(reg=0.01), "rtol": 1e-6}
 
 
 class LinearRegressionModel(LinearModel):

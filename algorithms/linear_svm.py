@@ -9,11 +9,10 @@ scikit-learn's ``SVC(kernel="linear", C=1 / (reg * n_samples))`` (solved exactly
 """
 from __future__ import annotations
 
-import numpy as np
 
-from mli.linear import LinearAlgorithm, LinearClassifierModel
+from mli.models.linear import LinearAlgorithm, LinearClassifierModel
 from mli.optimize import HingeLoss
-from mli.params import Options, Param
+from mli.core.params import Options, Param
 
 __all__ = ["LinearSVM", "LinearSVMModel"]
 
@@ -65,15 +64,6 @@ class LinearSVM(LinearAlgorithm):
         coef, intercept, classes, result = self._fit_classifier(
             data, lambda k: HingeLoss(), max_classes=2)
         return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter)
-
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((400, 3))
-        z = X @ np.array([1.0, -2.0, 0.5])
-        X, z = X[np.abs(z) > 1.0][:200], z[np.abs(z) > 1.0][:200]  # a margin: stable labels
-        return {"X": X, "y": np.where(z > 0, 1, -1), "rtol": 1e-2,
-                "estimator": cls(reg=0.05, tol=1e-4, max_iter=1000, solver="cocoa")}
 
 
 class LinearSVMModel(LinearClassifierModel):

@@ -7,12 +7,11 @@ intercept not regularized, no hidden standardization. Equivalent to scikit-learn
 """
 from __future__ import annotations
 
-import numpy as np
 
-from mli.classifier import ProbabilisticClassifierModel
-from mli.linear import LinearAlgorithm, LinearClassifierModel
+from mli.models.classifier import ProbabilisticClassifierModel
+from mli.models.linear import LinearAlgorithm, LinearClassifierModel
 from mli.optimize import LogisticLoss, MultinomialLogisticLoss
-from mli.params import Options, Param
+from mli.core.params import Options, Param
 
 __all__ = ["LogisticRegression", "LogisticRegressionModel"]
 
@@ -57,13 +56,6 @@ class LogisticRegression(LinearAlgorithm):
         coef, intercept, classes, result = self._fit_classifier(
             data, lambda k: LogisticLoss() if k == 2 else MultinomialLogisticLoss(k))
         return LogisticRegressionModel(coef, intercept, classes, n_iter=result.n_iter)
-
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((300, 4))
-        y = (X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.3 * rng.standard_normal(300) > 0) * 3.0
-        return {"X": X, "y": y, "estimator": cls(reg=0.01, tol=1e-8), "rtol": 1e-4}
 
 
 class LogisticRegressionModel(LinearClassifierModel, ProbabilisticClassifierModel):

@@ -1,11 +1,11 @@
 """Naive Bayes: multinomial, Bernoulli and Gaussian, in one pass over the data.
 
 Each partition computes per-class counts, feature means and variances of its rows mapped
-by the kind's feature map (:func:`mli.loglinear.feature_map`: ``"counts"``, the values
+by the kind's feature map (:func:`mli.models.loglinear.feature_map`: ``"counts"``, the values
 checked non-negative; ``"binary"``, presence; ``"identity"``), the driver merges them
-exactly (:func:`mli.stats.class_moments`, CSR blocks stay sparse) and derives the model;
+exactly (:func:`mli.stats.moments.class_moments`, CSR blocks stay sparse) and derives the model;
 the classes come out of the same pass. All three kinds score classes log-linearly
-(:mod:`mli.loglinear`: one matrix product per block). Predictions and log-probabilities
+(:mod:`mli.models.loglinear`: one matrix product per block). Predictions and log-probabilities
 equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
 ``BernoulliNB(alpha=smoothing)`` (features > 0 count as present) and
 ``GaussianNB(var_smoothing=var_smoothing)``, with class priors from the class frequencies.
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli.base import Algorithm
-from mli.datasets import class_counts
-from mli.loglinear import (LogLinearClassifierModel, bernoulli_log_linear, feature_map,
+from mli.core.base import Algorithm
+from mli.models.loglinear import (LogLinearClassifierModel, bernoulli_log_linear, feature_map,
                            gaussian_log_linear, multinomial_log_linear)
-from mli.params import Interval, Options, Param
-from mli.stats import class_moments
+from mli.core.params import Interval, Options, Param
+from mli.stats.moments import class_moments
 
 __all__ = ["NaiveBayes", "NaiveBayesModel"]
 
@@ -73,18 +72,13 @@ class NaiveBayes(Algorithm):
         return NaiveBayesModel(classes, kind=self.kind, class_log_prior_=prior,
                                feature_log_prob_=np.log(fc + s) - np.log(denom)[:, None])
 
-    @classmethod
-    def _conformance_data(cls):
-        X, y = class_counts(1.0 + 2.0 * np.eye(3, 5), 300)  # class c: feature c 3x as frequent
-        return {"X": X, "y": y, "estimator": cls(), "rtol": 1e-9}
-
 
 class NaiveBayesModel(LogLinearClassifierModel):
     """A fitted Naive Bayes model: ``classes_``, ``class_log_prior_``, and
     ``feature_log_prob_`` (multinomial, Bernoulli: log P(feature | class), (K, d)) or
     ``theta_`` and ``var_`` (Gaussian: per-class means and variances, (K, d));
     ``predict``, ``predict_proba``, ``predict_log_proba``; ``log_linear_``, the scoring form
-    derived from them (:mod:`mli.loglinear`). Constructed as
+    derived from them (:mod:`mli.models.loglinear`). Constructed as
     ``NaiveBayesModel(classes, kind=..., class_log_prior_=..., feature_log_prob_=...)``
     (or ``theta_=..., var_=...``)."""
 

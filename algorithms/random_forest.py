@@ -1,16 +1,15 @@
 """Random forests: bootstrapped histogram trees with random feature subsets, grown together.
 
 All trees grow in the same passes (one Spark job per level for the whole forest; see
-:mod:`mli.trees`). Bootstrap counts are Poisson(1) per row and tree, drawn from a hash of
+:mod:`mli.models.trees`). Bootstrap counts are Poisson(1) per row and tree, drawn from a hash of
 ``(seed, tree, global row index)``, and a node's candidate features from
 ``(seed, tree, node)``: the forest does not depend on the partitioning.
 """
 from __future__ import annotations
 
-import numpy as np
 
-from mli.params import Interval, Options, Param
-from mli.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
+from mli.core.params import Interval, Options, Param
+from mli.models.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
 
 __all__ = ["RandomForest", "RandomForestModel"]
 
@@ -52,17 +51,9 @@ class RandomForest(TreeAlgorithm):
         return grow_forest(self, data, RandomForestModel, n_trees=self.n_trees,
                            max_features=self.max_features, bootstrap=self.bootstrap)
 
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((300, 6))
-        y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3) * 2.0 + (X[:, 2] > 1)
-        return {"X": X, "y": y, "estimator": cls(n_trees=5, max_depth=4, max_bins=16),
-                "rtol": 1e-9}
-
 
 class RandomForestModel(TreeEnsembleModel):
-    """A fitted random forest (see :class:`mli.trees.TreeEnsembleModel`).
+    """A fitted random forest (see :class:`mli.models.trees.TreeEnsembleModel`).
 
     ``predict_proba`` averages the trees' leaf class frequencies and ``predict`` takes the
     most probable class; regression averages the leaf means.

@@ -103,10 +103,10 @@ def rows(ctx):
     else:
         print(f"SMS Spam not under {SHARED}: the featurization rows are skipped",
               file=sys.stderr)
-    from mli.datasets import implicit_interactions
+    from mli.table.datasets import implicit_interactions
 
     if (SHARED / "movielens-100k" / "u1.base").is_file():
-        from mli.movielens import load_ratings
+        from mli.apps.movielens import load_ratings
 
         tr = load_ratings(SHARED / "movielens-100k" / "u1.base")[["user", "item", "rating"]]
         yield "ALS explicit ML-100K", lambda: ALS(rank=10, max_iter=10, reg=0.1,

@@ -17,7 +17,7 @@ numpy arrays (``MLTable.from_numpy``, the resident blocks) and the fit; pyspark.
 is its ``fit`` on a cached DataFrame, *not* the DataFrame's construction (printed
 separately; built once per data set and reused). The first of mli's runs in each row starts
 with no recycled block memory and writes fresh pages; the later runs rewrite the pages the
-run before released (``mli.pagepool``, as a user's second table would); the result column
+run before released (``mli.engine.pagepool``, as a user's second table would); the result column
 ends with every run's ingestion time.
 scikit-learn's single-process time on the same data is the reference line.
 
@@ -50,7 +50,7 @@ ALGORITHMS = ("lr", "svm", "linreg", "kmeans", "nb")
 
 
 def dense_data(n, d, seed=0):
-    from mli.datasets import blobs
+    from mli.table.datasets import blobs
 
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((10, d)) * 2.0
@@ -162,10 +162,10 @@ class Bench:
 
     def ours(self, make, X, y):
         """Ingest + fit; the blocks are dropped after the timing. The first run starts with
-        no recycled block memory (:mod:`mli.pagepool`): its ingestion writes fresh pages,
+        no recycled block memory (:mod:`mli.engine.pagepool`): its ingestion writes fresh pages,
         the later runs' rewrite the pages of the run before (the note shows every run's)."""
         import mli
-        from mli import pagepool
+        from mli.engine import pagepool
 
         pagepool.clear()
         ingest, runs = [], []

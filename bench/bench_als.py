@@ -16,7 +16,7 @@ explicit
     Goals: mli <= 1/3 of pyspark.ml's time; RMSE no worse (<= pyspark.ml + 0.001).
 
 implicit
-    Generated implicit feedback (:func:`mli.datasets.implicit_interactions`: 100K users x
+    Generated implicit feedback (:func:`mli.table.datasets.implicit_interactions`: 100K users x
     10K items, 2M interactions, power-law degrees, topic-structured tastes, play counts),
     2 interactions per user held out (seeded), rank 32, 5 iterations.
 
@@ -41,7 +41,7 @@ implicit
     (>= 98% of the peer's, i.e. within noise).
 
 scale (opt-in: ``--scale``)
-    Generated Netflix-shaped explicit ratings (:func:`mli.datasets.netflix_like`: 480,189
+    Generated Netflix-shaped explicit ratings (:func:`mli.table.datasets.netflix_like`: 480,189
     users x 17,770 items, 20M ratings, power-law degrees), rank 20, ``--scale-iters``
     iterations (default 3), one run: seconds per iteration of every mli strategy that can
     hold the data (data_parallel, blocked) and of pyspark.ml, measured the same
@@ -131,7 +131,7 @@ def explicit_part(ctx, rows, goals, args):
     from pyspark.ml.recommendation import ALS as SparkALS
 
     from mli.algorithms import ALS
-    from mli.movielens import load_ratings
+    from mli.apps.movielens import load_ratings
 
     folder = SHARED / "movielens-100k"
     if (folder / "u1.base").is_file():
@@ -139,7 +139,7 @@ def explicit_part(ctx, rows, goals, args):
         test = load_ratings(folder / "u1.test")[["user", "item", "rating"]]
         data = "MovieLens 100K u1.base -> u1.test"
     else:
-        from mli.datasets import movielens_like
+        from mli.table.datasets import movielens_like
 
         df = movielens_like(seed=0)
         cut = np.random.default_rng(0).random(len(df)) < 0.8
@@ -231,7 +231,7 @@ def implicit_part(ctx, rows, goals, args):
     from pyspark.ml.recommendation import ALS as SparkALS
 
     from mli.algorithms import ALS
-    from mli.datasets import holdout_per_user, implicit_interactions
+    from mli.table.datasets import holdout_per_user, implicit_interactions
 
     t = time.perf_counter()
     df = implicit_interactions(args.users, args.items, args.interactions, seed=0)
@@ -349,7 +349,7 @@ def scale_part(ctx, rows, goals, args):
     from pyspark.ml.recommendation import ALS as SparkALS
 
     from mli.algorithms import ALS
-    from mli.datasets import netflix_like
+    from mli.table.datasets import netflix_like
 
     n = max(2, args.scale_iters)
     t = time.perf_counter()
@@ -498,7 +498,7 @@ def main(argv=None) -> int:
             args.skip_implicit = True
 
     import mli
-    from mli.context import set_default_context
+    from mli.engine.context import set_default_context
 
     load_before = uptime()
     t0 = time.perf_counter()

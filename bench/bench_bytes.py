@@ -13,7 +13,7 @@ out; the tables show the medians over the pairs:
   launch time): tasks, stages, jobs, result bytes (task -> driver), shuffle bytes written
   and read, broadcast bytes stored on executors (block updates of ``broadcast_*`` pieces),
   CPU seconds of the workers' process trees (JVMs and Python workers, from /proc);
-* mli's all-reduce counters (``mli.gang.last_stats``): exchanges and bytes through the
+* mli's all-reduce counters (``mli.engine.gang.last_stats``): exchanges and bytes through the
   leader (sent and received).
 
 Fits: LogisticRegression and KMeans (k=20) on 400,000 x 100 dense (as bench_cluster.py),
@@ -89,7 +89,7 @@ class Runs:
         self.roots = set(roots)
 
     def run(self, algo, lib, iters, rep, fit):
-        import mli.gang as gang
+        import mli.engine.gang as gang
 
         gang.last_stats.clear()
         cpu = worker_cpu(self.roots)
@@ -281,11 +281,11 @@ def measure(ctx, args, only, runs):
     if "als" in only:
         folder = SHARED / "movielens-100k"
         if (folder / "u1.base").is_file():
-            from mli.movielens import load_ratings
+            from mli.apps.movielens import load_ratings
 
             train = load_ratings(folder / "u1.base")[["user", "item", "rating"]]
         else:
-            from mli.datasets import movielens_like
+            from mli.table.datasets import movielens_like
 
             train = movielens_like(seed=0)
             print("ALS: ../shared/data absent: GENERATED MovieLens-shaped ratings", flush=True)

@@ -12,7 +12,7 @@ tests/cluster.py), and runs, in one driver process on that cluster:
   bench_algorithms.py: pyspark.ml fits first (on a cached DataFrame, its construction not
   timed), mli stops as soon as its objective (cost) is at or below pyspark.ml's; mli's time
   includes ingesting the numpy arrays;
-* the bytes the gang's leader moved per pass (``mli.gang.last_stats``).
+* the bytes the gang's leader moved per pass (``mli.engine.gang.last_stats``).
 
 With ``--connect`` the same benchmarks run through a Spark Connect server (pyspark's own,
 started on the cluster's master) from this process as a Connect client: mli with
@@ -58,7 +58,7 @@ def pass_time(ctx, X, y, repeats, inside=10):
     fit's iteration: ``(run of 1 + inside passes - run of 1 pass) / inside``), and the
     pass's result."""
     import mli
-    from mli import gang
+    from mli.engine import gang
 
     table = mli.MLTable.from_numpy(X, y, num_partitions=4, ctx=ctx)
     blocks = table.labeled("label").blocks
@@ -118,7 +118,7 @@ def main(argv=None):
         sys.exit(f"bench_cluster needs Linux namespaces: {problem}")
     os.environ.update(multihost.base_env())  # the driver on 127.0.0.1, workers on this Python
     import mli
-    import mli.gang as gang
+    import mli.engine.gang as gang
 
     X, y, _ = dense_data(args.rows, 100)
     print(f"data: {X.shape[0]:,} x {X.shape[1]} dense float64, 4 partitions", flush=True)

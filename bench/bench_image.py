@@ -142,7 +142,7 @@ def main(argv=None):
 
     if not args.skip_spark:
         import mli
-        from mli.context import set_default_context
+        from mli.engine.context import set_default_context
         from mli.pipeline import Pipeline
 
         with mli.MLContext(args.master, app_name="bench-image") as ctx:

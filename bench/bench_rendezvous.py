@@ -1,6 +1,6 @@
 """A gang run with and without the driver taking part, same run, local[2].
 
-A gang run (mli.gang) starts with a rendezvous at task 0, which listens on a port the other
+A gang run (mli.engine.gang) starts with a rendezvous at task 0, which listens on a port the other
 tasks derive from the run's secret. Where every task reaches the driver, the driver takes
 part (``rendezvous="driver"``: it sends its blocks, answers callbacks and takes the
 result); otherwise (a Spark Connect client outside the cluster's network,
@@ -48,7 +48,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args(argv)
     import mli
-    from mli import gang
+    from mli.engine import gang
     from mli.algorithms import LogisticRegression
 
     rng = np.random.default_rng(0)

@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
 
     results: dict = {}
     with mli.MLContext(args.master, app_name="mnist-example") as ctx:
-        from mli.context import set_default_context
+        from mli.engine.context import set_default_context
 
         set_default_context(ctx)
         ctx.spark  # start Spark now

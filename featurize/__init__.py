@@ -54,6 +54,13 @@ def __getattr__(name: str):
     return value
 
 
+def import_all() -> None:
+    """Import every module of the package, so each class registers itself
+    (:mod:`mli.core.registry` calls this, as the package's ``mli.registry`` entry point)."""
+    for module in sorted(set(_EXPORTS.values()) | {"image"}):
+        importlib.import_module(f"{__name__}.{module}")
+
+
 def __dir__():
     return sorted(set(_EXPORTS) | set(_image_names()))
 

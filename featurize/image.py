@@ -67,12 +67,12 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from mli.localmatrix import LocalMatrix
-from mli.params import Interval, Options
+from mli.linalg.localmatrix import LocalMatrix
+from mli.core.params import Interval, Options
 from mli.pipeline import Estimator, Transformer
 
-from . import image_kernels as kernels
-from .idx import read_idx, write_idx
+from mli.featurize import image_kernels as kernels
+from mli.featurize.idx import read_idx, write_idx
 
 __all__ = [
     # readers
@@ -169,7 +169,7 @@ def images_to_table(images, labels=None, *, label: str = "label", ctx=None,
     Pixels are stored as ``dtype`` (float32 by default: exact for 8-bit images, half the
     memory of float64).
     """
-    from mli.table import MLTable
+    from mli.table.mltable import MLTable
 
     x, _ = as_image_stack(images)
     n = x.shape[0]
@@ -458,7 +458,7 @@ def read_images(path, *, color: str | None = None, size: Sequence[int] | None = 
             except Exception as exc:  # noqa: BLE001 - any decoder failure is a corrupt file
                 decoded.append(exc)
     else:
-        from mli.context import get_context
+        from mli.engine.context import get_context
 
         spark = get_context(ctx).spark
         df = (spark.read.format("image").option("dropInvalid", False)
@@ -738,14 +738,14 @@ class _ImageTransformer(_ImageStage, Transformer):
     def transform(self, data: Any, *, keep: Sequence[str] | None = None) -> Any:
         """Apply to ``data`` and return the same kind (a table gets flat pixel rows)."""
         mod = type(data).__module__
-        from mli.table import MLTable
+        from mli.table.mltable import MLTable
 
         if (isinstance(data, MLTable) or mod.startswith("pyspark.sql")) \
                 and not isinstance(self, _VectorizingStage):
-            from mli.pipeline import _transform_any
+            from mli.pipeline.transform import transform_any
 
             self._validate()
-            return _transform_any([self, Flatten()], data, keep=keep)
+            return transform_any([self, Flatten()], data, keep=keep)
         return super().transform(data, keep=keep)
 
 
@@ -1086,7 +1086,7 @@ class RandomPatches:
         :class:`ImageBatch`, an MLTable with image columns, or :class:`mli.pipeline.Batches`.
         """
         from mli.pipeline import Batches
-        from mli.table import MLTable
+        from mli.table.mltable import MLTable
 
         k, eps = int(self.patch_size), float(self.contrast_eps)
         if isinstance(data, MLTable):

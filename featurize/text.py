@@ -26,7 +26,7 @@ directly, the token stages accept lists of token lists and return lists of token
 ``\\S+``) is one numba pass over the UTF-8 bytes of the whole batch: tokenize, lowercase,
 hash and count, straight to CSR (``text_kernels.tokenize_hash``). When the documents are
 the lines ``MLTable.read_text`` just read in the same Python worker, the pass runs on the
-bytes read from the file (no re-encoding; see ``mli.io.lines_bytes``).
+bytes read from the file (no re-encoding; see ``mli.table.io.lines_bytes``).
 
 Compatibility
 -------------
@@ -63,10 +63,10 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from mli.params import Interval, Options
+from mli.core.params import Interval, Options
 from mli.pipeline import Estimator, Transformer, record_error
 
-from . import text_kernels as K
+from mli.featurize import text_kernels as K
 
 __all__ = ["Tokenizer", "StopWords", "NGrams", "HashingTF", "CountVectorizer",
            "CountVectorizerModel", "TFIDF", "TFIDFModel", "Normalizer", "TokenBatch",
@@ -324,10 +324,10 @@ def _char_table(kind: str) -> np.ndarray:
 
 def _read_bytes(values: list) -> bytes | None:
     """The UTF-8 bytes of ``values`` (each followed by a newline) if they are the lines
-    ``MLTable.read_text`` just read in this process (see :func:`mli.io.lines_bytes`)."""
+    ``MLTable.read_text`` just read in this process (see :func:`mli.table.io.lines_bytes`)."""
     if not values:
         return None
-    from mli.io import lines_bytes
+    from mli.table.io import lines_bytes
 
     return lines_bytes(values)
 

@@ -6,14 +6,14 @@ algorithms in :mod:`mli.algorithms`, featurizers in :mod:`mli.featurize`.
 """
 import logging as _logging
 
-__version__ = "0.1.0"
+from mli._version import __version__  # noqa: E402
 
 _logging.getLogger("mli").addHandler(_logging.NullHandler())
 
-from .context import MLContext, get_context  # noqa: E402
-from .localmatrix import LocalMatrix  # noqa: E402
-from .table import MLTable  # noqa: E402
-from .base import Algorithm, Model, load  # noqa: E402
+from mli.engine import MLContext, get_context  # noqa: E402
+from mli.linalg import LocalMatrix  # noqa: E402
+from mli.table import MLTable  # noqa: E402
+from mli.core import Algorithm, Model, load  # noqa: E402
 
 __all__ = ["MLContext", "MLTable", "LocalMatrix", "Algorithm", "Model", "load", "get_context",
            "__version__"]

@@ -62,7 +62,7 @@ _MLI_TYPES = {c.__name__: c for c in (MLIError, JavaNotFoundError, TaskError,
                                        ConnectUnsupportedError)}
 
 
-def _encode(exc: BaseException) -> str:
+def encode_exception(exc: BaseException) -> str:
     payload = {
         "type": type(exc).__name__,
         "module": type(exc).__module__,
@@ -89,7 +89,7 @@ def task_safe(fn):
         except Exception as exc:  # noqa: BLE001 - re-raised, encoded
             if _MARK in str(exc):
                 raise
-            raise RuntimeError(_encode(exc)) from None
+            raise RuntimeError(encode_exception(exc)) from None
 
     return wrapper
 
@@ -105,7 +105,8 @@ def _freeze_survivors() -> None:
 
     A reused PySpark worker runs ``gc.collect()`` after every task, and the next task on
     that worker waits for it. With numpy, scipy, numba and mli loaded a worker tracks about
-    180,000 objects, and a full collection took 0.09-0.18 s (2-core VM). What is alive when
+    180,000 objects, and a full collection of them is slow enough to show in every pass
+    (measured in docs/architecture.md, "Threads and workers"). What is alive when
     a task starts has survived the collection after the previous task: modules, compiled
     kernels, cached blocks. Frozen, they are skipped, and the collection after a task
     scans that task's own objects (microseconds). Frozen objects are still freed by
@@ -131,7 +132,7 @@ def _safe_iter(it):
     except Exception as exc:  # noqa: BLE001
         if _MARK in str(exc):
             raise
-        raise RuntimeError(_encode(exc)) from None
+        raise RuntimeError(encode_exception(exc)) from None
 
 
 def decode(exc: BaseException) -> BaseException | None:

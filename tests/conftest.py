@@ -14,7 +14,7 @@ SHARED_DATA = Path(os.environ.get("MLI_SHARED_DATA", ROOT.parent / "shared" / "d
 def ctx():
     """The session's MLContext (embedded Spark, 2 cores)."""
     import mli
-    from mli.context import set_default_context
+    from mli.engine.context import set_default_context
 
     c = mli.MLContext("local[2]", app_name="mli-tests")
     set_default_context(c)
@@ -42,7 +42,7 @@ def shared():
 
 def pytest_configure(config):
     """Without Java, stop with one line saying how to install it (not a stack trace per test)."""
-    from mli.context import check_java
+    from mli.engine.context import check_java
     from mli.errors import JavaNotFoundError
 
     try:

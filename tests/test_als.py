@@ -231,7 +231,7 @@ def test_many_blocked_iterations(ctx):
 def test_blocked_run_on_the_driver_equals_the_gang_run(ctx, monkeypatch, implicit):
     """The blocked program run on the driver (each pass a run of its own, the exchange
     routed by the driver) gives the gang run's factors and losses, bit for bit."""
-    import mli.gang as gang
+    import mli.engine.gang as gang
 
     data = implicit_data(seed=3) if implicit else low_rank(seed=3)[0]
     out = {}
@@ -465,7 +465,7 @@ def test_one_gang_run_equals_one_run_per_half_step(ctx, implicit, monkeypatch):
     driver with one gang run per half-step, with and without a callback."""
     from _spark_probe import spark_jobs
 
-    import mli.gang as gang
+    import mli.engine.gang as gang
 
     data = implicit_data(seed=3) if implicit else low_rank(seed=3)[0]
     opts = dict(rank=3, max_iter=4, reg=0.05, seed=2, implicit=implicit, num_partitions=2,

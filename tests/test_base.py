@@ -1,4 +1,4 @@
-"""The Algorithm/Model layer (mli.base) and the conformance check (mli.testing), end to end
+"""The Algorithm/Model layer (mli.core.base) and the conformance check (mli.core.conformance), end to end
 through real Spark with small toy algorithms defined here."""
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import scipy.sparse as sp
 from pyspark import cloudpickle
 
 import mli
-from mli.base import Algorithm, Model
+from mli.core.base import Algorithm, Model
 from mli.errors import ModelFormatError
-from mli.localmatrix import LocalMatrix
-from mli.params import Interval, Options
-from mli.testing import check_algorithm, check_registered, registered_algorithms
+from mli.linalg.localmatrix import LocalMatrix
+from mli.core.params import Interval, Options
+from mli.core.conformance import (CHECKS, Case, check_algorithm, parametrize_with_checks,
+                                  registered_algorithms)
 
 # Spark's Python workers cannot import this test module: ship its classes/functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -65,12 +66,11 @@ class ToyLeastSquares(Algorithm):
             return ToyLinearModel(w[:-1], w[-1])
         return ToyLinearModel(w, 0.0)
 
-    @classmethod
-    def _conformance_data(cls):
-        rng = np.random.default_rng(1)
-        X = rng.normal(size=(120, 4))
-        y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.3 + 0.01 * rng.normal(size=120)
-        return {"X": X, "y": y, "estimator": cls(reg=1e-6), "rtol": 1e-6}
+
+def _toy_regression_data():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 4))
+    return X, X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.3 + 0.01 * rng.normal(size=120)
 
 
 class ToyLinearModel(Model):
@@ -112,9 +112,6 @@ class ToyMeans(Algorithm):
         s, n = data.blocks.map_reduce(_col_sums)
         return ToyMeansModel(s / n * self.scale)
 
-    @classmethod
-    def _conformance_data(cls):
-        return {"X": sp.random(60, 5, density=0.3, random_state=3, format="csr"), "y": None}
 
 
 class ToyMeansModel(Model):
@@ -148,8 +145,7 @@ class DeclaredAbstract(ToyMeans):
 
 @pytest.fixture(scope="module")
 def reg_data():
-    d = ToyLeastSquares._conformance_data()
-    return d["X"], d["y"]
+    return _toy_regression_data()
 
 
 @pytest.fixture(scope="module")
@@ -528,7 +524,7 @@ def test_predict_mltable_wrong_width_and_nan(ctx, model):
     with pytest.raises(ValueError, match="X has 3 features, but ToyLinearModel was fitted with 4"):
         model.predict(t)
     # tables validate NaN themselves; the per-block check in the tasks is a second line
-    from mli.base import _apply_block
+    from mli.core.base import _apply_block
 
     block = LocalMatrix(np.array([[1.0, np.nan, 0.0, 0.0]]))
     with pytest.raises(ValueError, match="row 0, column 1 is nan"):
@@ -577,10 +573,22 @@ def test_registered_algorithms_lists_concrete_public_classes():
     assert names == ["ToyLeastSquares", "ToyMeans"]
 
 
-@pytest.mark.parametrize("cls", _own_algorithms(), ids=lambda c: c.__name__)
-def test_every_registered_algorithm_conforms(ctx, cls):
-    model = check_registered(cls, ctx=ctx)
-    assert isinstance(model, Model)
+TOY_CASES = [Case(ToyLeastSquares(reg=1e-6), *_toy_regression_data(), rtol=1e-6),
+             Case(ToyMeans(), sp.random(60, 5, density=0.3, random_state=3, format="csr"))]
+
+
+def test_every_toy_algorithm_has_a_case():
+    assert sorted(c.name for c in TOY_CASES) == [c.__name__ for c in _own_algorithms()]
+
+
+@parametrize_with_checks(TOY_CASES)
+def test_every_registered_algorithm_conforms(ctx, case, check):
+    check(case, ctx=ctx)
+
+
+def test_check_algorithm_returns_the_model_fitted_on_one_partition(ctx, reg_data):
+    model = check_algorithm(ToyLeastSquares(reg=1e-6), *reg_data, ctx=ctx, rtol=1e-6)
+    assert isinstance(model, ToyLinearModel) and model.n_features == 4
 
 
 def test_check_algorithm_sparse_input(ctx):
@@ -601,32 +609,25 @@ def test_check_algorithm_with_callback_param(ctx, reg_data):
     ((ToyMeans(), np.ones((1, 2))), {}, ValueError, "at least 2 rows"),
     ((ToyMeans(), np.ones(5)), {}, ValueError, "must be 2-D"),
     ((ToyMeans(), np.ones((3, 2))), {"rtol": -1}, ValueError, "rtol must be a non-negative"),
+    ((ToyMeans(), np.ones((3, 2))), {"rtol": True}, ValueError, "rtol must be a non-negative"),
 ])
 def test_check_algorithm_wrong_input(args, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         check_algorithm(*args, **kwargs)
+    with pytest.raises(exc, match=match):
+        Case(*args, **kwargs)
 
 
-def test_check_registered_wrong_input():
-    with pytest.raises(TypeError, match="expects an Algorithm subclass"):
-        check_registered(ToyMeans())
-
-    class BadData(ToyMeans):
-        @classmethod
-        def _conformance_data(cls):
-            return (1, 2)
-
-    with pytest.raises(TypeError, match="must return a dict with key 'X'"):
-        check_registered(BadData)
-
-
-def test_check_registered_without_hook():
-    class NoHook(Algorithm):
-        def _fit(self, data):  # pragma: no cover
-            pass
-
-    with pytest.raises(NotImplementedError, match="NoHook does not define the classmethod"):
-        check_registered(NoHook)
+def test_parametrize_with_checks_wrong_input():
+    with pytest.raises(TypeError, match="expects Case objects, got tuple"):
+        parametrize_with_checks([(ToyMeans(), np.ones((3, 2)))])
+    twice = [Case(ToyMeans(), np.ones((3, 2))), Case(ToyMeans(scale=2.0), np.ones((3, 2)))]
+    with pytest.raises(ValueError, match=r"repeated: \['ToyMeans'\] \(pass name=...\)"):
+        parametrize_with_checks(twice)
+    twice[1].name = "ToyMeans-scaled"
+    mark = parametrize_with_checks(twice)
+    assert len(mark.args[1]) == 2 * len(CHECKS)
+    assert mark.kwargs["ids"][0] == "ToyMeans-fit_leaves_params_unchanged"
 
 
 # -- the check catches broken algorithms (classes defined in functions are never listed)
@@ -699,7 +700,7 @@ def test_check_catches_unsaved_state(ctx, reg_data):
 def test_check_catches_unvalidated_params(ctx, reg_data):
     class SkipsValidation(ToyLeastSquares):
         def fit(self, data, y=None, *, label=None, **kw):
-            from mli.table import as_labeled
+            from mli.table.mltable import as_labeled
 
             m = self._fit(as_labeled(data, y, label=label))
             m._set_fit_info(self.get_params(), None)

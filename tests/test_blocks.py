@@ -1,4 +1,4 @@
-"""Resident blocks (mli.blocks.BlockRDD): passes vs numpy, deterministic combination, large
+"""Resident blocks (mli.engine.blocks.BlockRDD): passes vs numpy, deterministic combination, large
 arguments and results, derived stores, recovery from missing files, cleanup;
 and the bundle file format."""
 from __future__ import annotations
@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from pyspark import cloudpickle
 
 from mli import LocalMatrix, MLTable
-from mli.blocks import (BlockRDD, _tree_reduce, load_bundle, save_bundle, tree_add)
+from mli.engine.blocks import BlockRDD, load_bundle, save_bundle, tree_add
+from mli.engine.collective import tree_reduce
 from mli.errors import BlockMissingError
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -66,7 +67,7 @@ def test_combine_order_is_deterministic(ctx, data):
     # a non-commutative combine exposes the order: a fixed tree over partition indices
     tree = s.map_reduce(lambda i, b: i, with_index=True, combine=lambda a, b: (a, b))
     assert tree == (((0, 1), (2, 3)), 4)
-    assert tree == _tree_reduce(list(range(5)), lambda a, b: (a, b))
+    assert tree == tree_reduce(list(range(5)), lambda a, b: (a, b))
     assert s.map_reduce(lambda i, b: [i], with_index=True, combine=lambda a, b: a + b) == \
         [0, 1, 2, 3, 4]
     # floating-point sums: bit-identical from pass to pass
@@ -85,9 +86,9 @@ def test_tree_add_and_tree_reduce():
     assert out["n"] == 3 and out["t"][0] == 1.5 and out["t"][1][1] == 5
     np.testing.assert_array_equal(out["v"], [2.0, 2.0])
     assert tree_add(None, 3) == 3 and tree_add(3, None) == 3
-    assert _tree_reduce([], tree_add) is None
-    assert _tree_reduce([7], tree_add) == 7
-    assert _tree_reduce(list("abcdefg"), lambda x, y: f"({x}{y})") == "((((ab)(cd))((ef)g)))"[1:-1]
+    assert tree_reduce([], tree_add) is None
+    assert tree_reduce([7], tree_add) == 7
+    assert tree_reduce(list("abcdefg"), lambda x, y: f"({x}{y})") == "((((ab)(cd))((ef)g)))"[1:-1]
 
 
 def test_large_arguments_and_results_travel_with_the_pass(ctx, data):
@@ -178,10 +179,10 @@ def test_lost_files_are_rebuilt_from_lineage(ctx, data, caplog):
                for i, n in enumerate(s.partition_rows)]
     np.testing.assert_allclose(s.map_reduce(_gram)[0], data.T @ data)
     assert s._store_id not in (first_id, second_id)
-    from mli.blocks import _open
+    from mli.engine.blocks import open_block
 
     with pytest.raises(BlockMissingError, match="is not on host"):
-        _open("/nonexistent/block")
+        open_block("/nonexistent/block")
     s.unpersist()
 
 
@@ -242,7 +243,7 @@ def test_driver_written_store_is_a_snapshot(ctx, data):
 
 
 def test_block_view_applies_fn_without_copy(ctx, data):
-    from mli.blocks import BlockView
+    from mli.engine.blocks import BlockView
 
     s = _store(ctx, data, 2)
     v = BlockView(s, _pair_with_none)
@@ -303,7 +304,7 @@ def test_save_and_load_bundles(tmp_path):
 def test_full_scratch_space_names_the_directory(tmp_path, monkeypatch):
     import errno
 
-    from mli import blocks as B
+    from mli.engine import blocks as B
 
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from mli import cli
+from mli.apps import cli
 
 
 def test_quickstart_runs_end_to_end(ctx, capsys):
@@ -19,7 +19,7 @@ def test_without_java_one_line_says_how_to_install_it(tmp_path):
     bindir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bindir, JAVA_HOME=str(tmp_path / "no-java"))
     env.pop("PYSPARK_GATEWAY_PORT", None)
-    out = subprocess.run([sys.executable, "-m", "mli.cli", "quickstart"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "mli.apps.cli", "quickstart"], capture_output=True,
                          text=True, env=env, timeout=120)
     assert out.returncode == 2
     lines = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]

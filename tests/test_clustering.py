@@ -1,12 +1,12 @@
-"""mli.clustering.initial_centers: k-means|| and random seeding, partition invariance, rows of
+"""mli.models.clustering.initial_centers: k-means|| and random seeding, partition invariance, rows of
 the data, bad input."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from mli.clustering import initial_centers
-from mli.datasets import blobs as make_blobs
-from mli.table import as_labeled
+from mli.models.clustering import initial_centers
+from mli.table.datasets import blobs as make_blobs
+from mli.table.mltable import as_labeled
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""mli.collective (the gang's TCP messaging) and the gang's block assignment, without Spark;
+"""mli.engine.collective (the gang's TCP messaging) and the gang's block assignment, without Spark;
 and a gang run that finds blocks missing rebuilds them (with Spark)."""
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from pyspark import cloudpickle
 
-from mli import collective
-from mli.blocks import BlockRDD
-from mli.collective import Listener, PeerLost, connect, tree_reduce
-import mli.gang as gang
-from mli.gang import _assign
+from mli.engine import collective
+from mli.engine.blocks import BlockRDD
+from mli.engine.collective import Listener, PeerLost, connect, tree_reduce
+import mli.engine.gang as gang
+from mli.engine.gang import _assign
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests
 

@@ -1,4 +1,4 @@
-"""MLContext (mli.context), the Java check, and the transport of task exceptions
+"""MLContext (mli.engine.context), the Java check, and the transport of task exceptions
 (mli.errors)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pyspark import cloudpickle
 
 import mli
 from mli import MLContext
-from mli.context import JAVA_HELP, check_java, get_context
+from mli.engine.context import JAVA_HELP, check_java, get_context
 from mli.errors import (BlockMissingError, JavaNotFoundError, ModelFormatError, TaskError,
                         decode, reraise, task_safe)
 
@@ -125,7 +125,7 @@ def test_session_context(ctx):
         ctx.run(ctx.sc.parallelize([1], 1).map(task_safe(lambda x: x / 0)).collect)
     b = ctx.broadcast(np.arange(3))
     assert ctx.sc.parallelize([0], 1).map(lambda _: int(b.value.sum())).collect() == [3]
-    t = ctx.table([[1.0, 2.0], [3.0, 4.0]])
+    t = mli.MLTable.from_data([[1.0, 2.0], [3.0, 4.0]], ctx=ctx)
     assert t.ctx is ctx and t.num_rows == 2
 
 
@@ -146,7 +146,7 @@ def test_context_manager_starts_and_stops_spark(tmp_path):
         import numpy as np
         from pyspark import SparkContext
         import mli
-        from mli.context import get_context
+        from mli.engine.context import get_context
 
         c = mli.MLContext("local[1]", app_name="cm-test")
         assert c._spark is None and SparkContext._active_spark_context is None
@@ -256,7 +256,7 @@ def test_java_help_mentions_every_platform():
 
 
 def test_local_scratch_dir_is_memory_backed_only_with_room(tmp_path, monkeypatch):
-    from mli import context as mctx
+    from mli.engine import context as mctx
 
     assert mctx._memory_backed_dir(str(tmp_path / "missing")) is None
     monkeypatch.setattr(mctx, "SHM_MIN_FREE", 1)
@@ -269,7 +269,7 @@ def test_scratch_dirs_of_killed_applications_are_removed_live_ones_kept(tmp_path
     import subprocess
     import sys
 
-    from mli import context as mctx
+    from mli.engine import context as mctx
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_start = mctx._process_start(dead.pid) or "1"
@@ -288,7 +288,7 @@ def test_scratch_dirs_of_killed_applications_are_removed_live_ones_kept(tmp_path
 
 
 def test_session_scratch_dir(ctx):
-    from mli import context as mctx
+    from mli.engine import context as mctx
 
     expected = mctx._memory_backed_dir()
     got = ctx.sc.getConf().get("spark.local.dir", None)

@@ -1,11 +1,11 @@
-"""Generators of MovieLens/Netflix-shaped ratings and implicit feedback (mli.datasets)."""
+"""Generators of MovieLens/Netflix-shaped ratings and implicit feedback (mli.table.datasets)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mli.datasets import (blobs, class_counts, generated_titles, holdout_per_user,
+from mli.table.datasets import (blobs, class_counts, generated_titles, holdout_per_user,
                           implicit_interactions, movielens_like, netflix_like, powerlaw_degrees)
 
 

@@ -89,12 +89,10 @@ def doc_module(name: str):
         cloudpickle.unregister_pickle_by_value(mod)
         sys.modules.pop(name, None)
         # The doc's Algorithm subclasses (one deliberately fails the conformance check) must
-        # not show up in mli.testing.registered_algorithms() for the rest of the session.
-        # There is no public way to unregister, hence the private registry.
-        from mli import base
+        # not show up in mli.core.conformance.registered_algorithms() for the rest of the session.
+        from mli.core import registry
 
-        for key in [k for k, c in base._ALGORITHMS.items() if c.__module__ == name]:
-            del base._ALGORITHMS[key]
+        registry.forget_module(name)
 
 
 def run_blocks(blocks: list[Block], mod: types.ModuleType) -> str:
@@ -141,10 +139,10 @@ def test_code_block_parser(tmp_path):
 
 def test_tutorial_runs(ctx, tmp_path):
     """docs/tutorial.md: a new Algorithm/Model defined in doc code fits, predicts, saves,
-    loads and passes mli.testing.check_algorithm through Spark."""
+    loads and passes mli.core.conformance.check_algorithm through Spark."""
     import mli
-    from mli import persist
-    from mli.base import Algorithm, Model
+    from mli.core import persist
+    from mli.core.base import Algorithm, Model
 
     with doc_module("mli_doc_tutorial") as mod:
         output = run_blocks(doc_blocks("tutorial.md"), mod)
@@ -157,8 +155,10 @@ def test_tutorial_runs(ctx, tmp_path):
         # A Model subclass defined in doc code (module not importable on workers) is found
         # by its registry key, saves and loads; its predict runs on Spark workers.
         model_cls = models[0]
-        key = persist.registry_key(model_cls)
-        assert persist.registered_model_classes()[key] is model_cls
+        from mli.core import registry
+
+        key = registry.key_of(model_cls)
+        assert registry.registered("model")[key] is model_cls
         fitted = [v for v in vars(mod).values() if isinstance(v, model_cls)]
         assert fitted, "the tutorial must leave a fitted model in its namespace"
         model = fitted[0]
@@ -389,8 +389,8 @@ def test_api_reference_names_exist():
     # the parser must actually have found the reference (not silently nothing)
     assert len(checked) > 200, f"only {len(checked)} API names found in docs/api.md"
     for must in ("mli.MLTable.map_batches", "mli.optimize.minimize", "mli.Model._apply",
-                 "mli.testing.check_algorithm", "mli.errors.TaskError",
-                 "mli.blocks.BlockRDD.map_reduce"):
+                 "mli.core.conformance.check_algorithm", "mli.errors.TaskError",
+                 "mli.engine.blocks.BlockRDD.map_reduce"):
         assert must in checked, f"docs/api.md does not document {must}"
 
 

@@ -1,4 +1,4 @@
-"""Gang runs (mli.gang): a whole optimization in one barrier-stage Spark job, its passes
+"""Gang runs (mli.engine.gang): a whole optimization in one barrier-stage Spark job, its passes
 all-reduced over TCP; the results must be those of one gang run per pass (the program on the
 driver), bit for bit."""
 from __future__ import annotations
@@ -15,9 +15,9 @@ import scipy.sparse as sp
 
 from _spark_probe import spark_jobs
 import mli
-import mli.gang as gang
-from mli.blocks import BlockRDD, BlockView, _driver_root_dir, local_slots
-from mli.localmatrix import LocalMatrix
+import mli.engine.gang as gang
+from mli.engine.blocks import BlockRDD, BlockView, _driver_root_dir, local_slots
+from mli.linalg.localmatrix import LocalMatrix
 from mli.optimize import (HingeLoss, LocalBlocks, LogisticLoss, MultinomialLogisticLoss,
                           SquaredLoss, minimize)
 
@@ -216,8 +216,8 @@ def test_kmeans_gang_run_equals_one_job_per_pass(ctx, monkeypatch):
 def test_one_pass_is_one_gang_run_equal_to_a_local_pass(ctx):
     """A single pass (Naive Bayes, the normal equations) over resident blocks is one gang job
     of min(blocks, cores) tasks; the same values as the pass run in this process."""
-    from mli.onepass import one_pass
-    from mli.stats import grouped_moments, merge_grouped
+    from mli.engine.onepass import one_pass
+    from mli.stats.moments import grouped_moments, merge_grouped
 
     X, y = data("multinomial", n=500)
     blocks = driver_blocks(ctx, X, y, 5)
@@ -242,7 +242,7 @@ def test_a_gang_without_enough_slots_fails_fast_and_clearly(ctx, monkeypatch):
     10 minutes) and the error says what to change."""
     import time
 
-    import mli.gang as gang_module
+    import mli.engine.gang as gang_module
 
     store = mli.MLTable.from_numpy(np.ones((40, 2)), num_partitions=4, ctx=ctx).blocks
     monkeypatch.setattr(gang_module, "slots", lambda c: 4)  # ask for 4 tasks on 2 cores
@@ -368,7 +368,7 @@ def test_driver_held_blocks_reach_tasks_that_cannot_read_them_through_a_datafram
     blocks = driver_blocks(ctx, X, y, 3)
     ref = minimize(LogisticLoss(), blocks, reg=0.01, method="lbfgs", tol=1e-9)
     monkeypatch.setattr(ctx, "rendezvous", "tasks")
-    monkeypatch.setattr("mli.blocks.PLACE_CHUNK_BYTES", 4096)  # several chunks per block
+    monkeypatch.setattr("mli.engine.blocks.PLACE_CHUNK_BYTES", 4096)  # several chunks per block
     run_once = gang._run_once
 
     def elsewhere(c, meta, *a):

@@ -18,7 +18,7 @@ from mli.featurize.image import (AsImages, Convolver, ConvolverModel, Crop, Flat
                                  Scale, ZCAWhitener, images_to_table,
                                  image_shape_of_columns, pixel_columns, read_images, read_mnist,
                                  table_to_images)
-from mli.localmatrix import LocalMatrix
+from mli.linalg.localmatrix import LocalMatrix
 
 try:
     import PIL.Image  # noqa: F401

@@ -1,4 +1,4 @@
-"""Readers and Spark DataFrame conversions (mli.io): CSV/TSV, text lines, LibSVM, Parquet;
+"""Readers and Spark DataFrame conversions (mli.table.io): CSV/TSV, text lines, LibSVM, Parquet;
 missing and malformed files; real data from ../shared/data when present."""
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import scipy.sparse as sp
 from pyspark import cloudpickle
 
 from conftest import shared_data
-from mli import MLTable, io
-from mli.table import as_labeled
+from mli import MLTable
+import mli.table
+from mli.table.mltable import as_labeled
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -34,13 +35,13 @@ def test_read_csv_numeric_goes_to_blocks(ctx, tmp_path):
     assert t._block_source().glom().map(len).collect() == [1] * t.num_partitions
     np.testing.assert_array_equal(t.to_numpy(), df.to_numpy(dtype=float))
     # rename columns; headerless files
-    t2 = io.read_csv(path, columns=["p", "q", "r"], ctx=ctx)
+    t2 = mli.table.read_csv(path, columns=["p", "q", "r"], ctx=ctx)
     assert t2.columns == ("p", "q", "r") and t2.num_rows == 4
     nohead = _write(tmp_path / "nohead.csv", "1,2\n3,4\n")
     t3 = MLTable.read_csv(nohead, header=False, columns=["x", "y"], ctx=ctx)
     np.testing.assert_array_equal(t3.to_numpy(), [[1, 2], [3, 4]])
     with pytest.raises(ValueError, match="got 1 column names for 3 columns"):
-        io.read_csv(path, columns=["only"], ctx=ctx)
+        mli.table.read_csv(path, columns=["only"], ctx=ctx)
 
 
 def test_read_tsv_and_globs(ctx, tmp_path):
@@ -52,7 +53,7 @@ def test_read_tsv_and_globs(ctx, tmp_path):
     assert t.columns == ("u", "v")
     got = t.to_numpy()
     np.testing.assert_array_equal(got[np.argsort(got[:, 0])], [[1, 2.5], [2, 3.5], [3, 4.5]])
-    assert io.read_tsv(str(d), ctx=ctx).num_rows == 3  # a directory
+    assert mli.table.read_tsv(str(d), ctx=ctx).num_rows == 3  # a directory
 
 
 def test_read_csv_mixed_and_malformed(ctx, tmp_path):
@@ -87,17 +88,17 @@ def test_read_csv_mixed_and_malformed(ctx, tmp_path):
 
 def test_missing_paths_and_bad_arguments(ctx, tmp_path):
     missing = str(tmp_path / "nope")
-    for reader in (io.read_csv, io.read_tsv, io.read_text, io.read_libsvm, io.read_parquet,
+    for reader in (mli.table.read_csv, mli.table.read_tsv, mli.table.read_text, mli.table.read_libsvm, mli.table.read_parquet,
                    MLTable.read_csv, MLTable.read_parquet):
         with pytest.raises(FileNotFoundError, match="no such file or directory: .*nope"):
             reader(missing, ctx=ctx)
     with pytest.raises(FileNotFoundError):
-        io.read_csv(str(tmp_path / "*.nothing"), ctx=ctx)
+        mli.table.read_csv(str(tmp_path / "*.nothing"), ctx=ctx)
     with pytest.raises(FileNotFoundError, match="cannot access"):
-        io.read_csv("nosuchscheme://x/y.csv", ctx=ctx)
+        mli.table.read_csv("nosuchscheme://x/y.csv", ctx=ctx)
     for bad in (None, "", 3):
         with pytest.raises(TypeError, match="path must be a non-empty string"):
-            io.read_csv(bad, ctx=ctx)
+            mli.table.read_csv(bad, ctx=ctx)
 
 
 # ============================================================================ text
@@ -176,10 +177,10 @@ def test_read_libsvm_sparse_table(ctx, tmp_path):
     Xt = d.blocks.map_reduce(lambda b: b[0].array.T @ b[1])
     np.testing.assert_array_equal(Xt, expected[:, 1:].T @ expected[:, 0])
     # more features than the file uses; zero-based indices
-    wide = io.read_libsvm(path, num_features=6, ctx=ctx)
+    wide = mli.table.read_libsvm(path, num_features=6, ctx=ctx)
     assert wide.num_cols == 7 and wide.to_numpy()[:, 5:].sum() == 0
     zb = _write(tmp_path / "zb.svm", "2 0:1 2:5\n")
-    np.testing.assert_array_equal(io.read_libsvm(zb, zero_based=True, ctx=ctx).to_numpy(),
+    np.testing.assert_array_equal(mli.table.read_libsvm(zb, zero_based=True, ctx=ctx).to_numpy(),
                                   [[2, 1, 0, 5]])
 
 
@@ -201,16 +202,16 @@ def test_read_libsvm_bad_lines_name_the_line(ctx, tmp_path):
     for lineno, text, match in cases:
         path = with_bad(lineno, text)
         with pytest.raises(ValueError, match=match) as info:
-            io.read_libsvm(path, min_partitions=3, ctx=ctx)
+            mli.table.read_libsvm(path, min_partitions=3, ctx=ctx)
         assert path in str(info.value)
     path = with_bad(12, "1 1:1 9:1")
     with pytest.raises(ValueError, match=r"line 12: feature index 9 \('9:1'\) exceeds num_features=3"):
-        io.read_libsvm(path, num_features=3, min_partitions=3, ctx=ctx)
+        mli.table.read_libsvm(path, num_features=3, min_partitions=3, ctx=ctx)
     with pytest.raises(ValueError, match="num_features must be a positive integer"):
-        io.read_libsvm(path, num_features=0, ctx=ctx)
+        mli.table.read_libsvm(path, num_features=0, ctx=ctx)
     empty = _write(tmp_path / "labels-only.svm", "1\n0\n")
     with pytest.raises(ValueError, match="has no features"):
-        io.read_libsvm(empty, ctx=ctx)
+        mli.table.read_libsvm(empty, ctx=ctx)
 
 
 # ============================================================================ Parquet
@@ -227,11 +228,11 @@ def test_read_parquet_written_by_pyarrow_and_spark(ctx, tmp_path):
     t = MLTable.read_parquet(path, ctx=ctx)
     assert t.columns == ("f0", "f1", "i") and t.is_numeric
     np.testing.assert_array_equal(t.to_numpy(), np.c_[X[:, :2], np.arange(50)])
-    sel = io.read_parquet(path, columns=["i", "f1"], ctx=ctx)
+    sel = mli.table.read_parquet(path, columns=["i", "f1"], ctx=ctx)
     np.testing.assert_array_equal(sel.to_numpy(), np.c_[np.arange(50), X[:, 1]])
-    assert io.read_parquet(path, columns="i", ctx=ctx).columns == ("i",)
+    assert mli.table.read_parquet(path, columns="i", ctx=ctx).columns == ("i",)
     with pytest.raises(ValueError, match=r"columns \['zz'\] not in .*; it has \['f0', 'f1', 'i'\]"):
-        io.read_parquet(path, columns=["zz"], ctx=ctx)
+        mli.table.read_parquet(path, columns=["zz"], ctx=ctx)
 
     # written by Spark (a directory of part files), with a text column
     sdf = ctx.spark.createDataFrame([(float(i), f"s{i}") for i in range(12)], ["v", "s"])
@@ -239,12 +240,12 @@ def test_read_parquet_written_by_pyarrow_and_spark(ctx, tmp_path):
     sdf.repartition(3).write.parquet(out)
     ts = MLTable.read_parquet(out, ctx=ctx)
     assert not ts.is_numeric and sorted(ts.collect()) == sorted((float(i), f"s{i}") for i in range(12))
-    tv = io.read_parquet(out, columns=["v"], ctx=ctx)
+    tv = mli.table.read_parquet(out, columns=["v"], ctx=ctx)
     assert tv.is_numeric and sorted(tv.to_numpy().ravel()) == list(map(float, range(12)))
     # not a Parquet file: a clear message, not a Py4J call name
     csv = _write(tmp_path / "x.csv", "a,b\n1,2\n")
     with pytest.raises(ValueError, match=r"cannot read .*x\.csv as parquet: .*not a Parquet file"):
-        io.read_parquet(csv, ctx=ctx)
+        mli.table.read_parquet(csv, ctx=ctx)
 
 
 # ============================================================================ Spark DataFrames
@@ -255,7 +256,7 @@ def test_spark_dataframe_round_trips(ctx):
 
     schema = T.StructType([T.StructField("a", T.IntegerType()), T.StructField("b", T.DoubleType())])
     df = ctx.spark.createDataFrame([(1, 0.5), (2, 1.5), (3, 2.5)], schema).coalesce(1)
-    t = io.from_spark(df, ctx=ctx)
+    t = mli.table.from_spark(df, ctx=ctx)
     assert t.is_numeric and t.columns == ("a", "b")
     back = t.to_spark()
     assert [tuple(r) for r in back.collect()] == [(1.0, 0.5), (2.0, 1.5), (3.0, 2.5)]
@@ -264,11 +265,11 @@ def test_spark_dataframe_round_trips(ctx):
     dfn = ctx.spark.createDataFrame([(1, 0.5), (2, None)], schema).coalesce(1)
     with pytest.raises(ValueError, match=r"column 'b' must be numeric: row 1 of partition 0 is "
                                          r"missing \(null\)"):
-        io.from_spark(dfn, ctx=ctx).to_numpy()
+        mli.table.from_spark(dfn, ctx=ctx).to_numpy()
     with pytest.raises(TypeError, match="expected a Spark DataFrame, got DataFrame"):
-        io.from_spark(pd.DataFrame({"a": [1]}), ctx=ctx)
+        mli.table.from_spark(pd.DataFrame({"a": [1]}), ctx=ctx)
     with pytest.raises(ValueError, match="no columns"):
-        io.from_spark(ctx.spark.range(3).select(), ctx=ctx)
+        mli.table.from_spark(ctx.spark.range(3).select(), ctx=ctx)
     # an MLTable made by any route goes to Spark and back
     t2 = MLTable.from_rows([("a", 1), ("b", 2)], columns=["s", "n"], ctx=ctx)
     again = MLTable.from_spark(t2.to_spark(), ctx=ctx)

@@ -8,8 +8,8 @@ from sklearn.cluster import KMeans as SkKMeans
 import mli
 from _real_data import mnist
 from mli.algorithms import KMeans
-from mli.datasets import blobs as make_blobs
-from mli.algorithms.kmeans_kernels import (local_kmeans, lloyd_stats, lloyd_stats_reference,
+from mli.table.datasets import blobs as make_blobs
+from mli.models.clustering_kernels import (local_kmeans, lloyd_stats, lloyd_stats_reference,
                                            nearest, nearest_reference)
 
 

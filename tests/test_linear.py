@@ -1,11 +1,11 @@
-"""mli.linear.normal_equations: the least-squares system of one pass, against numpy (dense,
+"""mli.models.linear.normal_equations: the least-squares system of one pass, against numpy (dense,
 CSR, with and without intercept, partitionings); bad input."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from mli.linear import normal_equations
-from mli.table import as_labeled
+from mli.models.linear import normal_equations
+from mli.table.mltable import as_labeled
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of mli.localmatrix.LocalMatrix: every operation against numpy on the dense equivalent.
+"""Tests of mli.linalg.localmatrix.LocalMatrix: every operation against numpy on the dense equivalent.
 
 Dense and CSR variants of each matrix are generated with hypothesis; no Spark is needed.
 """
@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import mli.localmatrix as lm_module
-from mli.localmatrix import LocalMatrix, hstack, vstack
+import mli.linalg.localmatrix as lm_module
+from mli.linalg.localmatrix import LocalMatrix, hstack, vstack
 
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -684,7 +684,7 @@ def test_check_finite_edge_cases():
 
 
 def _read_only_csr(a: np.ndarray) -> sp.csr_matrix:
-    """A CSR matrix whose arrays are read-only, built as mli.blocks rebuilds bundles."""
+    """A CSR matrix whose arrays are read-only, built as mli.engine.blocks rebuilds bundles."""
     src = sp.csr_matrix(a)
     data, indices, indptr = (np.array(x) for x in (src.data, src.indices, src.indptr))
     for x in (data, indices, indptr):

@@ -1,4 +1,4 @@
-"""mli.loglinear: feature maps, log-linear forms of the standard class-conditional densities
+"""mli.models.loglinear: feature maps, log-linear forms of the standard class-conditional densities
 (against their log-densities written out), the model base class (derived form, save/load,
 wrong input). No Spark."""
 import numpy as np
@@ -8,8 +8,8 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import mli
-from mli.localmatrix import LocalMatrix
-from mli.loglinear import (FEATURE_MAPS, LogLinearClassifierModel, bernoulli_log_linear,
+from mli.linalg.localmatrix import LocalMatrix
+from mli.models.loglinear import (FEATURE_MAPS, LogLinearClassifierModel, bernoulli_log_linear,
                            feature_map, gaussian_log_linear, log_linear_form,
                            multinomial_log_linear)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import mli.cli
-from mli import movielens as mlm
-from mli.movielens import MovieLensError
+import mli.apps.cli
+from mli.apps import movielens as mlm
+from mli.apps.movielens import MovieLensError
 
 from conftest import shared_data
 
@@ -148,7 +148,7 @@ def test_format_detection(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(MovieLensError, match=r"does not exist"):
         mlm.load_movielens(tmp_path / "nope")
-    code = mli.cli.main(["movielens", "--data", str(tmp_path / "nope")])
+    code = mli.apps.cli.main(["movielens", "--data", str(tmp_path / "nope")])
     assert code == 2
 
 
@@ -255,7 +255,7 @@ def test_bad_my_ratings_via_cli(tmp_path, capsys, no_data):
     f = tmp_path / "mine.txt"
     f.write_text("10 5\n99999 3\n")
     data = _write_1m(tmp_path / "d")
-    code = mli.cli.main(["movielens", "--data", str(data), "--my-ratings", str(f)])
+    code = mli.apps.cli.main(["movielens", "--data", str(data), "--my-ratings", str(f)])
     err = capsys.readouterr().err
     assert code == 2
     assert f"{f} line 2: unknown movie id 99999" in err
@@ -264,7 +264,7 @@ def test_bad_my_ratings_via_cli(tmp_path, capsys, no_data):
 
 # ----------------------------------------------------------------------------- splits
 def test_random_split_seeded_and_mine_in_training():
-    from mli.datasets import movielens_like
+    from mli.table.datasets import movielens_like
 
     r = movielens_like(200, 300, 6_000, seed=0)
     mine = pd.DataFrame({"user": [201, 201], "item": [1, 2], "rating": [5.0, 1.0]})
@@ -307,7 +307,7 @@ def test_download_offline_fails_with_url(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLI_CACHE", str(tmp_path))
     monkeypatch.delenv("MLI_MOVIELENS_URL", raising=False)
     # a short timeout keeps the test quick if the network hangs
-    code = mli.cli.main(["movielens", "--download", "--dataset", "1m", "--timeout", "5"])
+    code = mli.apps.cli.main(["movielens", "--download", "--dataset", "1m", "--timeout", "5"])
     err = capsys.readouterr().err
     assert code == 2
     assert "https://files.grouplens.org/datasets/movielens/ml-1m.zip" in err
@@ -319,7 +319,7 @@ def test_download_unreachable_server(tmp_path, monkeypatch, capsys):
     """Deterministic (online or not): a closed local port fails the same way."""
     monkeypatch.setenv("MLI_CACHE", str(tmp_path))
     monkeypatch.setenv("MLI_MOVIELENS_URL", "http://127.0.0.1:9/movielens/")
-    code = mli.cli.main(["movielens", "--download", "--timeout", "5"])
+    code = mli.apps.cli.main(["movielens", "--download", "--timeout", "5"])
     err = capsys.readouterr().err
     assert code == 2
     assert "could not download http://127.0.0.1:9/movielens/ml-100k.zip" in err
@@ -351,7 +351,7 @@ def test_download_from_local_archive(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- CLI plumbing
 def test_help(capsys):
     with pytest.raises(SystemExit) as e:
-        mli.cli.main(["movielens", "--help"])
+        mli.apps.cli.main(["movielens", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
     for flag in ("--data", "--download", "--dataset", "--my-ratings", "--interactive",
@@ -362,7 +362,7 @@ def test_help(capsys):
 
 def test_workflow_plumbing_generated_data(ctx, fake_als, no_data, capsys, tmp_path):
     """No data anywhere: runs on generated data, says so, prints the command to get data."""
-    code = mli.cli.main(["movielens", "--ranks", "4,6", "--regs", "0.1", "--iters", "3",
+    code = mli.apps.cli.main(["movielens", "--ranks", "4,6", "--regs", "0.1", "--iters", "3",
                          "--biases", "on", "--seeds", "1", "--plot", str(tmp_path / "t.png")])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -378,7 +378,7 @@ def test_workflow_plumbing_generated_data(ctx, fake_als, no_data, capsys, tmp_pa
 def test_workflow_plumbing_blend_and_seeds(ctx, fake_als, capsys):
     """--biases both: 2 families in the grid; the final model refits with --seeds seeds."""
     folder = shared_data("movielens-100k")
-    code = mli.cli.main(["movielens", "--data", str(folder), "--ranks", "4", "--regs",
+    code = mli.apps.cli.main(["movielens", "--data", str(folder), "--ranks", "4", "--regs",
                          "0.1,0.2", "--iters", "3", "--seeds", "3", "--jobs", "2"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -401,7 +401,7 @@ def test_interactive_mode(ctx, fake_als, monkeypatch, capsys):
         return next(answers)
 
     monkeypatch.setattr("builtins.input", fake_input)
-    code = mli.cli.main(["movielens", "--data", str(folder), "--interactive", "--ranks", "4",
+    code = mli.apps.cli.main(["movielens", "--data", str(folder), "--interactive", "--ranks", "4",
                          "--regs", "0.1", "--iters", "2"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -420,21 +420,21 @@ def test_interactive_no_ratings(ctx, fake_als, monkeypatch, capsys):
         raise EOFError
 
     monkeypatch.setattr("builtins.input", eof)
-    code = mli.cli.main(["movielens", "--data", str(folder), "--interactive"])
+    code = mli.apps.cli.main(["movielens", "--data", str(folder), "--interactive"])
     assert code == 2
     assert "rated no movies" in capsys.readouterr().err
 
 
 def test_example_ratings_only_for_100k(tmp_path, capsys):
     """The example file holds MovieLens-100K ids: other data sets need your own file."""
-    code = mli.cli.main(["movielens", "--data", str(_write_1m(tmp_path / "ml-1m"))])
+    code = mli.apps.cli.main(["movielens", "--data", str(_write_1m(tmp_path / "ml-1m"))])
     err = capsys.readouterr().err
     assert code == 2 and "MovieLens-100K movie ids" in err and "--my-ratings" in err
 
 
 def test_bad_grid_flags(capsys):
     with pytest.raises(SystemExit) as e:
-        mli.cli.main(["movielens", "--ranks", "a,b"])
+        mli.apps.cli.main(["movielens", "--ranks", "a,b"])
     assert e.value.code == 2
     assert "comma-separated integers" in capsys.readouterr().err
 
@@ -443,7 +443,7 @@ def test_bad_grid_flags(capsys):
 def test_workflow_end_to_end_100k(ctx, capsys, tmp_path):
     """Real ALS on Spark (the session context is reused, not stopped), u1 split."""
     folder = shared_data("movielens-100k")
-    code = mli.cli.main(["movielens", "--data", str(folder), "--my-ratings",
+    code = mli.apps.cli.main(["movielens", "--data", str(folder), "--my-ratings",
                          str(mlm.EXAMPLE_RATINGS), "--split", "u1", "--ranks", "8",
                          "--regs", "0.05,0.1", "--iters", "5", "--biases", "on", "--seeds",
                          "1", "--plot",

@@ -8,7 +8,7 @@ from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 import mli
 from _real_data import mnist, sms_spam
 from mli.algorithms import NaiveBayes
-from mli.datasets import class_counts
+from mli.table.datasets import class_counts
 
 SKLEARN = {"multinomial": lambda s: MultinomialNB(alpha=s),
            "bernoulli": lambda s: BernoulliNB(alpha=s),
@@ -65,9 +65,9 @@ def test_fit_is_one_pass(counts):
 def test_fit_on_fresh_arrays_is_one_job_over_the_driver_written_blocks(ctx):
     """from_numpy's blocks (local mode) are already files: the one pass runs over them,
     without building an RDD of the data (the slow path) and without a write job."""
-    from mli.onepass import one_pass
+    from mli.engine.onepass import one_pass
     from mli.optimize import LocalBlocks
-    from mli.stats import grouped_moments, merge_grouped
+    from mli.stats.moments import grouped_moments, merge_grouped
 
     rng = np.random.default_rng(5)
     X, y = rng.poisson(2.0, size=(300, 4)).astype(float), (np.arange(300) % 2).astype(float)

@@ -21,8 +21,8 @@ from mli.optimize.lbfgs import LBFGSState, two_loop, update_history
 
 def make_blocks(ctx, X, y, n_parts):
     """A BlockRDD with ``n_parts`` (X, y) bundles (one element per partition)."""
-    from mli.blocks import BlockRDD
-    from mli.localmatrix import LocalMatrix
+    from mli.engine.blocks import BlockRDD
+    from mli.linalg.localmatrix import LocalMatrix
 
     bounds = np.linspace(0, X.shape[0], n_parts + 1).astype(int)
     bundles = [(LocalMatrix(X[a:b]), np.ascontiguousarray(y[a:b], dtype=np.float64))

@@ -1,4 +1,4 @@
-"""Recycled block memory (mli.pagepool): released stores' array files are rewritten by the
+"""Recycled block memory (mli.engine.pagepool): released stores' array files are rewritten by the
 next stores, never read as another block's data, bounded in size and age."""
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from pyspark import cloudpickle
 
-from mli import LocalMatrix, MLTable, pagepool
-from mli.blocks import BlockRDD, _open, load_bundle, save_bundle
+from mli import LocalMatrix, MLTable
+from mli.engine import pagepool
+from mli.engine.blocks import BlockRDD, open_block, load_bundle, save_bundle
 from mli.errors import BlockMissingError
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -94,7 +95,7 @@ def test_a_released_block_reads_as_missing_not_as_the_next_blocks_data(pool, tmp
     old = np.full((MB // 8, 2), 7.0)
     d = _store_dir(str(tmp_path), "s1", [old])
     path = os.path.join(d, "p00000")
-    np.testing.assert_array_equal(_open(path), old)  # a cached map of the old block
+    np.testing.assert_array_equal(open_block(path), old)  # a cached map of the old block
     pool.release(d)
     d2 = _store_dir(str(tmp_path), "s2", [])  # the next store takes the old block's pages
     os.makedirs(os.path.join(d2, "p00000"))
@@ -102,7 +103,7 @@ def test_a_released_block_reads_as_missing_not_as_the_next_blocks_data(pool, tmp
     pool.write_array(os.path.join(d2, "p00000", "a0.npy"), new)
     assert pool.pooled_bytes() == 0
     with pytest.raises(BlockMissingError):
-        _open(path)
+        open_block(path)
 
 
 def test_tables_rewrite_released_tables_pages_and_stay_correct(ctx, pool):
@@ -143,7 +144,7 @@ def _rows(bundle):
 
 
 def _live():
-    from mli.blocks import _LIVE
+    from mli.engine.blocks import _LIVE
 
     return _LIVE
 

@@ -1,4 +1,4 @@
-"""Declared hyperparameter constraints (mli.params): pure Python, no Spark."""
+"""Declared hyperparameter constraints (mli.core.params): pure Python, no Spark."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mli.params import (Interval, Options, describe, invalid_values, is_satisfied,
+from mli.core.params import (Interval, Options, describe, invalid_values, is_satisfied,
                         validate_param, validate_params)
 
 
@@ -193,7 +193,7 @@ def test_interval_int_property(x):
 
 def _declared():
     from mli import Algorithm
-    from mli.params import Param
+    from mli.core.params import Param
 
     class Base(Algorithm):
         _abstract = True
@@ -236,7 +236,7 @@ def test_param_declarations_generate_init_signature_and_constraints():
 
 def test_param_declarations_reject_wrong_calls_and_mixed_styles():
     from mli import Algorithm
-    from mli.params import Param
+    from mli.core.params import Param
 
     _, Child = _declared()
     with pytest.raises(TypeError, match=r"Child\(k, \*, reg=0.0.*\): missing a required "

@@ -1,4 +1,4 @@
-"""Model persistence (mli.persist) and the file-system layer (mli.fs)."""
+"""Model persistence (mli.core.persist) and the file-system layer (mli.engine.fs)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import mli
-from mli import fs, persist
-from mli.base import Model
+from mli.engine import fs
+from mli.core import persist, registry
+from mli.core.base import Model
 from mli.errors import ModelFormatError
 
 
@@ -433,13 +434,78 @@ def test_registry_bad_name():
 def test_default_registry_key_is_module_qualname():
     class Local(Model):
         pass
-    assert persist.registry_key(Local) == f"{__name__}.{Local.__qualname__}"
-    assert persist.registered_model_classes()[persist.registry_key(Local)] is Local
+    assert registry.key_of(Local) == f"{__name__}.{Local.__qualname__}"
+    assert registry.registered("model")[registry.key_of(Local)] is Local
 
 
 def test_get_model_class_unknown():
     with pytest.raises(ModelFormatError, match="unknown model class 'no.Such'"):
         persist.get_model_class("no.Such")
+
+
+def test_one_registry_holds_algorithms_models_and_stages():
+    from mli.algorithms import LogisticRegression, LogisticRegressionModel
+    from mli.featurize import HashingTF, TFIDF
+
+    assert registry.lookup("model", "mli.LogisticRegressionModel") is LogisticRegressionModel
+    assert registry.lookup("algorithm", registry.key_of(LogisticRegression)) is LogisticRegression
+    assert registry.lookup("transformer", registry.key_of(HashingTF)) is HashingTF
+    assert registry.lookup("estimator", registry.key_of(TFIDF)) is TFIDF
+    assert registry.lookup("model", "no.Such") is None
+
+
+def test_registry_loads_the_providers_on_a_miss(monkeypatch):
+    # a miss calls each entry point of the mli.registry group once
+    calls = []
+
+    class EntryPoint:
+        name, value = "fake", "fake:provider"
+
+        def load(self):
+            return lambda: calls.append(1)
+
+    monkeypatch.setattr(registry, "_providers_loaded", False)
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [EntryPoint()]
+                        if group == registry.ENTRY_POINT_GROUP else [])
+    assert registry.lookup("model", "no.Such") is None
+    assert registry.lookup("model", "no.Such.Again") is None
+    assert calls == [1]
+
+
+def test_a_failing_provider_is_logged_and_skipped(monkeypatch, caplog):
+    class Broken:
+        name, value = "broken", "broken:provider"
+
+        def load(self):
+            raise ImportError("no module named broken")
+
+    monkeypatch.setattr(registry, "_providers_loaded", False)
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [Broken()])
+    with caplog.at_level(logging.WARNING, logger="mli"):
+        assert registry.lookup("model", "no.Such") is None
+    assert "provider 'broken' (broken:provider) failed: no module named broken" in caplog.text
+
+
+def test_forget_module_unregisters_its_classes():
+    def make():
+        class Forgettable(Model):
+            _registry_name = "tests.Forgettable"
+        return Forgettable
+
+    cls = make()
+    assert registry.lookup("model", "tests.Forgettable") is cls
+    assert registry.forget_module(__name__).count("tests.Forgettable") == 1
+    assert registry.registered("model").get("tests.Forgettable") is None
+    assert registry.lookup("model", "tests.PersistDummyModel") is None  # this module's, too
+    registry.register(PersistDummyModel, "model")  # (the other tests of this module use it)
+    registry.register(OtherDummyModel, "model")
+
+
+def test_registry_wrong_input():
+    with pytest.raises(ValueError, match="kind must be one of .* got 'modell'"):
+        registry.lookup("modell", "x")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        registry.register(int, "plugin")
 
 
 # ----------------------------------------------------------------------------- values

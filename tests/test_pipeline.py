@@ -15,7 +15,7 @@ from mli.featurize.text import (TFIDF, CountVectorizer, HashingTF, NGrams, Norma
                                 StopWords, Tokenizer)
 from mli.pipeline import (Batches, Estimator, Pipeline, PipelineModel, Stages, Transformer,
                           record_error)
-from mli.testing import check_algorithm
+from mli.core.conformance import check_algorithm
 
 SPAM = ["free prize win now", "win cash prize txt now", "txt win free entry",
         "urgent claim your free prize", "call now to win cash"]

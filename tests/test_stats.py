@@ -1,4 +1,4 @@
-"""mli.stats.class_moments: per-class moments of labeled blocks in one pass, against numpy,
+"""mli.stats.moments.class_moments: per-class moments of labeled blocks in one pass, against numpy,
 across partitionings, with a statistics map; bad input."""
 import sys
 
@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from pyspark import cloudpickle
 
-from mli.stats import class_moments
-from mli.table import as_labeled
+from mli.stats.moments import class_moments
+from mli.table.mltable import as_labeled
 
 # Spark's Python workers cannot import this test module: ship its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -82,7 +82,7 @@ def test_grouped_moments_dense_equal_per_class_numpy_and_the_sparse_path():
     means and centered sums of squares as numpy per class (stable under a large offset)."""
     import scipy.sparse as sp
 
-    from mli.stats import grouped_moments, _CHUNK
+    from mli.stats.moments import grouped_moments, _CHUNK
 
     rng = np.random.default_rng(7)
     n = 2 * _CHUNK + 123  # several chunks, a partial last one
@@ -109,7 +109,7 @@ def test_grouped_moments_dense_equal_per_class_numpy_and_the_sparse_path():
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "float32", "one class", "one row"])
 def test_grouped_dense_kernel_equals_its_numpy_reference(layout):
     """The numba kernel of grouped_moments' dense path against the plain numpy reference."""
-    from mli.stats import _grouped_dense_numpy, grouped_moments
+    from mli.stats.moments import _grouped_dense_numpy, grouped_moments
 
     rng = np.random.default_rng(3)
     X = 100.0 + rng.standard_normal((3000, 7)) * np.arange(1, 8)
@@ -136,7 +136,7 @@ def test_grouped_dense_kernel_equals_its_numpy_reference(layout):
 def test_grouped_csr_kernel_equals_moments_of_each_class(dtype):
     """The sparse path of grouped_moments (a numba kernel) against its reference: moments()
     of each class's rows (unsorted and duplicate-free CSR, empty rows, a float32 block)."""
-    from mli.stats import grouped_moments, moments
+    from mli.stats.moments import grouped_moments, moments
 
     rng = np.random.default_rng(11)
     A = sp.random(500, 40, density=0.1, format="csr", random_state=4, dtype=dtype)

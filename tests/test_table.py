@@ -1,4 +1,4 @@
-"""MLTable (mli.table): construction, row and block operations, conversions, the labeled
+"""MLTable (mli.table.mltable): construction, row and block operations, conversions, the labeled
 view and input validation -- checked against plain Python / numpy / pandas, with identical
 results for 1, 2 and 7 partitions."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pyspark import cloudpickle
 from _spark_probe import spark_jobs
 from mli import LocalMatrix, MLTable
 from mli.errors import TaskError
-from mli.table import LabeledData, as_labeled, as_matrix
+from mli.table.mltable import LabeledData, as_labeled, as_matrix
 
 # Spark's Python workers cannot import this test module: ship its classes/functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -134,7 +134,7 @@ def test_from_rows_and_from_data_dispatch(ctx):
     assert d.columns == ("p", "q") and d.is_numeric
     np.testing.assert_array_equal(d.to_numpy(), [[1, 3], [2, 4]])
     assert MLTable.from_data(t) is t
-    assert ctx.table(np.ones((2, 2))).num_rows == 2
+    assert MLTable.from_data(np.ones((2, 2)), ctx=ctx).num_rows == 2
     assert MLTable.from_data(sp.eye(3, format="csr"), ctx=ctx).is_numeric
 
 

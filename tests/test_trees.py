@@ -12,8 +12,8 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import mli
 from mli.algorithms import DecisionTree, DecisionTreeModel, RandomForest, RandomForestModel
-from mli.algorithms import tree_kernels as K
-from mli.trees import bin_thresholds
+from mli.models import tree_kernels as K
+from mli.models.trees import bin_thresholds
 
 from conftest import shared_data
 
@@ -238,8 +238,8 @@ def test_distributed_growth_equals_driver_growth(ctx, monkeypatch):
     for 1 and 4 partitions, and no binned files left behind."""
     import os
 
-    import mli.trees as T
-    from mli.blocks import _root_dir
+    import mli.models.trees as T
+    from mli.engine.blocks import root_dir
 
     rng = np.random.default_rng(3)
     X = rng.standard_normal((2000, 6))
@@ -269,7 +269,7 @@ def test_distributed_growth_equals_driver_growth(ctx, monkeypatch):
             np.testing.assert_allclose(m.value, ref.value, rtol=1e-12)
             if est.task == "classification":
                 np.testing.assert_array_equal(m.value, ref.value)
-    assert not [f for f in os.listdir(_root_dir()) if f.startswith("tree-")]
+    assert not [f for f in os.listdir(root_dir()) if f.startswith("tree-")]
 
 
 def test_sparse_and_float32_input_give_the_dense_model(ctx, continuous):

@@ -7,7 +7,7 @@ pure functions and explicit state in the style of optax:
 * losses: :class:`LogisticLoss`, :class:`MultinomialLogisticLoss`, :class:`HingeLoss`,
   :class:`SquaredLoss` (``value_grad(X, y, w, b)`` over one block, plain numpy);
 * :class:`Objective`: mean loss + ``reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``
-  over a :class:`~mli.blocks.BlockRDD` of ``(X, y)`` bundles; one pass per evaluation;
+  over a :class:`~mli.engine.blocks.BlockRDD` of ``(X, y)`` bundles; one pass per evaluation;
 * optimizers, each ``Optimizer(**hyperparameters).minimize(objective, theta0, callback)``:
   :class:`Newton` (smooth, narrow: the Hessian in the same pass), :class:`LBFGS` (smooth), :class:`OWLQN` (L1 / elastic net), :class:`GradientDescent`
   (full batch, proximal for L1), :class:`ProximalGradient` (FISTA), :class:`ParallelSGD`
@@ -27,18 +27,18 @@ import logging
 
 import numpy as np
 
-from .. import gang
-from .base import (Callback, OptimizeResult, Optimizer, check_callback, check_float,
+from mli.engine import gang
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, check_callback, check_float,
                    check_int)
-from .cocoa import CoCoA
-from .gd import GradientDescent
-from .lbfgs import LBFGS, LBFGSState, two_loop, update_history
-from .newton import Newton
-from .losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
-from .objective import Preconditioned, LocalBlocks, Objective
-from .owlqn import OWLQN
-from .proximal import ProximalGradient
-from .sgd import ParallelSGD
+from mli.optimize.cocoa import CoCoA
+from mli.optimize.gd import GradientDescent
+from mli.optimize.lbfgs import LBFGS, LBFGSState, two_loop, update_history
+from mli.optimize.newton import Newton
+from mli.optimize.losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
+from mli.optimize.objective import Preconditioned, LocalBlocks, Objective
+from mli.optimize.owlqn import OWLQN
+from mli.optimize.proximal import ProximalGradient
+from mli.optimize.sgd import ParallelSGD
 
 __all__ = [
     "Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
@@ -108,7 +108,7 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
         With an extra attribute ``objective`` (to ``unpack`` the solution).
     """
     check_callback(callback)
-    # local mode: every iteration in one Spark job (mli.gang), the callback on the driver
+    # local mode: every iteration in one Spark job (mli.engine.gang), the callback on the driver
     result = gang.execute(blocks, _minimize, loss, reg=reg, l1_ratio=l1_ratio,
                           fit_intercept=fit_intercept, method=method, max_iter=max_iter, tol=tol,
                           n_features=n_features, theta0=theta0, precondition=precondition,

@@ -32,10 +32,10 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    soft_threshold)
-from .losses import HingeLoss, LogisticLoss, SquaredLoss
-from .objective import pack, xy_bundle
+from mli.optimize.losses import HingeLoss, LogisticLoss, SquaredLoss
+from mli.optimize.objective import pack, xy_bundle
 
 __all__ = ["CoCoA", "sdca_local", "LOSS_KINDS"]
 
@@ -76,7 +76,7 @@ def sdca_local(index, bundle, alphas, loss, kind, v, bias, sb, l1, l2, n, sigma,
     w = w0.copy()
     rng = np.random.default_rng([int(seed), int(rnd), int(index)])
     l2n = 1.0 / (l2 * n)
-    from .cocoa_kernels import sdca_csr, sdca_dense
+    from mli.optimize.cocoa_kernels import sdca_csr, sdca_dense
 
     order = rng.permuted(np.tile(np.arange(len(y)), (epochs, 1)), axis=1).ravel()
     if sp.issparse(A):

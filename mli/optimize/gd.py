@@ -11,7 +11,7 @@ It is :class:`~mli.optimize.ProximalGradient` without momentum (ISTA); one imple
 """
 from __future__ import annotations
 
-from .proximal import ProximalGradient
+from mli.optimize.proximal import ProximalGradient
 
 __all__ = ["GradientDescent"]
 

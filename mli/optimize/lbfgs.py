@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    initial_theta, stop_reason)
-from .linesearch import wolfe_line_search
+from mli.optimize.linesearch import wolfe_line_search
 
 __all__ = ["LBFGS", "LBFGSState", "two_loop", "update_history"]
 

@@ -221,7 +221,7 @@ class MultinomialLogisticLoss(Loss):
     name = "multinomial"
 
     def __init__(self, n_classes: int):
-        from .base import check_int
+        from mli.optimize.base import check_int
 
         self.n_classes = check_int("n_classes", n_classes, 2)
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    initial_theta, stop_reason)
 
 __all__ = ["Newton", "newton_direction"]

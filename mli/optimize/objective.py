@@ -24,8 +24,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .base import check_float, check_int
-from .losses import Loss, as_array
+from mli.engine.blocks import tree_add
+from mli.engine.collective import tree_reduce
+from mli.optimize.base import check_float, check_int
+from mli.optimize.losses import Loss, as_array
 
 __all__ = ["Objective", "Preconditioned", "LocalBlocks", "unpack", "pack", "theta_size",
            "xy_bundle"]
@@ -135,7 +137,7 @@ def _column_sums_kernel(bundle):
 
 
 class LocalBlocks:
-    """Driver-side stand-in for a :class:`~mli.blocks.BlockRDD`: a list of ``(X, y)`` bundles.
+    """Driver-side stand-in for a :class:`~mli.engine.blocks.BlockRDD`: a list of ``(X, y)`` bundles.
 
     Implements the part of the BlockRDD interface the optimizers use (``map_reduce``,
     ``map_collect``, ``num_rows``, ``partition_rows``, ``num_partitions``), running
@@ -168,10 +170,8 @@ class LocalBlocks:
 
     def map_reduce(self, fn: Callable, *args, combine: Callable | None = None,
                    with_index: bool = False):
-        from ..blocks import _tree_reduce, tree_add
-
-        return _tree_reduce(self.map_collect(fn, *args, with_index=with_index),
-                            combine or tree_add)
+        return tree_reduce(self.map_collect(fn, *args, with_index=with_index),
+                           combine or tree_add)
 
 
 # ---------------------------------------------------------------------------- objective

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
-from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    initial_theta, pseudo_gradient, stop_reason)
-from .lbfgs import LBFGSState, two_loop, update_history
+from mli.optimize.lbfgs import LBFGSState, two_loop, update_history
 
 __all__ = ["OWLQN", "project_orthant"]
 

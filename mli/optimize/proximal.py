@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    initial_theta, stop_reason, soft_threshold)
 
 __all__ = ["ProximalGradient"]

@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from .base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    initial_theta, soft_threshold)
-from .objective import pack, unpack, xy_bundle
+from mli.optimize.objective import pack, unpack, xy_bundle
 
 __all__ = ["ParallelSGD", "sgd_partition"]
 

@@ -160,16 +160,24 @@ def readers(spark, url):
 
 @check
 def conformance_of_every_algorithm(spark, url):
-    """mli.testing's conformance check (fit, predict, save/load, partition invariance,
-    wrong input) of every registered algorithm, over Connect."""
-    from mli.testing import check_registered, registered_algorithms
+    """mli.core.conformance's checks (fit, predict, save/load, partition invariance, wrong
+    input) of every registered algorithm, over Connect, on the test suite's cases."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from conformance_cases import CASES, all_cases
 
+    from mli.core.conformance import CHECKS, registered_algorithms
+
+    missing = sorted({c.__name__ for c in registered_algorithms()
+                      if c.__module__.startswith("mli.")} - set(CASES))
+    assert not missing, f"no conformance case for {missing}"
     failed = []
-    for cls in registered_algorithms():
-        try:
-            check_registered(cls)
-        except Exception as exc:  # noqa: BLE001 - collected, reported together
-            failed.append(f"{cls.__name__}: {type(exc).__name__}: {str(exc)[:300]}")
+    for case in all_cases():
+        for check_fn in CHECKS:
+            try:
+                check_fn(case)
+            except Exception as exc:  # noqa: BLE001 - collected, reported together
+                failed.append(f"{case.name} {check_fn.__name__}: {type(exc).__name__}: "
+                              f"{str(exc)[:300]}")
     assert not failed, " || ".join(failed)
 
 
@@ -265,9 +273,9 @@ def _block_dirs(_batches):
 
     import pyarrow as pa
 
-    from mli.blocks import _root_dir
+    from mli.engine.blocks import root_dir
 
-    root = _root_dir()
+    root = root_dir()
     names = sorted(os.listdir(root)) if os.path.isdir(root) else []
     yield pa.RecordBatch.from_pydict({"name": names}, schema=pa.schema([("name", pa.string())]))
 
@@ -320,9 +328,9 @@ def a_remote_context_removes_its_blocks_when_it_stops(spark, url):
 
 
 def _root(index, bundle):
-    from mli.blocks import _root_dir
+    from mli.engine.blocks import root_dir
 
-    return _root_dir()
+    return root_dir()
 
 
 def main():

@@ -49,9 +49,9 @@ def column_sums(bundle):
 def _block_dirs(_batches):
     import pyarrow as pa
 
-    from mli.blocks import _root_dir
+    from mli.engine.blocks import root_dir
 
-    root = _root_dir()
+    root = root_dir()
     names = sorted(os.listdir(root)) if os.path.isdir(root) else []
     yield pa.RecordBatch.from_pydict({"name": names}, schema=pa.schema([("name", pa.string())]))
 
@@ -68,7 +68,7 @@ def one_block(X) -> str:
     slot: Spark places barrier tasks, and a gang of one might land on the host without the
     block) and the passes' result; then whether the block's files were on an executor, and
     whether they still are after the table was collected and another gang run ran."""
-    from mli import gang
+    from mli.engine import gang
 
     ctx = mli.get_context()
     t = mli.MLTable.from_numpy(X[:64], num_partitions=1)
@@ -119,7 +119,7 @@ def main():
     only = [a for a in sys.argv[2:] if not a.startswith("--")]
     kill = "--kill-executor-mid-fit" in sys.argv
     if "--unreachable-driver" in sys.argv:
-        from mli import gang
+        from mli.engine import gang
 
         where = gang._driver_host
         gang._driver_host = lambda ctx: (where(ctx)[0], "127.0.0.99")

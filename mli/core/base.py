@@ -1,0 +1,580 @@
+"""The Algorithm / Model layer (scikit-learn's estimator conventions, on Spark).
+
+An :class:`Algorithm` holds hyperparameters only; :meth:`Algorithm.fit` returns a new,
+immutable :class:`Model` holding the learned state. Writing an algorithm::
+
+    import numpy as np
+    import mli
+    from mli.core.params import Interval, Param
+
+    class Ridge(mli.Algorithm):
+        reg = Param(1.0, Interval(float, 0, None, closed="left"))  # default, constraint
+
+        def _fit(self, data):                  # data: mli.table.mltable.LabeledData
+            d = data.num_features
+            xtx, xty = data.blocks.map_reduce(_gram)   # one pass over the resident blocks
+            coef = np.linalg.solve(xtx + self.reg * np.eye(d), xty)
+            return RidgeModel(coef)
+
+    class RidgeModel(mli.Model):
+        _arrays = ("coef_",)                   # saved as .npy
+        _registry_name = "example.RidgeModel"  # stable key in saved models
+
+        def __init__(self, coef):
+            self.coef_ = np.asarray(coef, dtype=np.float64)
+            super().__init__(n_features=self.coef_.shape[0])
+
+        def _predict_block(self, X):           # X: mli.LocalMatrix
+            return np.asarray(X.array @ self.coef_).ravel()
+
+``model.predict`` then accepts numpy/scipy arrays, pandas DataFrames, MLTables and Spark
+DataFrames and returns the same kind (see :meth:`Model._apply`).
+"""
+from __future__ import annotations
+
+import abc
+import functools
+import logging
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from mli.core import persist, registry
+from mli.core.estimator import BaseEstimator, clone_value
+from mli.core.params import validate_params
+
+__all__ = ["Algorithm", "Model", "load"]
+
+log = logging.getLogger(__name__)
+
+
+class Algorithm(BaseEstimator, abc.ABC):
+    """Base class of learning algorithms (scikit-learn's estimator conventions).
+
+    Subclasses
+
+    * declare every hyperparameter in the class body as ``name = Param(default, constraint)``
+      (:class:`mli.core.params.Param`): the generated ``__init__`` stores each one unchanged under
+      its name, and :meth:`fit` checks the constraints (or, equivalently, write an
+      ``__init__`` that stores its keyword arguments and a ``_constraints`` dict);
+    * implement ``_fit(data: LabeledData, **fit_kwargs) -> Model``;
+    * pass the conformance checks (:mod:`mli.core.conformance`) on small data of their own.
+
+    Examples
+    --------
+    >>> from mli.algorithms import LogisticRegression          # doctest: +SKIP
+    >>> est = LogisticRegression(reg=0.1)
+    >>> est.get_params()["reg"]
+    0.1
+    >>> est.set_params(reg=0.5).clone()
+    LogisticRegression(reg=0.5)
+    >>> model = est.fit(X, y)
+    >>> model.predict(X[:3])
+    array([0., 1., 1.])
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        registry.register(cls, "algorithm")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Any, y: Any = None, *, label: str | None = None,
+            **fit_kwargs: Any) -> "Model":
+        """Train on ``data`` and return a new :class:`Model` (this object is not changed).
+
+        Parameters
+        ----------
+        data : ndarray, scipy sparse matrix, MLTable, pandas or Spark DataFrame
+            The features (and, for tables, the label column named by ``label``).
+        y : array-like, optional
+            Labels, with array input.
+        label : str, optional
+            The label column, with table input.
+        **fit_kwargs
+            Passed to the algorithm's ``_fit`` (e.g. warm-start state).
+
+        Returns
+        -------
+        Model
+            With ``model.params`` a copy of :meth:`get_params`.
+
+        Raises
+        ------
+        ValueError
+            Invalid hyperparameters (``Invalid value for parameter ...``) or bad input
+            (NaN/inf, missing label, empty data, non-numeric features).
+        """
+        validate_params(self)
+        before = self.get_params()
+        from mli.table.mltable import as_labeled
+
+        from mli.table.mltable import LabeledData, MLTable
+
+        labeled = as_labeled(data, y, label=label, ctx=getattr(self, "ctx", None))
+        # data converted from arrays/DataFrames for this fit only: release its resident
+        # blocks afterwards (an MLTable keeps its own until the user unpersists it)
+        temporary = not isinstance(data, (MLTable, LabeledData))
+        try:
+            model = self._fit(labeled, **fit_kwargs)
+        finally:
+            if temporary:
+                labeled.release()
+        after = self.get_params()
+        changed = [k for k in before if after.get(k) is not before[k]]
+        if changed:
+            raise RuntimeError(f"{type(self).__name__}._fit changed hyperparameter(s) {changed}; "
+                               "fit must leave the estimator's parameters untouched")
+        if not isinstance(model, Model):
+            raise TypeError(f"{type(self).__name__}._fit must return an mli Model, got "
+                            f"{type(model).__name__}")
+        if model.n_features != labeled.num_features:
+            raise RuntimeError(f"{type(model).__name__} reports n_features={model.n_features} "
+                               f"but was fitted on {labeled.num_features} features")
+        model._set_fit_info({k: clone_value(v) for k, v in before.items()},
+                            labeled.feature_names)
+        return model
+
+    @abc.abstractmethod
+    def _fit(self, data: Any, **fit_kwargs: Any) -> "Model":
+        """Train on ``data`` (:class:`mli.table.mltable.LabeledData`) and return a Model."""
+
+
+# ============================================================================ Model
+
+
+class _ModelMeta(abc.ABCMeta):
+    """Freezes a model once its outermost ``__init__`` has returned."""
+
+    def __call__(cls, *args: Any, **kwargs: Any):
+        obj = super().__call__(*args, **kwargs)
+        obj._freeze()
+        return obj
+
+
+def _declared(cls: type, attr: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for name in klass.__dict__.get(attr, ()):
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+class Model(metaclass=_ModelMeta):
+    """Base class of fitted models: immutable learned state plus prediction.
+
+    Subclasses
+
+    * set their learned state in ``__init__`` and call ``super().__init__(n_features=d)``;
+      after ``__init__`` returns the model is frozen (assignment raises AttributeError);
+    * implement ``_predict_block(X: LocalMatrix) -> ndarray`` (1-D, one value per row);
+      extra outputs are one line each with :meth:`_apply`, e.g.::
+
+          def predict_proba(self, data):
+              return self._apply(data, self._proba_block, ["p0", "p1"])
+
+    * declare what :meth:`save` stores: ``_arrays`` (numpy arrays or None) and
+      ``_attributes`` (JSON values); ``n_features`` and ``feature_names`` are always saved.
+      Set ``_registry_name`` to a stable key (default ``"module.qualname"``).
+    * if ``__init__`` derives extra state, override ``_post_load`` (called after
+      :func:`load` restored the declared state, before freezing).
+
+    Attributes
+    ----------
+    n_features : int
+        Number of input features.
+    feature_names : tuple of str or None
+        Names of the training columns (used to pick columns from tables/DataFrames).
+    params : dict
+        The hyperparameters of the algorithm that produced the model.
+    """
+
+    _arrays: ClassVar[tuple[str, ...]] = ()
+    _attributes: ClassVar[tuple[str, ...]] = ("n_features", "feature_names")
+    #: the output :func:`mli.core.conformance.check_algorithm` compares ("predict" or "transform")
+    _primary_output: ClassVar[str] = "predict"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in ("_arrays", "_attributes"):
+            val = cls.__dict__.get(attr)
+            if val is not None and (isinstance(val, str) or not all(isinstance(v, str)
+                                                                    for v in val)):
+                raise TypeError(f"{cls.__name__}.{attr} must be a tuple of attribute names")
+        both = set(_declared(cls, "_arrays")) & set(_declared(cls, "_attributes"))
+        if both:
+            raise TypeError(f"{cls.__name__}: {sorted(both)} declared both in _arrays and "
+                            "_attributes")
+        registry.register(cls, "model")
+
+    def __init__(self, *, n_features: int, feature_names: Sequence[str] | None = None):
+        if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) \
+                or n_features < 0:
+            raise ValueError(f"n_features must be a non-negative int, got {n_features!r}")
+        self.n_features = int(n_features)
+        self.feature_names = None if feature_names is None else tuple(str(f)
+                                                                      for f in feature_names)
+        if self.feature_names is not None and len(self.feature_names) != self.n_features:
+            raise ValueError(f"got {len(self.feature_names)} feature names for "
+                             f"{self.n_features} features")
+        if "params" not in self.__dict__:
+            self.params = {}
+
+    # ------------------------------------------------------------------ immutability
+    def _freeze(self) -> None:
+        d = self.__dict__
+        if "n_features" not in d:
+            raise TypeError(f"{type(self).__name__}.__init__ must call "
+                            "super().__init__(n_features=...)")
+        d.setdefault("params", {})
+        d.setdefault("feature_names", None)
+        for name in _declared(type(self), "_arrays"):
+            arr = d.get(name)
+            if isinstance(arr, np.ndarray) and arr.flags.writeable:
+                view = arr.view()
+                view.flags.writeable = False
+                d[name] = view
+        d["_frozen"] = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen"):
+            raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r} "
+                                 "(models are frozen after construction; fit a new model)")
+        object.__setattr__(self, name, value)
+
+    def __setstate__(self, state: dict) -> None:
+        # unpickling/copying: restore the state, then re-freeze (arrays read-only again)
+        self.__dict__.update(state)
+        if state.get("_frozen"):
+            self.__dict__["_frozen"] = False
+            self._freeze()
+
+    def __delattr__(self, name: str) -> None:
+        if self.__dict__.get("_frozen"):
+            raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+        object.__delattr__(self, name)
+
+    def _set_fit_info(self, params: dict[str, Any], feature_names: Sequence[str] | None) -> None:
+        """Record the producing algorithm's params (and feature names) on a fresh model."""
+        d = self.__dict__
+        d["params"] = dict(params)
+        if d.get("feature_names") is None and feature_names is not None \
+                and len(feature_names) == self.n_features:
+            d["feature_names"] = tuple(str(f) for f in feature_names)
+
+    # ------------------------------------------------------------------ persistence
+    @classmethod
+    def _saved_arrays(cls) -> tuple[str, ...]:
+        return _declared(cls, "_arrays")
+
+    @classmethod
+    def _saved_attributes(cls) -> tuple[str, ...]:
+        return _declared(cls, "_attributes")
+
+    @classmethod
+    def _from_state(cls, state: Mapping[str, Any], *, params: Mapping[str, Any]) -> "Model":
+        """Rebuild a model from saved state (no ``__init__`` call, no code from the file)."""
+        obj = cls.__new__(cls)
+        d = obj.__dict__
+        for name, value in state.items():
+            d[name] = value
+        if d.get("feature_names") is not None:
+            d["feature_names"] = tuple(str(f) for f in d["feature_names"])
+        n = d.get("n_features")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n_features must be a non-negative int, got {n!r}")
+        d["params"] = dict(params)
+        obj._post_load()
+        obj._freeze()
+        return obj
+
+    def _post_load(self) -> None:
+        """Hook: derive extra state after :func:`load` (before the model is frozen)."""
+
+    def save(self, path: str, overwrite: bool = False) -> None:
+        """Save to a directory (local path, ``file://`` or a Hadoop URI such as ``hdfs://``).
+
+        Parameters
+        ----------
+        path : str
+        overwrite : bool, default False
+            Replace an existing saved model; otherwise an existing path raises
+            :class:`FileExistsError`.
+
+        Examples
+        --------
+        >>> model.save("/tmp/lr-model")              # doctest: +SKIP
+        >>> mli.load("/tmp/lr-model").predict(X)     # doctest: +SKIP
+        """
+        persist.save_model(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str) -> "Model":
+        """Load a saved model, checking that it is an instance of ``cls``."""
+        model = persist.load_model(path)
+        if not isinstance(model, cls):
+            from mli.errors import ModelFormatError
+
+            raise ModelFormatError(f"{path} holds a {type(model).__name__}, not a "
+                                   f"{cls.__name__}")
+        return model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_features={self.n_features})"
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, data: Any):
+        """Predict for every row of ``data``; the result has the input's kind.
+
+        numpy/scipy/LocalMatrix -> 1-D ndarray; pandas DataFrame -> Series (same index);
+        MLTable -> MLTable with one column ``"prediction"``; Spark DataFrame -> Spark DataFrame.
+
+        Raises
+        ------
+        ValueError
+            Input not 2-D, non-numeric, not finite, or with a different number of features
+            than the model was fitted with.
+        """
+        return self._apply(data, self._predict_block, "prediction")
+
+    def _predict_block(self, X: Any) -> np.ndarray:
+        """Predictions for one block ``X`` (:class:`mli.LocalMatrix`) -> 1-D ndarray."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement predict")
+
+    def _apply(self, data: Any, fn: Callable, name: str | Sequence[str]):
+        """Apply a per-block function to any supported input and return the input's kind.
+
+        Parameters
+        ----------
+        data : ndarray, scipy sparse, LocalMatrix, pandas DataFrame, MLTable, Spark DataFrame
+        fn : callable
+            ``fn(X: LocalMatrix) -> ndarray`` (picklable, e.g. a bound method of the model).
+        name : str or sequence of str
+            A str: ``fn`` returns one value per row (1-D output, Series, one column).
+            A list of names: ``fn`` returns a 2-D array with that many columns (DataFrame
+            / table columns).
+        """
+        single = isinstance(name, str)
+        names = [name] if single else [str(n) for n in name]
+        if not names:
+            raise ValueError("_apply needs at least one output name")
+        mod = type(data).__module__
+        from mli.table.mltable import MLTable
+
+        if isinstance(data, MLTable):
+            return self._apply_table(data, fn, names, single)
+        if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
+            return self._apply_frame(data, fn, names, single)
+        if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+            table = MLTable.from_data(data)
+            return self._apply_table(table, fn, names, single).to_spark()
+        if mod.startswith("pandas"):
+            return self._apply_pandas(data, fn, names, single)
+        X = self._check_local(data)
+        return _apply_block(fn, self.n_features, len(names), single, type(self).__name__,
+                            _to_localmatrix(X))
+
+    # -- input kinds
+    def _mismatch(self, n_cols: int, what: str = "X") -> ValueError:
+        return ValueError(f"{what} has {n_cols} features, but {type(self).__name__} was fitted "
+                          f"with {self.n_features} features")
+
+    def _feature_columns(self, columns: Sequence[str]) -> list[str] | None:
+        """Training feature names if all present in ``columns``; None: use columns by position."""
+        names = self.feature_names
+        cols = [str(c) for c in columns]
+        if names is not None and len(set(names)) == len(names) and set(names) <= set(cols):
+            return list(names)
+        if len(cols) != self.n_features:
+            err = self._mismatch(len(cols))
+            if names is not None:
+                err = ValueError(f"{err}; its training columns {list(names)[:10]} are not all "
+                                 f"among the input columns {cols[:10]}")
+            raise err
+        return None
+
+    def _check_local(self, data: Any):
+        from mli.linalg.localmatrix import LocalMatrix
+
+        if isinstance(data, LocalMatrix):
+            data = data.array
+        if sp.issparse(data):
+            X = sp.csr_matrix(data)
+            if X.dtype.kind not in "biuf":
+                raise ValueError(f"X must be numeric, got a sparse matrix of dtype {X.dtype}")
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-D, got shape {X.shape}")
+            if X.dtype.kind != "f":
+                X = X.astype(np.float64)
+        else:
+            if data is None:
+                raise TypeError(f"{type(self).__name__}: expected array-like input, got None")
+            if isinstance(data, (str, bytes, dict)):
+                raise TypeError(f"{type(self).__name__}: expected a 2-D array, MLTable or "
+                                f"DataFrame, got {type(data).__name__}")
+            try:
+                X = np.asarray(data)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"X must be a 2-D numeric array: {exc}") from None
+            if X.dtype.kind not in "biuf":
+                try:
+                    X = X.astype(np.float64)
+                except (TypeError, ValueError):
+                    raise ValueError(f"X must be numeric, got an array of dtype {X.dtype}") \
+                        from None
+            if X.ndim != 2:
+                hint = "; use X.reshape(1, -1) for a single row" if X.ndim == 1 else ""
+                raise ValueError(f"X must be a 2-D array (rows x features), got {X.ndim}-D with "
+                                 f"shape {X.shape}{hint}")
+            if X.dtype.kind != "f":
+                X = X.astype(np.float64)
+        if X.shape[1] != self.n_features:
+            raise self._mismatch(X.shape[1])
+        _check_finite(X)
+        return X
+
+    def _apply_pandas(self, df: Any, fn: Callable, names: list[str], single: bool):
+        import pandas as pd
+
+        if isinstance(df, pd.Series):
+            raise ValueError("X must be 2-D; got a pandas Series (use series.to_frame().T for "
+                             "one row or a DataFrame)")
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"unsupported input type {type(df).__name__}")
+        cols = self._feature_columns([str(c) for c in df.columns])
+        if cols is not None:
+            by_str = {str(c): c for c in df.columns}
+            sub = df[[by_str[c] for c in cols]]
+        else:
+            sub = df
+        bad = [str(c) for c, t in sub.dtypes.items() if not (pd.api.types.is_numeric_dtype(t)
+                                                            or pd.api.types.is_bool_dtype(t))]
+        if bad:
+            raise ValueError(f"X must be numeric, but column(s) {bad} are not")
+        X = self._check_local(sub.to_numpy(dtype=np.float64))
+        out = _apply_block(fn, self.n_features, len(names), single, type(self).__name__,
+                           _to_localmatrix(X))
+        if single:
+            return pd.Series(out, index=df.index, name=names[0])
+        return pd.DataFrame(out, index=df.index, columns=names)
+
+    def _apply_frame(self, df: Any, fn: Callable, names: list[str], single: bool):
+        """A Spark DataFrame of the outputs, one ``mapInArrow`` over ``df`` (lazy; the
+        DataFrame API only, so it also runs over Spark Connect)."""
+        from mli.errors import task_safe
+        from mli.table.io import NUMERIC_SPARK
+
+        cols = self._feature_columns(list(df.columns))
+        if cols is not None and cols != list(df.columns):
+            df = df.select(*cols)
+        types = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
+        odd = [f"'{c}' ({t})" for c, t in types.items() if t not in NUMERIC_SPARK]
+        if odd:
+            raise ValueError(f"{type(self).__name__} needs numeric feature columns; "
+                             f"{', '.join(odd)} are not")
+        f = functools.partial(_apply_block, fn, self.n_features, len(names), single,
+                              type(self).__name__)
+        schema = ", ".join(f"`{n}` double" for n in names)
+        return df.mapInArrow(task_safe(functools.partial(_apply_arrow, f, list(df.columns),
+                                                         names)), schema)
+
+    def _apply_table(self, table: Any, fn: Callable, names: list[str], single: bool):
+        cols = self._feature_columns(list(table.columns))
+        if cols is not None and cols != list(table.columns):
+            table = table.select(*cols)
+        f = functools.partial(_apply_block, fn, self.n_features, len(names), single,
+                              type(self).__name__)
+        return table.map_batches(f, columns=names)
+
+
+def _apply_arrow(f: Callable, columns: list, names: list, batches):
+    """``f`` on each Arrow batch of a partition (its rows as one LocalMatrix)."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    from mli.table.io import arrow_to_block
+
+    index = TaskContext.get().partitionId() if TaskContext.get() else 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        out = np.asarray(f(arrow_to_block(columns, [batch], index)), dtype=np.float64)
+        out = out.reshape(len(out), -1)
+        yield pa.RecordBatch.from_arrays([pa.array(out[:, j]) for j in range(len(names))],
+                                         names=names)
+
+
+def _to_localmatrix(X):
+    from mli.linalg.localmatrix import LocalMatrix
+
+    return LocalMatrix(X)
+
+
+def _check_finite(X) -> None:
+    data = X.data if sp.issparse(X) else X
+    if data.dtype.kind in "biu":
+        return
+    finite = np.isfinite(data)
+    if not finite.all():
+        if sp.issparse(X):
+            k = int(np.argmax(~finite))
+            row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+            col = int(X.indices[k])
+            value = X.data[k]
+        else:
+            row = int(np.argmax(~finite.all(axis=1)))
+            col = int(np.argmax(~finite[row]))
+            value = X[row, col]
+        raise ValueError(f"X must be finite (no NaN or inf): row {row}, column {col} is "
+                         f"{float(value)!r}")
+
+
+def _apply_block(fn: Callable, n_features: int, n_out: int, single: bool, model_name: str,
+                 block: Any) -> np.ndarray:
+    """Check one input block, run ``fn`` on it and check the output's shape."""
+    a = block.array
+    n = a.shape[0]
+    if a.ndim != 2 or a.shape[1] != n_features:
+        raise ValueError(f"X has {a.shape[1] if a.ndim == 2 else a.shape} features, but "
+                         f"{model_name} was fitted with {n_features} features")
+    if n == 0:
+        return np.zeros(0) if single else np.zeros((0, n_out))
+    _check_finite(a)
+    out = fn(block)
+    if hasattr(out, "array") and not isinstance(out, np.ndarray):
+        out = out.array
+    if sp.issparse(out):
+        out = out.toarray()
+    out = np.asarray(out)
+    if single:
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out.ravel()
+        if out.shape != (n,):
+            raise RuntimeError(f"{model_name}: the block function returned shape {out.shape} "
+                               f"for {n} rows; expected ({n},)")
+    else:
+        if out.shape != (n, n_out):
+            raise RuntimeError(f"{model_name}: the block function returned shape {out.shape} "
+                               f"for {n} rows; expected ({n}, {n_out})")
+    return out
+
+
+def load(path: str) -> Model:
+    """Load a model saved with :meth:`Model.save`.
+
+    Parameters
+    ----------
+    path : str
+        Local path, ``file://`` URI or Hadoop URI (``hdfs://``, ``s3a://`` ...).
+
+    Raises
+    ------
+    mli.errors.ModelFormatError
+        The directory is missing, incomplete, tampered with or not an mli model.
+
+    Examples
+    --------
+    >>> model = mli.load("/tmp/lr-model")       # doctest: +SKIP
+    """
+    return persist.load_model(path)

@@ -1,0 +1,570 @@
+"""MLContext: the engine. A thin, lazily started wrapper around a SparkSession.
+
+Spark is the only engine. ``MLContext()`` runs Spark embedded (``local[*]``); the same
+script runs on a cluster with ``MLContext(master="spark://host:7077")``, unchanged under
+``spark-submit`` (the master then comes from spark-submit), or as a client of a Spark
+Connect server with ``MLContext(remote="sc://host:15002")`` (or on a Connect session the
+user already has: ``MLContext(session=spark)``, picked up by default when one is active).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any, Callable
+
+from mli.errors import ConnectUnsupportedError, JavaNotFoundError, reraise
+
+__all__ = ["MLContext", "get_context", "check_java", "on_stop"]
+
+log = logging.getLogger("mli")
+
+JAVA_HELP = (
+    "Java 17 or newer is required to run Spark (mli's engine) but {what}. Install it, e.g. "
+    "'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu), 'brew install openjdk@17' "
+    "(macOS) or from https://adoptium.net, then set JAVA_HOME or put 'java' on PATH."
+)
+
+# Threads of native libraries inside Spark's Python workers: Spark already runs one task per
+# core, so BLAS/numba must not start their own thread pools there (they would oversubscribe).
+_WORKER_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+}
+
+_default_lock = threading.RLock()
+_default: "MLContext | None" = None
+
+
+def check_java() -> str:
+    """Return the java executable, or raise :class:`JavaNotFoundError` with install help."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        what = (f"JAVA_HOME={java_home} has no bin/java" if java_home
+                else "no 'java' was found on PATH and JAVA_HOME is not set")
+        raise JavaNotFoundError(JAVA_HELP.format(what=what))
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+        text = out.stderr + out.stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise JavaNotFoundError(JAVA_HELP.format(what=f"'{java}' could not run ({exc})")) from None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', text)
+    if m:
+        major = int(m.group(1))
+        if major == 1 and m.group(2):
+            major = int(m.group(2))
+        if major < 17:
+            raise JavaNotFoundError(JAVA_HELP.format(what=f"'{java}' is Java {major}"))
+    return java
+
+
+class MLContext:
+    """Entry point to Spark for mli.
+
+    Parameters
+    ----------
+    master : str, optional
+        Spark master URL. Default ``"local[*]"`` (embedded Spark using every core), unless the
+        script runs under ``spark-submit``, where spark-submit's master is used.
+    app_name : str
+        Spark application name.
+    remote : str, optional
+        A Spark Connect server, ``"sc://host:port"``. mli then runs as a Connect client: no
+        Java and no Spark JVM on this machine; every fit is a gang run on the server's
+        executors (:mod:`mli.engine.gang`). Operations that need RDDs of arbitrary Python objects
+        raise :class:`~mli.errors.ConnectUnsupportedError` naming what to use instead.
+    session : pyspark.sql.SparkSession, optional
+        Use this session (classic or Spark Connect) instead of starting one; ``stop()``
+        leaves it running.
+    parallelism : int, optional
+        Tasks that run at once (one per core). Found from the session when not given; a
+        Connect server that does not tell (a cluster master without
+        ``spark.default.parallelism``) needs it.
+    driver_host : str, optional
+        Address the executors reach this process at (gang runs' rendezvous). Default: on a
+        classic cluster ``spark.driver.host``; over Connect, this machine's address on the
+        route to the Connect server.
+    rendezvous : {"auto", "driver", "tasks"}, default "auto"
+        Whether this process takes part in gang runs (:mod:`mli.engine.gang`; their tasks always
+        find each other through the first task, which listens on a port the others derive
+        from the run's secret: the executors must reach each other's ports 20000-32767).
+        ``"driver"``: every task connects to this process, which sends the blocks it holds,
+        answers callbacks and takes the result. ``"tasks"``: no task tries; the program and
+        its result travel inside the Spark job and driver-held data reaches the executors
+        through a DataFrame: for a Connect client the executors cannot reach (behind NAT, a
+        laptop outside the cluster's network). ``"auto"``: the driver, except over Connect
+        to a cluster, where the first run tries it and goes on without it when some
+        executor cannot reach it (remembered for the context).
+    **spark_conf
+        Extra Spark configuration, e.g. ``**{"spark.executor.memory": "4g"}``. Keys with
+        underscores instead of dots are accepted (``spark_driver_memory="4g"``).
+
+    Examples
+    --------
+    >>> import mli
+    >>> with mli.MLContext("local[2]") as ctx:          # doctest: +SKIP
+    ...     t = mli.MLTable.from_data([[1.0, 2.0], [3.0, 4.0]], ctx=ctx)
+    ...     t.num_rows
+    2
+    """
+
+    def __init__(self, master: str | None = None, app_name: str = "mli", *,
+                 remote: str | None = None, session: Any = None,
+                 parallelism: int | None = None, driver_host: str | None = None,
+                 rendezvous: str = "auto", **spark_conf: Any):
+        if master is not None and (not isinstance(master, str) or not master):
+            raise TypeError(f"master must be a Spark master URL such as 'local[*]' or "
+                            f"'spark://host:7077', got {master!r}")
+        if isinstance(master, str) and master.startswith("sc://"):
+            raise ValueError(f"master={master!r} is a Spark Connect address: pass it as "
+                             f"MLContext(remote={master!r})")
+        if remote is not None and (not isinstance(remote, str) or not remote.startswith("sc://")):
+            raise ValueError(f"remote must be a Spark Connect address 'sc://host:port', "
+                             f"got {remote!r}")
+        if sum(x is not None for x in (master, remote, session)) > 1:
+            raise ValueError("give at most one of master, remote and session")
+        if session is not None and not _is_session(session):
+            raise TypeError(f"session must be a pyspark SparkSession, got "
+                            f"{type(session).__name__}")
+        if parallelism is not None and (isinstance(parallelism, bool)
+                                        or not isinstance(parallelism, int) or parallelism < 1):
+            raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+        if driver_host is not None and (not isinstance(driver_host, str) or not driver_host):
+            raise ValueError(f"driver_host must be a host name or address, got {driver_host!r}")
+        if rendezvous not in ("auto", "driver", "tasks"):
+            raise ValueError(f"rendezvous must be 'auto', 'driver' or 'tasks', got "
+                             f"{rendezvous!r}")
+        if not isinstance(app_name, str):
+            raise TypeError(f"app_name must be a string, got {app_name!r}")
+        self.master = master
+        self.app_name = app_name
+        self.remote = remote
+        self.parallelism = parallelism
+        self.driver_host = driver_host
+        self.rendezvous = rendezvous
+        self._rendezvous_found: str | None = None  # "auto" over Connect: what the first run found
+        self.spark_conf = {(k if "." in k else k.replace("_", ".")): str(v)
+                           for k, v in spark_conf.items()}
+        self._spark = session
+        self._given = session is not None  # the user's session: stop() leaves it running
+        self._owner = False  # True when this context created the SparkContext (stop() ends it)
+        self._lock = threading.RLock()
+        self._previous_defaults: list = []  # defaults displaced by `with` (restored on exit)
+        self._parallelism_found: int | None = None
+        self._scratch: str | None = None  # this application's scratch dir (local mode)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def is_connect(self) -> bool:
+        """Whether this context is a Spark Connect client (no SparkContext, no RDDs)."""
+        if self.remote is not None:
+            return True
+        return self._spark is not None and _is_connect_session(self._spark)
+
+    @property
+    def spark(self):
+        """The underlying SparkSession (started on first use)."""
+        spark = self._spark
+        if (spark is not None and not self._given and not _is_connect_session(spark)
+                and getattr(spark.sparkContext, "_jsc", None) is None):
+            self._spark = None  # stopped elsewhere (e.g. by the context that owned it)
+        if self._spark is None:
+            with self._lock:
+                if self._spark is None:
+                    if self.remote is not None:
+                        self._spark = self._start_remote()
+                        self._owner = True
+                    else:
+                        from pyspark import SparkContext
+
+                        owner = SparkContext._active_spark_context is None
+                        self._spark = self._start()
+                        self._owner = owner
+        return self._spark
+
+    @property
+    def sc(self):
+        """The underlying SparkContext (classic sessions only)."""
+        self.require_classic("this operation (it uses the SparkContext)",
+                             "a numeric table (MLTable.from_numpy/from_pandas) or a Spark "
+                             "DataFrame")
+        return self.spark.sparkContext
+
+    def client_scratch_dir(self) -> str:
+        """This process's scratch directory for files it writes as a Spark Connect client
+        (driver-held blocks); removed at exit, and by the next start if the process was
+        killed."""
+        return _client_scratch_dir()
+
+    def require_classic(self, what: str, instead: str) -> None:
+        """Raise :class:`~mli.errors.ConnectUnsupportedError` when this is a Connect client."""
+        if self.is_connect:
+            raise ConnectUnsupportedError(
+                f"{what} needs a classic Spark session (RDDs of Python objects), which Spark "
+                f"Connect does not offer; over Spark Connect use {instead}")
+
+    @property
+    def master_url(self) -> str:
+        """The master the executors come from (over Connect: the server's master)."""
+        if self.is_connect:
+            return self._server_conf("spark.master") or "unknown"
+        return str(self.sc.master)
+
+    def _server_conf(self, key: str) -> str | None:
+        try:
+            return self.spark.conf.get(key, None)
+        except Exception:  # noqa: BLE001 - the server refuses to show some settings
+            return None
+
+    @property
+    def default_parallelism(self) -> int:
+        """Tasks that run at once (Spark's default parallelism)."""
+        if self.parallelism is not None:
+            return self.parallelism
+        if not self.is_connect:
+            return int(self.sc.defaultParallelism)
+        if self._parallelism_found is None:
+            self._parallelism_found = self._connect_parallelism()
+        return self._parallelism_found
+
+    def _connect_parallelism(self) -> int:
+        value = self._server_conf("spark.default.parallelism")
+        if value:
+            return int(value)
+        master = self.master_url
+        m = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master)
+        if m:
+            n = m.group(1)
+            if n and n != "*":
+                return int(n)
+            return int(self.spark.range(0, 1, 1, 1).mapInArrow(
+                _cpu_count_batches, "n long").collect()[0][0])
+        inst = self._server_conf("spark.executor.instances")
+        cores = self._server_conf("spark.executor.cores")
+        if inst and cores:
+            return int(inst) * int(cores)
+        if self._server_conf("spark.cores.max"):
+            return int(self._server_conf("spark.cores.max"))
+        raise ValueError(
+            f"cannot tell how many tasks run at once on the Spark Connect server (master "
+            f"{master}): set spark.default.parallelism on the server or pass "
+            f"MLContext(remote=..., parallelism=N)")
+
+    def _start_remote(self):
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.remote(self.remote)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001
+            raise ConnectionError(f"could not reach the Spark Connect server at {self.remote}: "
+                                  f"{str(exc).splitlines()[0][:300]}") from None
+        for k, v in self.spark_conf.items():
+            spark.conf.set(k, v)  # session settings; the server's own are fixed at its start
+        log.info("Spark Connect %s: %s", spark.version, self.remote)
+        return spark
+
+    def _start(self):
+        from pyspark import SparkContext
+
+        active = SparkContext._active_spark_context
+        under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+        if active is None and not under_submit:
+            check_java()
+        # Python workers must run this very interpreter (the one that has mli installed).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.appName(self.app_name)
+        master = self.master
+        if master is None and not under_submit and active is None:
+            master = "local[*]"
+        if master is not None:
+            builder = builder.master(master)
+        conf = {
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            "spark.python.worker.reuse": "true",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
+            # a gang (barrier stage) that cannot get all its slots fails after ~20 s, not
+            # Spark's 10 minutes (40 checks, 15 s apart); mli.engine.gang says what to change
+            "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "10",
+            "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "2s",
+        }
+        if hasattr(socket, "AF_UNIX"):
+            # the JVM talks to its Python workers over a Unix socket: over TCP, each task's
+            # input waited for a delayed ACK
+            conf["spark.python.unix.domain.socket.enabled"] = "true"
+        for k, v in _WORKER_ENV.items():
+            conf[f"spark.executorEnv.{k}"] = v
+        if active is None and not under_submit:
+            # the driver JVM holds what goes through it (a DataFrame made from local data, a
+            # collected result): Spark's 1 GB default is too small on any master
+            conf["spark.driver.memory"] = "4g"
+        if master is not None and master.startswith("local"):
+            conf["spark.ui.enabled"] = "false"
+            local_dir = _memory_backed_dir()
+            if local_dir is not None and "SPARK_LOCAL_DIRS" not in os.environ \
+                    and "spark.local.dir" not in self.spark_conf:
+                # one directory per application: removed at stop(), and by the next start
+                # when the application that made it was killed
+                self._scratch = _app_scratch_dir(local_dir)
+                conf["spark.local.dir"] = self._scratch
+        if active is None and not under_submit and "MLI_SPARK_LOG_LEVEL" not in os.environ:
+            log4j = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
+                                 "log4j2.properties")
+            opt = f"-Dlog4j2.configurationFile=file:{log4j}"
+            conf["spark.driver.extraJavaOptions"] = opt
+            conf["spark.executor.extraJavaOptions"] = opt
+        conf.update(self.spark_conf)
+        for k, v in conf.items():
+            builder = builder.config(k, v)
+        # quiet the JVM's start-up chatter (log4j2 default is WARN)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001
+            if "JAVA_GATEWAY_EXITED" in str(exc) or "Java gateway process exited" in str(exc):
+                raise JavaNotFoundError(JAVA_HELP.format(what="Spark's Java process did not start")) from None
+            raise
+        spark.sparkContext.setLogLevel(os.environ.get("MLI_SPARK_LOG_LEVEL", "ERROR"))
+        log.info("Spark %s started: master=%s, parallelism=%s", spark.version,
+                 spark.sparkContext.master, spark.sparkContext.defaultParallelism)
+        return spark
+
+    def stop(self) -> None:
+        """Stop Spark if this context started it; a context that joined a SparkContext that
+        was already running (e.g. another MLContext's) only detaches from it."""
+        global _default
+        with self._lock:
+            if self._spark is not None and self._given:
+                pass  # the user's session: theirs to stop (this context stays usable)
+            elif self._spark is not None and self.remote is not None:
+                _run_stop_hooks(self)  # e.g. the executors' files of this client's stores
+                self._spark.stop()  # closes this client's session; the server runs on
+                self._spark = None
+            elif self._spark is not None:
+                if self._owner:
+                    _run_stop_hooks(self)
+                    self._spark.stop()
+                    if self._scratch is not None:
+                        shutil.rmtree(self._scratch, ignore_errors=True)
+                        self._scratch = None
+                self._spark = None
+                self._owner = False
+        with _default_lock:
+            if _default is self:
+                _default = None
+
+    def __enter__(self) -> "MLContext":
+        global _default
+        with _default_lock:
+            self._previous_defaults.append(_default)
+            _default = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Stop (if this context started Spark) and make the previous default current again."""
+        global _default
+        self.stop()
+        with _default_lock:
+            previous = self._previous_defaults.pop() if self._previous_defaults else None
+            if _default is None and previous is not self:
+                _default = previous
+
+    def __repr__(self) -> str:
+        state = "running" if self._spark is not None else "not started"
+        where = f"remote={self.remote!r}" if self.remote else f"master={self.master!r}"
+        return f"MLContext({where}, app_name={self.app_name!r}, {state})"
+
+    # ------------------------------------------------------------------ helpers
+    def run(self, action, *args, **kwargs):
+        """Run a Spark action, re-raising task exceptions as their original Python type."""
+        try:
+            return action(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            reraise(exc)
+
+    def broadcast(self, value):
+        return self.sc.broadcast(value)
+
+
+# What must happen before a context stops its Spark, installed by the modules above this one
+# (mli.engine.gang: wait for the jobs still ending; mli.engine.blocks: forget the blocks the
+# executors wrote), run in increasing ``order``.
+_STOP_HOOKS: list[tuple[int, Callable[["MLContext"], None]]] = []
+
+
+def on_stop(hook: Callable[["MLContext"], None], order: int = 0) -> None:
+    """Call ``hook(ctx)`` whenever a context stops the Spark it started (before it stops).
+    Hooks run in increasing ``order``; registering the same hook again does nothing."""
+    if all(h is not hook for _, h in _STOP_HOOKS):
+        _STOP_HOOKS.append((order, hook))
+        _STOP_HOOKS.sort(key=lambda oh: oh[0])
+
+
+def _run_stop_hooks(ctx: "MLContext") -> None:
+    for _, hook in list(_STOP_HOOKS):
+        hook(ctx)
+
+
+def _cpu_count_batches(_batches):
+    import pyarrow as pa
+
+    yield pa.RecordBatch.from_pydict({"n": [os.cpu_count() or 1]})
+
+
+def _is_session(obj) -> bool:
+    return type(obj).__name__ == "SparkSession" and type(obj).__module__.startswith("pyspark.sql")
+
+
+def _is_connect_session(obj) -> bool:
+    return type(obj).__module__.startswith("pyspark.sql.connect")
+
+
+def active_connect_session():
+    """The Spark Connect session active in this process, if any."""
+    import sys as _sys
+
+    if "pyspark.sql.connect.session" not in _sys.modules:
+        return None  # never imported: no Connect session can exist
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    try:
+        return ConnectSession.getActiveSession()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+#: free space a RAM-backed file system needs before local mode puts Spark's scratch space on it
+SHM_MIN_FREE = 8 << 30
+
+
+def _memory_backed_dir(root: str = "/dev/shm") -> str | None:
+    """Spark's scratch directory for ``local[*]``: ``/dev/shm/mli`` when that RAM-backed
+    file system exists and has at least :data:`SHM_MIN_FREE` bytes free, else ``None``
+    (Spark's default, ``/tmp``).
+
+    Local mode moves the user's arrays into the Python workers through files
+    (``parallelize``'s temporary file, the resident block files): on a disk-backed ``/tmp``
+    a few hundred MB can cost seconds of write-back, in RAM a fraction of a second. The
+    data sits in memory either way (Spark's cache, the page cache). Pass
+    ``spark_local_dir=...`` (or set ``SPARK_LOCAL_DIRS``) to choose another place.
+    """
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return None
+    if st.f_bavail * st.f_frsize < SHM_MIN_FREE:
+        return None
+    path = os.path.join(root, "mli")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (field 22 of /proc/PID/stat), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _app_scratch_dir(base: str) -> str:
+    """``base/app-<pid>-<start time>`` for this process, after removing the directories of
+    applications that are gone (killed without ``stop()``): a directory is removed only when
+    no process with its pid and start time runs, so a live application's never is."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        names = []
+    for name in names:
+        m = re.fullmatch(r"app-(\d+)-(\d+)", name)
+        if m and _process_start(int(m.group(1))) != m.group(2):
+            log.info("removing %s: left by an application that is no longer running",
+                     os.path.join(base, name))
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    me = os.getpid()
+    path = os.path.join(base, f"app-{me}-{_process_start(me) or 0}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+_client_dir: str | None = None
+
+
+def _client_scratch_dir() -> str:
+    global _client_dir
+    with _default_lock:
+        if _client_dir is None or not os.path.isdir(_client_dir):
+            import atexit
+            import tempfile
+
+            base = _memory_backed_dir() or os.path.join(tempfile.gettempdir(), "mli")
+            os.makedirs(base, exist_ok=True)
+            _client_dir = os.path.join(_app_scratch_dir(base), "client")
+            os.makedirs(_client_dir, exist_ok=True)
+            atexit.register(shutil.rmtree, os.path.dirname(_client_dir), True)
+        return _client_dir
+
+
+def get_context(ctx: MLContext | None = None) -> MLContext:
+    """Return ``ctx`` or the default context (created on first use with default settings)."""
+    global _default
+    if ctx is not None:
+        return ctx
+    with _default_lock:
+        if _default is None:
+            connect = active_connect_session()
+            remote = os.environ.get("SPARK_REMOTE", "")
+            if connect is not None:
+                _default = MLContext(session=connect)
+            elif remote.startswith("sc://"):
+                _default = MLContext(remote=remote)
+            else:
+                _default = MLContext()
+        return _default
+
+
+def context_for_dataframe(df, ctx: MLContext | None = None) -> MLContext:
+    """The context to read a Spark DataFrame with: ``ctx`` (or the default) when it is on
+    the DataFrame's session, else a context on that session."""
+    global _default
+    session = df.sparkSession
+    ctx = ctx if ctx is not None else _default
+    if ctx is not None and (ctx._spark is session or (
+            not ctx.is_connect and not _is_connect_session(session))):
+        return ctx
+    if _is_connect_session(session):
+        with _default_lock:
+            if _default is None:
+                _default = MLContext(session=session)
+                return _default
+            key = id(session)
+            if key not in _session_contexts or _session_contexts[key]._spark is not session:
+                _session_contexts[key] = MLContext(session=session)
+            return _session_contexts[key]
+    return get_context(ctx)
+
+
+_session_contexts: dict = {}  # Connect sessions' contexts (DataFrames read without one)
+
+
+def set_default_context(ctx: MLContext | None) -> None:
+    global _default
+    with _default_lock:
+        _default = ctx

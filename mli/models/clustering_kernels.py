@@ -1,0 +1,175 @@
+"""Kernels of :mod:`mli.algorithms.kmeans`: nearest-center assignment and Lloyd statistics for
+dense and CSR blocks (numba), their plain numpy references, and the weighted k-means on the
+driver that turns k-means|| candidates into k initial centers (Spark's ``LocalKMeans``).
+
+A block is processed in chunks of rows: ``X_chunk @ centers.T`` (BLAS, or the sparse
+product) gives the dot products, then one numba loop per chunk finds each row's nearest
+center (``|x|^2 - 2 x.c + |c|^2``) and adds the row to its center's sum.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+from mli.table.sampling import dense_rows, row_uniforms
+
+__all__ = ["nearest", "lloyd_stats", "total_cost", "sample_candidates", "nearest_reference",
+           "lloyd_stats_reference", "local_kmeans"]
+
+_CHUNK = 4096
+
+
+@njit(cache=True)
+def _assign(dots, xsq, csq, labels, d2, offset):
+    """Nearest center of each row of the chunk from its dot products with the centers."""
+    m, k = dots.shape
+    for i in range(m):
+        best, arg = np.inf, 0
+        for c in range(k):
+            v = xsq[i] - 2.0 * dots[i, c] + csq[c]
+            if v < best:
+                best, arg = v, c
+        labels[offset + i] = arg
+        d2[offset + i] = max(best, 0.0)
+
+
+@njit(cache=True)
+def _accumulate_dense(X, labels, sums, counts):
+    n, d = X.shape
+    for i in range(n):
+        c = labels[i]
+        counts[c] += 1.0
+        for j in range(d):
+            sums[c, j] += X[i, j]
+
+
+@njit(cache=True)
+def _accumulate_csr(data, indices, indptr, labels, sums, counts):
+    for i in range(indptr.shape[0] - 1):
+        c = labels[i]
+        counts[c] += 1.0
+        for p in range(indptr[i], indptr[i + 1]):
+            sums[c, indices[p]] += data[p]
+
+
+def _array(X):
+    """The matrix of a block: ``X``, a LocalMatrix's array, or the X of an ``(X, y)`` bundle."""
+    if isinstance(X, tuple):
+        X = X[0]
+    return getattr(X, "array", X)
+
+
+def nearest(X, centers):
+    """``(labels, squared distances)`` of every row of ``X`` (dense or CSR) to its nearest
+    center (ties: the lowest index)."""
+    return _nearest(_array(X), centers)[:2]
+
+
+def _nearest(A, centers):
+    """:func:`nearest` plus the rows' summed squared norms."""
+    n = A.shape[0]
+    C = np.asarray(centers, dtype=np.float64)
+    Ct = np.ascontiguousarray(C.T.astype(A.dtype if A.dtype == np.float32 else np.float64))
+    csq = np.einsum("ij,ij->i", C, C)
+    labels = np.zeros(n, dtype=np.int64)
+    d2 = np.zeros(n)
+    sqsum = 0.0
+    for s in range(0, n, _CHUNK):
+        part = A[s:s + _CHUNK]
+        if sp.issparse(part):
+            xsq = np.asarray(part.multiply(part).sum(axis=1), dtype=np.float64).ravel()
+        else:
+            xsq = np.einsum("ij,ij->i", part, part, dtype=np.float64)
+        dots = np.ascontiguousarray(np.asarray(part @ Ct, dtype=np.float64))
+        _assign(dots, xsq, csq, labels, d2, s)
+        sqsum += float(xsq.sum())
+    return labels, d2, sqsum
+
+
+def lloyd_stats(X, centers):
+    """One Lloyd step's statistics of a block: ``(sums (k, d), counts (k,), cost, sqsum)``:
+    the sums and counts of the rows assigned to each center, ``cost`` their summed squared
+    distances to it, ``sqsum`` the rows' summed squared norms."""
+    A = _array(X)
+    k, d = np.shape(centers)
+    labels, d2, sqsum = _nearest(A, centers)
+    sums, counts = np.zeros((k, d)), np.zeros(k)
+    if sp.issparse(A):
+        _accumulate_csr(A.data, A.indices, A.indptr, labels, sums, counts)
+    else:
+        _accumulate_dense(np.asarray(A), labels, sums, counts)
+    return sums, counts, float(d2.sum()), sqsum
+
+
+def total_cost(X, centers):
+    """The summed squared distances of the rows of a block to their nearest center."""
+    return float(_nearest(_array(X), centers)[1].sum())
+
+
+def sample_candidates(index, bundle, centers, seed, offsets, top):
+    """One k-means|| round on a partition: its cost, the candidates' weights (the number of
+    its points nearest to each), and its ``top`` rows by ``d^2 / u`` with their keys: a row
+    is sampled when ``u < l d^2 / phi``, i.e. ``d^2 / u > phi / l`` (``u`` uniform per
+    ``(seed, global row)``, see :mod:`mli.table.sampling`)."""
+    X = _array(bundle)
+    labels, d2, _ = _nearest(X, centers)
+    key = d2 / (1.0 - row_uniforms(seed, offsets, index))
+    pick = np.argsort(-key, kind="stable")[:top]
+    return (float(d2.sum()), np.bincount(labels, minlength=len(centers)), key[pick],
+            dense_rows(X[pick]))
+
+
+def nearest_reference(X, centers):
+    """:func:`nearest` in plain numpy (exact differences; for tests)."""
+    A = _array(X)
+    A = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
+    dist = ((A[:, None, :] - np.asarray(centers)[None, :, :]) ** 2).sum(axis=2)
+    labels = np.argmin(dist, axis=1)
+    return labels, dist[np.arange(len(A)), labels]
+
+
+def lloyd_stats_reference(X, centers):
+    """:func:`lloyd_stats` in plain numpy (for tests)."""
+    A = _array(X)
+    A = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
+    labels, d2 = nearest_reference(A, centers)
+    k = len(centers)
+    sums = np.stack([A[labels == c].sum(axis=0) for c in range(k)])
+    return (sums, np.bincount(labels, minlength=k).astype(float), float(d2.sum()),
+            float((A * A).sum()))
+
+
+def _sqdist(P, C):
+    """Squared distances ``(len(P), len(C))``."""
+    psq, csq = np.einsum("ij,ij->i", P, P), np.einsum("ij,ij->i", C, C)
+    return np.maximum(psq[:, None] - 2.0 * (P @ C.T) + csq[None, :], 0.0)
+
+
+def local_kmeans(points, weights, k, seed, max_iter=30):
+    """Weighted k-means on the driver: greedy k-means++ seeding (``2 + log k`` trials per
+    center, as scikit-learn), then weighted Lloyd iterations. ``points`` must hold at least
+    ``k`` distinct rows with positive weight."""
+    rng = np.random.default_rng(seed)
+    P, w = np.asarray(points, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    trials = 2 + int(np.log(k))
+    centers = [P[rng.choice(len(P), p=w / w.sum())]]
+    d2 = _sqdist(P, centers[0][None, :])[:, 0]
+    for _ in range(1, k):
+        p = w * d2
+        cand = rng.choice(len(P), size=trials, p=p / p.sum())
+        dc = np.minimum(d2, _sqdist(P[cand], P))
+        best = int(np.argmin((dc * w).sum(axis=1)))
+        centers.append(P[cand[best]])
+        d2 = dc[best]
+    C = np.array(centers)
+    for _ in range(max_iter):
+        labels = np.argmin(_sqdist(P, C), axis=1)
+        wsum = np.bincount(labels, weights=w, minlength=k)
+        new = np.stack([np.bincount(labels, weights=w * P[:, j], minlength=k)
+                        for j in range(P.shape[1])], axis=1)
+        new = np.where(wsum[:, None] > 0, new / np.maximum(wsum, 1e-300)[:, None], C)
+        if np.allclose(new, C, rtol=0, atol=0):
+            break
+        C = new
+    return C

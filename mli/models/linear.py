@@ -1,0 +1,200 @@
+"""What the linear models share: hyperparameters, the fit through :mod:`mli.optimize`, the
+fitted model (``coef_``, ``intercept_``, margins, class predictions).
+
+Used by :class:`~mli.algorithms.LogisticRegression`, :class:`~mli.algorithms.LinearSVM` and
+:class:`~mli.algorithms.LinearRegression`. A linear algorithm is then its loss, its solver
+choice and its model class::
+
+    class LinearSVM(LinearAlgorithm):
+        solver = Param("auto", Options({"auto", "cocoa", "owlqn", ...}))  # its solvers
+
+        def _fit(self, data):
+            coef, intercept, classes, result = self._fit_classifier(data, HingeLoss(),
+                                                                    max_classes=2)
+            return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter)
+
+Objective (all of them): ``mean loss + reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``,
+intercept not regularized, features used as given (no hidden standardization).
+
+Least squares can also be solved from the data's moments: :func:`normal_equations` gives the
+``d x d`` system of one pass, for any solver on the driver::
+
+    ne = normal_equations(data.blocks)                       # one Spark job
+    coef = scipy.linalg.solve(ne.gram + l2 * np.eye(d), ne.xty, assume_a="pos")
+    intercept = ne.intercept(coef)
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from mli.core.base import Algorithm, Model
+from mli.models.classifier import ClassifierModel
+from mli.table.labels import encode, find_classes
+from mli.engine.onepass import one_pass
+from mli.core.params import Interval, Options, Param
+from mli.stats.moments import merge, moments
+
+__all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "NormalEquations",
+           "normal_equations"]
+
+
+class LinearAlgorithm(Algorithm):
+    """Base class of the linear models (not an algorithm itself).
+
+    Parameters
+    ----------
+    reg : float, default 0.0
+        Regularization strength.
+    l1_ratio : float in [0, 1], default 0.0
+        Elastic-net mix: 0 is ridge (L2), 1 is lasso (L1).
+    max_iter : int, default 100
+        Iterations (rounds, epochs) of the solver.
+    tol : float, default 1e-6
+        Tolerance of the solver (see :func:`mli.optimize.minimize`).
+    fit_intercept : bool, default True
+    solver : str, default "auto"
+        A method of :func:`mli.optimize.minimize`; each subclass lists its own.
+    callback : callable, optional
+        ``callback(iteration, loss, seconds)`` after every iteration; ``True`` stops.
+    """
+
+    _abstract = True
+    reg = Param(0.0, Interval(float, 0, None, closed="left"))
+    l1_ratio = Param(0.0, Interval(float, 0, 1, closed="both"))
+    max_iter = Param(100, Interval(int, 1, None, closed="left"))
+    tol = Param(1e-6, Interval(float, 0, None, closed="left"))
+    fit_intercept = Param(True, [bool])
+    solver = Param("auto", Options({"auto", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa"}))
+    callback = Param(None, [None, "callable"])
+
+    @property
+    def _l2(self) -> float:
+        return float(self.reg) * (1.0 - float(self.l1_ratio))
+
+    def _minimize(self, loss, data, method: str | None = None, **options):
+        """Run :func:`mli.optimize.minimize` with these hyperparameters.
+
+        Returns ``(coef, intercept, result)`` with ``coef`` of shape ``(outputs, d)`` and
+        ``intercept`` of shape ``(outputs,)``.
+        """
+        from mli.optimize import minimize
+
+        result = minimize(loss, data.blocks, reg=self.reg, l1_ratio=self.l1_ratio,
+                          fit_intercept=self.fit_intercept, method=method or self.solver,
+                          max_iter=self.max_iter, tol=self.tol, callback=self.callback,
+                          n_features=data.num_features, **options)
+        w, b = result.objective.unpack(result.x)
+        coef = np.atleast_2d(np.asarray(w, dtype=np.float64).T)
+        return coef, np.atleast_1d(np.asarray(b, dtype=np.float64)), result
+
+    def _fit_classifier(self, data, loss: Callable, *, max_classes: int | None = None,
+                        method: str | None = None):
+        """Find the classes (one pass), encode the labels 0..K-1 and minimize.
+
+        ``loss(n_classes)`` gives the loss. Returns ``(coef, intercept, classes, result)``.
+        """
+        classes = find_classes(data, type(self).__name__, max_classes=max_classes)
+        coef, intercept, result = self._minimize(loss(len(classes)), encode(data, classes),
+                                                 method)
+        return coef, intercept, classes, result
+
+
+class LinearModel(Model):
+    """A fitted linear model: ``coef_`` of shape ``(outputs, d)`` (or ``(d,)``) and
+    ``intercept_``; :meth:`decision_function` gives ``X @ coef_.T + intercept_``."""
+
+    _arrays = ("coef_", "intercept_")
+    _attributes = ("n_iter",)
+
+    def __init__(self, coef, intercept, n_iter=0):
+        self.coef_ = np.asarray(coef, dtype=np.float64)
+        self.intercept_ = np.asarray(intercept, dtype=np.float64)
+        self.n_iter = int(n_iter)
+        super().__init__(n_features=self.coef_.shape[-1])
+
+    def decision_function(self, data):
+        """Margins ``X @ coef_.T + intercept_``: 1-D for one output, else one column each."""
+        if self.coef_.ndim == 1 or self.coef_.shape[0] == 1:
+            return self._apply(data, self._margin_block, "margin")
+        return self._apply(data, self._margin_block,
+                           [f"margin_{c:g}" for c in getattr(self, "classes_", range(len(
+                               self.coef_)))])
+
+    def _margin_block(self, X):
+        z = X @ self.coef_.T + self.intercept_
+        return z.ravel() if self.coef_.ndim == 1 or self.coef_.shape[0] == 1 else z
+
+
+class LinearClassifierModel(LinearModel, ClassifierModel):
+    """A linear classifier: ``coef_`` ``(1, d)`` (binary: a positive margin means
+    ``classes_[1]``) or ``(K, d)`` (the class with the largest margin), ``classes_``. The
+    class scores are ``[0, margin]`` (binary) or the margins."""
+
+    def __init__(self, coef, intercept, classes, n_iter=0):
+        self.classes_ = np.asarray(classes, dtype=np.float64)
+        super().__init__(coef, intercept, n_iter=n_iter)
+
+    def _scores_block(self, X):
+        z = self._margin_block(X)
+        return np.column_stack([np.zeros_like(z), z]) if z.ndim == 1 else z
+
+
+class NormalEquations(NamedTuple):
+    """The least-squares problem ``min_w mean (y - X w - b)^2 / 2`` as the ``d x d`` system
+    ``gram @ w = xty``: ``gram = X'X / n`` and ``xty = X'y / n`` of the data centered on
+    its means (uncentered, with ``x_mean = 0`` and ``y_mean = 0``, without an intercept).
+    A ridge term ``l2 ||w||^2 / 2`` adds ``l2 * I`` to ``gram``; the intercept of a solution
+    is :meth:`intercept`.
+    """
+
+    gram: np.ndarray
+    xty: np.ndarray
+    x_mean: np.ndarray
+    y_mean: float
+    n: float
+
+    def intercept(self, coef: np.ndarray) -> float:
+        """``b = y_mean - x_mean @ coef`` (0 without an intercept)."""
+        return float(self.y_mean - self.x_mean @ np.asarray(coef))
+
+
+def _xy_moments(bundle):
+    X, y = bundle
+    if y is None:
+        raise ValueError("normal_equations needs labeled blocks: pass y (arrays) or "
+                         "label='column' (tables)")
+    return moments(X, y, full=True)
+
+
+def normal_equations(blocks, fit_intercept: bool = True) -> NormalEquations:
+    """The normal equations of least squares on ``(X, y)`` blocks, in one pass.
+
+    The moments of ``[X, y]`` (means and centered scatter matrix, merged exactly across
+    partitions: :mod:`mli.stats.moments`), computed without making the blocks resident
+    (:func:`mli.engine.onepass.one_pass`). Dense or CSR blocks; the system is dense ``d x d``.
+
+    Parameters
+    ----------
+    blocks : BlockRDD
+        ``(X, y)`` bundles (``data.blocks`` of :class:`mli.table.mltable.LabeledData`).
+    fit_intercept : bool, default True
+        Center the data (an unregularized intercept); otherwise the model goes through 0.
+
+    Returns
+    -------
+    NormalEquations
+
+    Raises
+    ------
+    ValueError
+        Blocks without labels, or no rows.
+    """
+    n, mean, m2 = one_pass(blocks, _xy_moments, combine=merge)
+    if n == 0:
+        raise ValueError("normal_equations needs at least one row")
+    if not fit_intercept:
+        m2, mean = m2 + n * np.outer(mean, mean), np.zeros_like(mean)
+    d = len(mean) - 1
+    return NormalEquations(m2[:d, :d] / n, m2[:d, d] / n, mean[:d], float(mean[d]), float(n))

@@ -1,0 +1,63 @@
+"""Class labels for classifiers: find the classes in one pass, re-encode them once.
+
+Shared by every classifier: ``classes = find_classes(data)`` (sorted distinct labels, one
+Spark job), ``encode(data, classes)`` (resident blocks with labels 0..K-1, derived once and
+kept; labels already equal to 0..K-1 are used as they are).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from mli.table.mltable import LabeledData
+
+__all__ = ["find_classes", "encode"]
+
+MAX_CLASSES = 10_000
+
+
+def _unique(bundle):
+    _X, y = bundle
+    return np.unique(np.asarray(y))
+
+
+def _union(a, b):
+    out = np.union1d(a, b)
+    if len(out) > MAX_CLASSES:
+        raise ValueError(f"more than {MAX_CLASSES} distinct labels: is the label column "
+                         "continuous? (classifiers need class labels)")
+    return out
+
+
+def find_classes(data: LabeledData, owner: str = "classifier", *, min_classes: int = 2,
+                 max_classes: int | None = None) -> np.ndarray:
+    """Sorted distinct labels (one pass). Raises ValueError for a single class or no labels."""
+    parts = data.blocks.map_collect(_has_labels)
+    if not all(parts):
+        raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
+    classes = data.blocks.map_reduce(_unique, combine=_union)
+    classes = np.asarray(classes, dtype=np.float64)
+    if len(classes) < min_classes:
+        raise ValueError(f"{owner} needs at least {min_classes} classes in the labels, got "
+                         f"{len(classes)} ({classes.tolist()})")
+    if max_classes is not None and len(classes) > max_classes:
+        raise ValueError(f"{owner} supports at most {max_classes} classes, got {len(classes)} "
+                         f"({classes.tolist()[:10]}{' ...' if len(classes) > 10 else ''})")
+    return classes
+
+
+def _has_labels(bundle):
+    return bundle[1] is not None
+
+
+def _encode_block(classes, bundle):
+    X, y = bundle
+    return (X, np.searchsorted(classes, np.asarray(y)).astype(np.float64))
+
+
+def encode(data: LabeledData, classes: np.ndarray) -> LabeledData:
+    """Blocks with labels replaced by their class index 0..K-1 (derived once, resident)."""
+    if np.array_equal(classes, np.arange(len(classes), dtype=np.float64)):
+        return data
+    return data.derive(functools.partial(_encode_block, np.asarray(classes)), name="encoded")
