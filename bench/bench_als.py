@@ -209,11 +209,11 @@ def _precision_from_topk(users_eval, items_top, held):
 
 
 def _precision_factors(U, V, user_ids, item_ids, train, held, users_eval, k=10):
-    from mli.algorithms import als_kernels as K
+    from mli.algorithms.als.model import topk_scores
 
     rows = np.searchsorted(user_ids, users_eval)
     ptr, idx = _seen_csr(train, user_ids, item_ids, users_eval)
-    top, _ = K.topk_scores(U[rows], V, k, ptr, idx)
+    top, _ = topk_scores(U[rows], V, k, ptr, idx)
     items = np.where(top >= 0, item_ids[np.maximum(top, 0)], -1)
     return _precision_from_topk(users_eval, items, held)
 

@@ -291,7 +291,7 @@ def measure(ctx, args, only, runs):
             print("ALS: ../shared/data absent: GENERATED MovieLens-shaped ratings", flush=True)
         dtrain = ctx.spark.createDataFrame(train).repartition(2).cache()
         dtrain.count()
-        # mli's default is one task at this size (ALS._default_partitions); two, one per
+        # mli's default is one task at this size (mli.algorithms.als.cost.default_blocks); two, one per
         # host, so that the factors' rows travel as they do on larger data. At most 10
         # iterations: past that pyspark.ml's ALS overflows the JVM's stack serializing its
         # lineage unless a checkpoint directory all nodes share is set (none here)

@@ -69,10 +69,13 @@ import scipy.sparse as sp
 
 from mli.linalg.localmatrix import LocalMatrix
 from mli.core.params import Interval, Options
-from mli.pipeline import Estimator, Transformer
+from mli.pipeline import Batches, Estimator, Pipeline, Transformer
 
 from mli.featurize import image_kernels as kernels
 from mli.featurize.idx import read_idx, write_idx
+from mli.table.mltable import MLTable
+from mli.engine.context import get_context
+from mli.pipeline.transform import transform_any
 
 __all__ = [
     # readers
@@ -169,8 +172,6 @@ def images_to_table(images, labels=None, *, label: str = "label", ctx=None,
     Pixels are stored as ``dtype`` (float32 by default: exact for 8-bit images, half the
     memory of float64).
     """
-    from mli.table.mltable import MLTable
-
     x, _ = as_image_stack(images)
     n = x.shape[0]
     flat = x.reshape(n, -1)
@@ -458,8 +459,6 @@ def read_images(path, *, color: str | None = None, size: Sequence[int] | None = 
             except Exception as exc:  # noqa: BLE001 - any decoder failure is a corrupt file
                 decoded.append(exc)
     else:
-        from mli.engine.context import get_context
-
         spark = get_context(ctx).spark
         df = (spark.read.format("image").option("dropInvalid", False)
               .option("recursiveFileLookup", "true").load(root))
@@ -738,12 +737,8 @@ class _ImageTransformer(_ImageStage, Transformer):
     def transform(self, data: Any, *, keep: Sequence[str] | None = None) -> Any:
         """Apply to ``data`` and return the same kind (a table gets flat pixel rows)."""
         mod = type(data).__module__
-        from mli.table.mltable import MLTable
-
         if (isinstance(data, MLTable) or mod.startswith("pyspark.sql")) \
                 and not isinstance(self, _VectorizingStage):
-            from mli.pipeline.transform import transform_any
-
             self._validate()
             return transform_any([self, Flatten()], data, keep=keep)
         return super().transform(data, keep=keep)
@@ -1085,9 +1080,6 @@ class RandomPatches:
         ``(dy, dx, channel)`` order) from an image stack, a list of images, an
         :class:`ImageBatch`, an MLTable with image columns, or :class:`mli.pipeline.Batches`.
         """
-        from mli.pipeline import Batches
-        from mli.table.mltable import MLTable
-
         k, eps = int(self.patch_size), float(self.contrast_eps)
         if isinstance(data, MLTable):
             shape, idx, _ = image_shape_of_columns(data.columns)
@@ -1435,6 +1427,4 @@ def coates_ng(num_filters=100, patch_size=6, *, alpha=0.25, grid=2, op="sum",
     stages += [Convolver(num_filters=num_filters, patch_size=patch_size, filters=filters,
                          **convolver_params),
                Rectify(alpha=alpha), Pooler(grid=grid, op=op)]
-    from mli.pipeline import Pipeline
-
     return Pipeline(stages)

@@ -67,6 +67,7 @@ from mli.core.params import Interval, Options
 from mli.pipeline import Estimator, Transformer, record_error
 
 from mli.featurize import text_kernels as K
+from mli.table.io import lines_bytes
 
 __all__ = ["Tokenizer", "StopWords", "NGrams", "HashingTF", "CountVectorizer",
            "CountVectorizerModel", "TFIDF", "TFIDFModel", "Normalizer", "TokenBatch",
@@ -327,8 +328,6 @@ def _read_bytes(values: list) -> bytes | None:
     ``MLTable.read_text`` just read in this process (see :func:`mli.table.io.lines_bytes`)."""
     if not values:
         return None
-    from mli.table.io import lines_bytes
-
     return lines_bytes(values)
 
 

@@ -12,8 +12,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import mli
 from mli.algorithms import ALS, ALSModel
-from mli.algorithms import als_kernels as K
-from mli.algorithms.als import _ITEM_SALT, _USER_SALT, hashed_factors
+from mli.algorithms.als import reference as als_ref
+from mli.algorithms.als import hashed_factors
+from mli.algorithms.als.solve import ITEM_SALT, USER_SALT
 
 
 # ---------------------------------------------------------------------------- data
@@ -126,9 +127,9 @@ def test_matches_dense_reference(ctx, implicit):
     losses = []
     m = ALS(rank=3, max_iter=5, reg=0.1, alpha=2.0, implicit=implicit, seed=5,
             callback=lambda it, loss, s: losses.append(loss)).fit(data)
-    X0 = hashed_factors(np.arange(R.shape[0]), 3, 5, _USER_SALT)
-    Y0 = hashed_factors(np.arange(R.shape[1]), 3, 5, _ITEM_SALT)
-    X, Y, objectives = K.als_reference(R, 3, iters=5, reg=0.1, implicit=implicit, alpha=2.0,
+    X0 = hashed_factors(np.arange(R.shape[0]), 3, 5, USER_SALT)
+    Y0 = hashed_factors(np.arange(R.shape[1]), 3, 5, ITEM_SALT)
+    X, Y, objectives = als_ref.als_reference(R, 3, iters=5, reg=0.1, implicit=implicit, alpha=2.0,
                                        X0=X0, Y0=Y0)
     assert_allclose(m.user_factors, X, atol=2e-4)
     assert_allclose(m.item_factors, Y, atol=2e-4)
@@ -220,9 +221,9 @@ def test_many_blocked_iterations(ctx):
             num_partitions=1).fit(data)
     assert m.n_iter == 105 and m.strategy == "blocked"
     R = sp.csr_matrix((data.rating, (data.user, data.item)))
-    X, Y, _ = K.als_reference(R, 2, iters=105, reg=0.1,
-                              X0=hashed_factors(np.arange(12), 2, 0, _USER_SALT),
-                              Y0=hashed_factors(np.arange(8), 2, 0, _ITEM_SALT))
+    X, Y, _ = als_ref.als_reference(R, 2, iters=105, reg=0.1,
+                              X0=hashed_factors(np.arange(12), 2, 0, USER_SALT),
+                              Y0=hashed_factors(np.arange(8), 2, 0, ITEM_SALT))
     assert_allclose(m.user_factors, X, atol=1e-3)
     assert_allclose(m.item_factors, Y, atol=1e-3)
 
@@ -267,7 +268,7 @@ def test_initial_factors_depend_only_on_seed_and_id():
     assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-6)
     assert not np.allclose(a, hashed_factors(np.array([5, 9, -3, 2 ** 40]), 6, seed=12))
     assert not np.allclose(a, hashed_factors(np.array([5, 9, -3, 2 ** 40]), 6, seed=11,
-                                             salt=_ITEM_SALT))
+                                             salt=ITEM_SALT))
 
 
 # ---------------------------------------------------------------------------- prediction
@@ -483,3 +484,26 @@ def test_one_gang_run_equals_one_run_per_half_step(ctx, implicit, monkeypatch):
     assert_array_equal(with_cb.user_factors, halves.user_factors)
     assert len(seen) == 4 and all(np.isfinite(seen))
     assert [h[0] for h in whole.history] == [1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------- the cost model
+
+
+def test_the_cost_model_picks_strategy_and_blocks():
+    from types import SimpleNamespace
+
+    from mli.algorithms.als import cost
+
+    small = SimpleNamespace(n_users=1000, n_items=500, nnz=20_000)
+    huge = SimpleNamespace(n_users=10_000_000, n_items=2_000_000, nnz=10 ** 9)
+    assert cost.plan(ALS(rank=10), small, 8) == cost.Plan("data_parallel", 1)
+    # factors of 12M rows x 20 float32 = 915 MB > FACTORS_LIMIT: blocked, every slot busy
+    assert cost.plan(ALS(rank=20), huge, 8) == cost.Plan("blocked", 8)
+    assert cost.plan(ALS(rank=20, strategy="data_parallel"), huge, 8).strategy == \
+        "data_parallel"
+    # blocks: about WORK_PER_TASK flops each, at most the parallelism and the row counts
+    mid = SimpleNamespace(n_users=50_000, n_items=20_000, nnz=2_000_000)
+    flops = 2.0 * mid.nnz * 20 ** 2 + (mid.n_users + mid.n_items) * 20 ** 3 / 3.0
+    want = int(np.ceil(flops / cost.WORK_PER_TASK))
+    assert cost.plan(ALS(rank=20), mid, 64).blocks == want < 64
+    assert cost.plan(ALS(rank=20, num_partitions=4000), small, 2).blocks == 500  # n_items

@@ -1,4 +1,4 @@
-"""Tests of mli.algorithms.als_kernels: the numba ALS kernels against their numpy
+"""Tests of mli.algorithms.als.kernels: the numba ALS kernels against their numpy
 references, against direct dense solves / scipy NNLS / the ``implicit`` library, and the
 recommendation / objective helpers. No Spark."""
 from __future__ import annotations
@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from mli.algorithms import als_kernels as K
+from mli.algorithms.als import kernels as K
+from mli.algorithms.als import reference as als_ref
+from mli.algorithms.als.model import topk_scores
+from mli.algorithms.als.solve import SOLVERS, SolveConfig, local_solve
 
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -72,7 +75,7 @@ def test_explicit_matches_reference(seed, n_rows, n_cols, k, density, reg, reg_s
     indptr, cols, vals, Y = random_block(seed, n_rows, n_cols, k, density)
     X = K.solve_explicit(indptr, cols, vals, Y, reg, nonnegative=nonnegative,
                          reg_scaling=reg_scaling)
-    Xr = K.solve_explicit_ref(indptr, cols, vals, Y, reg, nonnegative=nonnegative,
+    Xr = als_ref.solve_explicit_ref(indptr, cols, vals, Y, reg, nonnegative=nonnegative,
                               reg_scaling=reg_scaling)
     assert X.dtype == np.float32 and X.shape == (n_rows, k)
     scale = max(1.0, float(np.abs(Xr).max(initial=0.0)))
@@ -140,7 +143,7 @@ def test_nnls_many_active_constraints():
     rng = np.random.default_rng(0)
     vals = (rng.standard_normal(vals.size) * 3).astype(np.float32)
     X = K.solve_explicit(indptr, cols, vals, Y, 0.05, nonnegative=True)
-    Xr = K.solve_explicit_ref(indptr, cols, vals, Y, 0.05, nonnegative=True)
+    Xr = als_ref.solve_explicit_ref(indptr, cols, vals, Y, 0.05, nonnegative=True)
     assert 0.2 < (X == 0).mean() < 0.9
     assert_allclose(X, Xr, rtol=1e-4, atol=1e-5)
 
@@ -160,7 +163,7 @@ def test_implicit_matches_reference(seed, n_rows, n_cols, k, density, reg, reg_s
     YtY = K.gramian(Y)
     X = K.solve_implicit(indptr, cols, vals, Y, YtY, reg, alpha, nonnegative=nonnegative,
                          reg_scaling=reg_scaling)
-    Xr = K.solve_implicit_ref(indptr, cols, vals, Y, YtY, reg, alpha, nonnegative=nonnegative,
+    Xr = als_ref.solve_implicit_ref(indptr, cols, vals, Y, YtY, reg, alpha, nonnegative=nonnegative,
                               reg_scaling=reg_scaling)
     assert X.dtype == np.float32 and X.shape == (n_rows, k)
     scale = max(1.0, float(np.abs(Xr).max(initial=0.0)))
@@ -249,7 +252,7 @@ def test_cg_matches_reference(seed, n_rows, n_cols, k, density, reg, reg_scaling
     YtY = K.gramian(Y)
     X = K.solve_implicit_cg(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=cg_steps,
                             reg_scaling=reg_scaling)
-    Xr = K.solve_implicit_cg_ref(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=cg_steps,
+    Xr = als_ref.solve_implicit_cg_ref(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=cg_steps,
                                  reg_scaling=reg_scaling)
     scale = max(1.0, float(np.abs(Xr).max(initial=0.0)))
     assert_allclose(X, Xr, rtol=1e-4, atol=1e-5 * scale)
@@ -375,7 +378,7 @@ def test_topk_against_full_sort(seed, n, m, r, k, exclude, block_rows):
         ei = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         ex = np.concatenate([rng.choice(m, c, replace=False) for c in counts] + [np.zeros(0)])
         ex = ex.astype(np.int64)
-    items, scores = K.topk_scores(Xq, Y, k, ei, ex, block_rows=block_rows)
+    items, scores = topk_scores(Xq, Y, k, ei, ex, block_rows=block_rows)
     ri, rs = topk_reference(Xq, Y, k, ei, ex)
     assert items.dtype == np.int32 and scores.dtype == np.float32
     assert items.shape == scores.shape == (n, k)
@@ -387,7 +390,7 @@ def test_topk_random_floats():
     rng = np.random.default_rng(0)
     Xq = rng.standard_normal((50, 8)).astype(np.float32)
     Y = rng.standard_normal((200, 8)).astype(np.float32)
-    items, scores = K.topk_scores(Xq, Y, 10, block_rows=50)
+    items, scores = topk_scores(Xq, Y, 10, block_rows=50)
     ri, rs = topk_reference(Xq, Y, 10)
     assert_array_equal(items, ri)
     assert_allclose(scores, rs, rtol=1e-6)
@@ -417,29 +420,29 @@ def test_objectives_match_dense(reg_scaling):
     nu = mask.sum(1) if reg_scaling == "count" else np.ones(15)
     ni = mask.sum(0) if reg_scaling == "count" else np.ones(12)
     regterm = reg * (nu @ (X**2).sum(1) + ni @ (Y**2).sum(1))
-    assert_allclose(K.explicit_objective(C, X, Y, reg, reg_scaling),
+    assert_allclose(als_ref.explicit_objective(C, X, Y, reg, reg_scaling),
                     ((R - S)[mask] ** 2).sum() + regterm, rtol=1e-10)
     Cm = np.where(mask, 1.0 + alpha * np.abs(R), 1.0)
     P = (R > 0).astype(float)
-    assert_allclose(K.implicit_objective(C, X, Y, reg, alpha, reg_scaling),
+    assert_allclose(als_ref.implicit_objective(C, X, Y, reg, alpha, reg_scaling),
                     (Cm * (P - S) ** 2).sum() + regterm, rtol=1e-10)
     rows, cols = np.nonzero(mask)
-    assert_allclose(K.explicit_objective((rows, cols, R[rows, cols]), X, Y, reg, reg_scaling),
-                    K.explicit_objective(C, X, Y, reg, reg_scaling), rtol=1e-12)
+    assert_allclose(als_ref.explicit_objective((rows, cols, R[rows, cols]), X, Y, reg, reg_scaling),
+                    als_ref.explicit_objective(C, X, Y, reg, reg_scaling), rtol=1e-12)
 
 
 @pytest.mark.parametrize("implicit", [False, True])
 @pytest.mark.parametrize("nonnegative", [False, True])
 def test_reference_als_decreases_objective(implicit, nonnegative):
     C, R, mask = small_ratings(2, implicit=implicit)
-    X, Y, obj = K.als_reference(C, rank=3, iters=6, reg=0.1, implicit=implicit, alpha=3.0,
+    X, Y, obj = als_ref.als_reference(C, rank=3, iters=6, reg=0.1, implicit=implicit, alpha=3.0,
                                 nonnegative=nonnegative, seed=4)
     assert X.shape == (15, 3) and Y.shape == (12, 3)
     assert all(b <= a * (1 + 1e-6) for a, b in zip(obj, obj[1:]))
     if nonnegative:
         assert (X >= 0).all() and (Y >= 0).all()
     # dense input with a mask gives the same run
-    X2, Y2, obj2 = K.als_reference(R, rank=3, iters=6, reg=0.1, implicit=implicit, alpha=3.0,
+    X2, Y2, obj2 = als_ref.als_reference(R, rank=3, iters=6, reg=0.1, implicit=implicit, alpha=3.0,
                                    nonnegative=nonnegative, seed=4, mask=mask)
     assert_allclose(obj2, obj, rtol=1e-12)
 
@@ -449,10 +452,10 @@ def test_numba_als_matches_reference_als(implicit):
     """A full ALS run driven by the numba kernels tracks the numpy reference ALS."""
     C, _, _ = small_ratings(5, n_users=30, n_items=20, implicit=implicit)
     rank, reg, alpha = 4, 0.05, 2.0
-    Xr, Yr, obj = K.als_reference(C, rank, iters=5, reg=reg, implicit=implicit, alpha=alpha,
+    Xr, Yr, obj = als_ref.als_reference(C, rank, iters=5, reg=reg, implicit=implicit, alpha=alpha,
                                   seed=9)
     Ct = C.T.tocsr()
-    X = K.init_factors(30, rank, 9)
+    X = als_ref.init_factors(30, rank, 9)
     for _ in range(5):
         if implicit:
             Y = K.solve_implicit(Ct.indptr, Ct.indices, Ct.data, X, K.gramian(X), reg, alpha)
@@ -462,3 +465,25 @@ def test_numba_als_matches_reference_als(implicit):
             X = K.solve_explicit(C.indptr, C.indices, C.data, Y, reg)
     assert_allclose(X, Xr, rtol=1e-3, atol=1e-4)
     assert_allclose(Y, Yr, rtol=1e-3, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------- one interface
+
+
+# conjugate gradient has no nonnegative variant (ALS refuses the pair)
+@pytest.mark.parametrize("solver,nonnegative", [(s, nn) for s in sorted(SOLVERS)
+                                                for nn in (False, True)
+                                                if not (s == "implicit_cg" and nn)])
+def test_every_local_solver_equals_its_reference_through_one_interface(solver, nonnegative):
+    kind = "explicit" if solver == "explicit" else "implicit"
+    indptr, cols, vals, Y = random_block(7, 30, 20, 4, 0.3, kind=kind)
+    cfg = SolveConfig(solver=solver, rank=4, implicit=kind == "implicit", reg=0.1, alpha=2.0,
+                      nonnegative=nonnegative, cg=solver == "implicit_cg", cg_steps=3,
+                      count_scaling=True, offset=1.0, biases=False, mu=0.0, want_loss=False)
+    G = K.gramian(Y)
+    X0 = np.full((30, 4), 0.1, np.float32)
+    fast = local_solve(cfg, indptr, cols, vals, Y, G, X0)
+    slow = local_solve(cfg, indptr, cols, vals, Y, G, X0, reference=True)
+    assert fast.shape == (30, 4) and fast.dtype == np.float32
+    assert_allclose(fast, slow, rtol=2e-4, atol=2e-5)
+    assert SOLVERS[solver].kernel is not SOLVERS[solver].reference

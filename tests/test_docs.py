@@ -141,7 +141,6 @@ def test_tutorial_runs(ctx, tmp_path):
     """docs/tutorial.md: a new Algorithm/Model defined in doc code fits, predicts, saves,
     loads and passes mli.core.conformance.check_algorithm through Spark."""
     import mli
-    from mli.core import persist
     from mli.core.base import Algorithm, Model
 
     with doc_module("mli_doc_tutorial") as mod:

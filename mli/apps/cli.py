@@ -12,14 +12,15 @@ import sys
 import time
 
 from mli.errors import JavaNotFoundError
+from mli.algorithms import LogisticRegression
+from mli.apps import movielens
+from mli.engine.context import check_java
 
 
 def _quickstart(args) -> int:
     import numpy as np
 
     import mli
-    from mli.algorithms import LogisticRegression
-
     rng = np.random.default_rng(args.seed)
     n, d = args.rows, args.cols
     X = rng.standard_normal((n, d))
@@ -59,7 +60,6 @@ def main(argv=None) -> int:
     q.set_defaults(func=_quickstart)
 
     try:
-        from mli.apps import movielens  # noqa: F401 - registers its sub-command when present
         movielens.add_parser(sub)
     except ImportError:
         pass
@@ -69,8 +69,6 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if getattr(args, "needs_spark", True) and "PYSPARK_GATEWAY_PORT" not in os.environ:
-            from mli.engine.context import check_java
-
             check_java()  # before any output: without Java, one line saying how to get it
         return int(args.func(args) or 0)
     except JavaNotFoundError as exc:

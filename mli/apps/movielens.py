@@ -41,6 +41,9 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
+from mli.table.datasets import generated_titles, movielens_like
+from mli.engine import context as mctx
+from mli.algorithms import ALS
 
 __all__ = [
     "MovieLensError",
@@ -402,8 +405,6 @@ def load_movielens(path) -> MovieLens:
 
 def generated_movielens(seed=0) -> MovieLens:
     """MovieLens-100K-shaped generated ratings with made-up titles."""
-    from mli.table.datasets import generated_titles, movielens_like
-
     df = movielens_like(seed=seed)
     df["timestamp"] = np.int64(0)
     return MovieLens(df, generated_titles(1682, seed=seed), "generated", None,
@@ -790,8 +791,6 @@ def _fmt_s(s: float) -> str:
 def _context(master: str):
     """The active default MLContext, or a new one that the caller stops (own=True)."""
     import mli
-    from mli.engine import context as mctx
-
     if mctx._default is not None:
         return mctx._default, False
     c = mli.MLContext(master, app_name="mli-movielens")
@@ -800,8 +799,6 @@ def _context(master: str):
 
 
 def _als(rank, reg, iters, biases, seed, callback=None):
-    from mli.algorithms import ALS
-
     kw = dict(rank=int(rank), max_iter=int(iters), reg=float(reg), seed=seed)
     if biases:
         kw["biases"] = True

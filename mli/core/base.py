@@ -42,7 +42,10 @@ import scipy.sparse as sp
 
 from mli.core import persist, registry
 from mli.core.estimator import BaseEstimator, clone_value
-from mli.core.params import validate_params
+from mli.errors import ModelFormatError, task_safe
+from mli.linalg.localmatrix import LocalMatrix
+from mli.table.io import NUMERIC_SPARK, arrow_to_block
+from mli.table.mltable import LabeledData, MLTable, as_labeled
 
 __all__ = ["Algorithm", "Model", "load"]
 
@@ -105,21 +108,14 @@ class Algorithm(BaseEstimator, abc.ABC):
             Invalid hyperparameters (``Invalid value for parameter ...``) or bad input
             (NaN/inf, missing label, empty data, non-numeric features).
         """
-        validate_params(self)
+        self._validate()
         before = self.get_params()
-        from mli.table.mltable import as_labeled
-
-        from mli.table.mltable import LabeledData, MLTable
-
-        labeled = as_labeled(data, y, label=label, ctx=getattr(self, "ctx", None))
-        # data converted from arrays/DataFrames for this fit only: release its resident
-        # blocks afterwards (an MLTable keeps its own until the user unpersists it)
-        temporary = not isinstance(data, (MLTable, LabeledData))
+        labeled, release = self._prepare(data, y, label)
         try:
             model = self._fit(labeled, **fit_kwargs)
         finally:
-            if temporary:
-                labeled.release()
+            if release is not None:
+                release()
         after = self.get_params()
         changed = [k for k in before if after.get(k) is not before[k]]
         if changed:
@@ -134,6 +130,16 @@ class Algorithm(BaseEstimator, abc.ABC):
         model._set_fit_info({k: clone_value(v) for k, v in before.items()},
                             labeled.feature_names)
         return model
+
+    def _prepare(self, data: Any, y: Any, label: str | None):
+        """The training data as :meth:`_fit` takes it, and what to call after the fit (or
+        None): by default :class:`~mli.table.mltable.LabeledData`, resident ``(X, y)``
+        bundles (it has ``num_features`` and ``feature_names``). Data converted from
+        arrays or DataFrames for this fit only is released afterwards; an MLTable keeps its
+        blocks until the user unpersists it."""
+        labeled = as_labeled(data, y, label=label, ctx=getattr(self, "ctx", None))
+        temporary = not isinstance(data, (MLTable, LabeledData))
+        return labeled, (labeled.release if temporary else None)
 
     @abc.abstractmethod
     def _fit(self, data: Any, **fit_kwargs: Any) -> "Model":
@@ -314,8 +320,6 @@ class Model(metaclass=_ModelMeta):
         """Load a saved model, checking that it is an instance of ``cls``."""
         model = persist.load_model(path)
         if not isinstance(model, cls):
-            from mli.errors import ModelFormatError
-
             raise ModelFormatError(f"{path} holds a {type(model).__name__}, not a "
                                    f"{cls.__name__}")
         return model
@@ -360,8 +364,6 @@ class Model(metaclass=_ModelMeta):
         if not names:
             raise ValueError("_apply needs at least one output name")
         mod = type(data).__module__
-        from mli.table.mltable import MLTable
-
         if isinstance(data, MLTable):
             return self._apply_table(data, fn, names, single)
         if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
@@ -395,8 +397,6 @@ class Model(metaclass=_ModelMeta):
         return None
 
     def _check_local(self, data: Any):
-        from mli.linalg.localmatrix import LocalMatrix
-
         if isinstance(data, LocalMatrix):
             data = data.array
         if sp.issparse(data):
@@ -462,9 +462,6 @@ class Model(metaclass=_ModelMeta):
     def _apply_frame(self, df: Any, fn: Callable, names: list[str], single: bool):
         """A Spark DataFrame of the outputs, one ``mapInArrow`` over ``df`` (lazy; the
         DataFrame API only, so it also runs over Spark Connect)."""
-        from mli.errors import task_safe
-        from mli.table.io import NUMERIC_SPARK
-
         cols = self._feature_columns(list(df.columns))
         if cols is not None and cols != list(df.columns):
             df = df.select(*cols)
@@ -493,8 +490,6 @@ def _apply_arrow(f: Callable, columns: list, names: list, batches):
     import pyarrow as pa
     from pyspark import TaskContext
 
-    from mli.table.io import arrow_to_block
-
     index = TaskContext.get().partitionId() if TaskContext.get() else 0
     for batch in batches:
         if batch.num_rows == 0:
@@ -506,8 +501,6 @@ def _apply_arrow(f: Callable, columns: list, names: list, batches):
 
 
 def _to_localmatrix(X):
-    from mli.linalg.localmatrix import LocalMatrix
-
     return LocalMatrix(X)
 
 

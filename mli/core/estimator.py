@@ -171,9 +171,15 @@ class BaseEstimator:
         return type(self)(**{k: clone_value(v) for k, v in self.get_params().items()})
 
     def _validate(self) -> None:
-        """Check every hyperparameter against its declared constraint (one message format:
-        ``Invalid value for parameter 'name' of Class: ...``)."""
+        """Check every hyperparameter against its declared constraint, then the
+        combinations :meth:`_check_params` refuses (one message format: ``Invalid value for
+        parameter 'name' of Class: ...``)."""
         validate_params(self)
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Refuse combinations of valid values that do not go together (a subclass raises
+        the ValueError of :meth:`_validate`'s format); nothing by default."""
 
     def __repr__(self) -> str:
         defaults = self._param_defaults()

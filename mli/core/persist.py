@@ -38,6 +38,7 @@ import numpy as np
 from mli.engine import fs
 from mli.core import registry
 from mli.errors import ModelFormatError
+from mli._version import __version__
 
 __all__ = ["save_model", "load_model", "get_model_class", "FORMAT", "FORMAT_VERSION", "encode_value",
            "decode_value", "is_encodable"]
@@ -230,8 +231,6 @@ def save_model(model, path: str, *, overwrite: bool = False, backend: str | None
     TypeError
         A declared array/attribute cannot be saved.
     """
-    from mli._version import __version__
-
     if registry.lookup("model", registry.key_of(type(model))) is not type(model):
         raise TypeError(f"save_model expects an mli Model, got {type(model).__name__}")
     if not isinstance(overwrite, (bool, np.bool_)):
@@ -387,8 +386,6 @@ def load_model(path: str, *, backend: str | None = None):
         Missing directory or metadata, invalid JSON, wrong format or version, unknown model
         class, missing or tampered array file, wrong dtype/shape, object arrays.
     """
-    from mli._version import __version__
-
     path = fs._check_path(path)
     meta = read_metadata(path, backend=backend)
     cls = get_model_class(meta["class"])

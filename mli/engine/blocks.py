@@ -49,6 +49,7 @@ from mli.engine import pagepool
 from mli.engine.context import on_stop
 from mli.engine.collective import tree_reduce
 from mli.errors import BlockMissingError, task_safe
+from mli.linalg.localmatrix import LocalMatrix
 
 log = logging.getLogger("mli")
 
@@ -64,8 +65,6 @@ __all__ = ["BlockRDD", "BlockView", "DerivedStore", "is_local", "local_slots", "
 
 def _flatten(obj, arrays: list) -> Any:
     """Describe ``obj`` as JSON, appending its arrays to ``arrays``."""
-    from mli.linalg.localmatrix import LocalMatrix
-
     if isinstance(obj, LocalMatrix):
         return {"LocalMatrix": _flatten(obj.array, arrays)}
     if sp.issparse(obj):
@@ -91,8 +90,6 @@ def _flatten(obj, arrays: list) -> Any:
 
 
 def unflatten(desc, arrays):
-    from mli.linalg.localmatrix import LocalMatrix
-
     (kind, val), = desc.items() if len(desc) == 1 else [(k, desc[k]) for k in desc if k != "shape"]
     if kind == "LocalMatrix":
         return LocalMatrix(unflatten(val, arrays))
@@ -215,8 +212,6 @@ def _drop_cached(prefix: str) -> None:
 
 
 def _bundle_rows(obj) -> int:
-    from mli.linalg.localmatrix import LocalMatrix
-
     if isinstance(obj, (LocalMatrix, np.ndarray)) or sp.issparse(obj):
         return int(obj.shape[0]) if np.ndim(obj) or sp.issparse(obj) else 1
     if isinstance(obj, (tuple, list)) and obj:
@@ -327,8 +322,6 @@ def _nbytes(obj) -> int:
         return sum(_nbytes(o) for o in obj)
     if isinstance(obj, dict):
         return sum(_nbytes(o) for o in obj.values())
-    from mli.linalg.localmatrix import LocalMatrix
-
     if isinstance(obj, LocalMatrix):
         return _nbytes(obj.array)
     return 0
@@ -902,8 +895,6 @@ def _copy_bundle(bundle):
 
 
 def _materialize_copy(obj):
-    from mli.linalg.localmatrix import LocalMatrix
-
     if isinstance(obj, LocalMatrix):
         return LocalMatrix(_materialize_copy(obj.array))
     if isinstance(obj, np.ndarray):

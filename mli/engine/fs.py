@@ -30,6 +30,7 @@ import os
 import shutil
 from urllib.parse import urlparse
 from urllib.request import url2pathname
+from mli.engine.context import get_context
 
 __all__ = ["exists", "isdir", "makedirs", "write_bytes", "read_bytes", "listdir",
            "remove_tree", "rename", "join", "is_local", "backend_for"]
@@ -110,8 +111,6 @@ def join(base: str, *names: str) -> str:
 
 def _hadoop(path: str):
     """(jvm, FileSystem, Path) for ``path`` from the active Spark session."""
-    from mli.engine.context import get_context
-
     sc = get_context().sc
     jvm = sc._jvm
     jpath = jvm.org.apache.hadoop.fs.Path(path)

@@ -35,6 +35,7 @@ from mli.table.labels import encode, find_classes
 from mli.engine.onepass import one_pass
 from mli.core.params import Interval, Options, Param
 from mli.stats.moments import merge, moments
+from mli.optimize import minimize
 
 __all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "NormalEquations",
            "normal_equations"]
@@ -79,8 +80,6 @@ class LinearAlgorithm(Algorithm):
         Returns ``(coef, intercept, result)`` with ``coef`` of shape ``(outputs, d)`` and
         ``intercept`` of shape ``(outputs,)``.
         """
-        from mli.optimize import minimize
-
         result = minimize(loss, data.blocks, reg=self.reg, l1_ratio=self.l1_ratio,
                           fit_intercept=self.fit_intercept, method=method or self.solver,
                           max_iter=self.max_iter, tol=self.tol, callback=self.callback,

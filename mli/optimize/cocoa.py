@@ -36,6 +36,7 @@ from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, che
                    soft_threshold)
 from mli.optimize.losses import HingeLoss, LogisticLoss, SquaredLoss
 from mli.optimize.objective import pack, xy_bundle
+from mli.optimize.cocoa_kernels import sdca_csr, sdca_dense
 
 __all__ = ["CoCoA", "sdca_local", "LOSS_KINDS"]
 
@@ -76,8 +77,6 @@ def sdca_local(index, bundle, alphas, loss, kind, v, bias, sb, l1, l2, n, sigma,
     w = w0.copy()
     rng = np.random.default_rng([int(seed), int(rnd), int(index)])
     l2n = 1.0 / (l2 * n)
-    from mli.optimize.cocoa_kernels import sdca_csr, sdca_dense
-
     order = rng.permuted(np.tile(np.arange(len(y)), (epochs, 1)), axis=1).ravel()
     if sp.issparse(A):
         sdca_csr(A.data, A.indices, A.indptr, y, alpha, w, bias, sb, kind, l2n, sigma, order)

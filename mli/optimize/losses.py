@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
+from mli.optimize.base import check_int
 
 __all__ = ["Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
            "as_array"]
@@ -221,8 +222,6 @@ class MultinomialLogisticLoss(Loss):
     name = "multinomial"
 
     def __init__(self, n_classes: int):
-        from mli.optimize.base import check_int
-
         self.n_classes = check_int("n_classes", n_classes, 2)
 
     @property

@@ -17,6 +17,9 @@ from mli.engine.blocks import BlockRDD, BlockView, DerivedStore, tree_add
 from mli.engine.collective import tree_reduce
 from mli.errors import task_safe
 from mli.linalg.localmatrix import LocalMatrix
+from mli.table.mltable import LabeledData, MLTable, check_finite
+from mli.engine.context import context_for_dataframe, get_context
+from mli.table.io import NUMERIC_SPARK
 
 __all__ = ["Batches", "Source", "record_error", "locate_error", "run_stages",
            "as_matrix_output", "to_local_output", "NO_OUTPUT"]
@@ -215,8 +218,6 @@ class Batches:
             if len(outs) == 1:
                 return to_local_output(outs[0], like)
             return [to_local_output(b, like) for b in outs]
-        from mli.table.mltable import MLTable
-
         with_label = label is not None
         if self._store is not None:
             if width is None:
@@ -271,15 +272,11 @@ class Batches:
     def _labeled(self, name_prefix: str = "f", width: int | None = None):
         """Resident (X LocalMatrix, y) training data for the final Algorithm (``width``: the
         number of features when the stages know it, which saves a Spark job)."""
-        from mli.table.mltable import LabeledData
-
         if self._store is not None:
             store = DerivedStore(self._store, functools.partial(_as_feature_matrix, None),
                                  name="pipeline")
         else:
             if self._local is not None:
-                from mli.engine.context import get_context
-
                 rdd = get_context(self.ctx).sc.parallelize(self._local, len(self._local))
             else:
                 rdd = self._rdd
@@ -394,13 +391,8 @@ class Source:
     @classmethod
     def for_fit(cls, data: Any, y: Any, label: str | None, *, first: Any = None,
                 local: bool = True, ctx=None) -> "Source":
-        from mli.engine.context import get_context
-        from mli.table.mltable import LabeledData, MLTable
-
         mod = type(data).__module__
         if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
-            from mli.engine.context import context_for_dataframe
-
             ctx = context_for_dataframe(data, ctx)
             if ctx.is_connect and any(type(f.dataType).__name__ == "StringType"
                                       for f in data.schema.fields):
@@ -437,8 +429,6 @@ class Source:
                                  and data.dtype.kind in "biuf"):
             if local:  # fitted in this process: no Spark job for a local matrix
                 X = sp.csr_matrix(data) if sp.issparse(data) else data
-                from mli.table.mltable import check_finite
-
                 check_finite(X)
                 return cls(Batches(None, local=[(X, _as_y(y, X.shape[0]))]), "matrix",
                            X.shape[1], None)
@@ -478,8 +468,6 @@ class Source:
         """A Spark DataFrame of one text column (and a numeric label column): the executors
         read it and write ``(texts, y)`` blocks where they run (``mapInArrow``: the
         DataFrame API only, so over Spark Connect too)."""
-        from mli.table.io import NUMERIC_SPARK
-
         cols = list(df.columns)
         types = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
         if label is not None and str(label) not in cols:

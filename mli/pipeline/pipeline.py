@@ -91,6 +91,7 @@ from mli.core.params import validate_params
 from mli.pipeline.batches import NO_OUTPUT, Source, run_stages
 from mli.pipeline.stages import Estimator, Stage, Stages, Transformer, set_composer
 from mli.pipeline.transform import final_on_frame, static_width, transform_any, transform_table
+from mli.table.mltable import MLTable
 
 __all__ = ["Pipeline", "PipelineModel"]
 
@@ -558,8 +559,6 @@ class PipelineModel(Model):
                             "features")
         if not hasattr(self.model_, method):
             raise AttributeError(f"{type(self.model_).__name__} has no {method}")
-        from mli.table.mltable import MLTable
-
         mod = type(data).__module__
         is_df = mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame"
         if is_df and mod.startswith("pyspark.sql.connect"):

@@ -12,9 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from mli.errors import task_safe
+from mli.errors import ConnectUnsupportedError, task_safe
 from mli.linalg.localmatrix import LocalMatrix
 from mli.pipeline.batches import as_matrix_output, locate_error, run_stages, to_local_output
+from mli.table.mltable import MLTable
+from mli.table.io import NUMERIC_SPARK, arrow_matrix
 
 __all__ = ["transform_any", "transform_local", "single_output", "transform_table",
            "final_on_frame", "static_width"]
@@ -38,8 +40,6 @@ def transform_local(stages, data):
 
 def transform_any(stages: Sequence[Any], data: Any, *, keep=None, model: Any = None) -> Any:
     """Apply fitted ``stages`` to any supported input; return the input's kind."""
-    from mli.table.mltable import MLTable
-
     mod = type(data).__module__
     if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
         return _features_on_frame(stages, model, data, keep)
@@ -84,8 +84,6 @@ def _features_on_frame(stages, model, df, keep):
     try:
         return _map_frame(stages, None, None, df, inputs, keep)
     except TypeError as exc:  # the output is not a matrix (tokens, images...)
-        from mli.errors import ConnectUnsupportedError
-
         raise ConnectUnsupportedError(
             f"over Spark Connect a pipeline's transform gives a DataFrame of feature "
             f"columns, so its output must be a numeric matrix: {exc}; for other outputs "
@@ -98,8 +96,6 @@ def _map_frame(stages, model, method, df, inputs: list, keep: list):
     DataFrame with the ``keep`` columns after the outputs: one lazy ``mapInArrow`` (the
     DataFrame API only, so it runs over Spark Connect). The output's width comes from the
     first row, run here."""
-    from mli.table.io import NUMERIC_SPARK
-
     fields = {f.name: type(f.dataType).__name__ for f in df.schema.fields}
     records = len(inputs) == 1 and fields[inputs[0]] == "StringType"
     if not records:
@@ -132,8 +128,6 @@ def _keep_columns(keep, columns: list) -> list:
 def _frame_outputs(stages, model, method, records, columns, batch) -> np.ndarray:
     """``model.method`` of the featurized rows of an Arrow batch (``method`` None: the
     features, dense)."""
-    from mli.table.io import arrow_matrix
-
     data = batch.column(0).to_pylist() if records else arrow_matrix(columns, [batch], 0)
     out = run_stages(stages, data)
     if method is None:
@@ -227,8 +221,6 @@ def static_width(stages, width):
 
 def transform_table(stages, table, keep, model: Any,
                     final_method=None):
-    from mli.table.mltable import MLTable
-
     cols = list(table.columns)
     keep = _keep_columns(keep, cols)
     first_kind = getattr(stages[0], "_input_kind", "any") if stages else "any"

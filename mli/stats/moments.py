@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mli.engine.onepass import one_pass
+from mli.stats.kernels import grouped_csr, grouped_dense
 
 __all__ = ["Moments", "moments", "merge", "grouped_moments", "merge_grouped", "stack_grouped",
            "block_moments", "ClassMoments", "class_moments"]
@@ -116,8 +117,6 @@ def grouped_moments(X, labels, *, full: bool = False) -> dict:
     labels = np.asarray(labels)
     if full:
         return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
-    from mli.stats.kernels import grouped_csr, grouped_dense
-
     classes, idx = np.unique(labels, return_inverse=True)
     if sp.issparse(A):  # uncentered, as moments() of a sparse block: the zeros stay implicit
         A = sp.csr_matrix(A)

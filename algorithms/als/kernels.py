@@ -19,8 +19,9 @@ The public functions are thin Python wrappers that validate and coerce their inp
 compiled kernel. Duplicate ``(row, col)`` entries are treated as separate ratings (as
 Spark does); de-duplicate upstream if that is not wanted.
 
-Each kernel has a plain-numpy reference ``*_ref`` (a Python loop over rows, solved with
-``np.linalg.solve`` / ``scipy.optimize.nnls``) used only by the tests.
+Each kernel has a plain-numpy reference ``*_ref`` in :mod:`mli.algorithms.als.reference` (a
+Python loop over rows, solved with ``np.linalg.solve`` / ``scipy.optimize.nnls``); the
+pairs are :data:`mli.algorithms.als.solve.SOLVERS`.
 
 Conventions (the same as ``pyspark.ml.recommendation.ALS``, checked against Spark's
 ``ALS.scala``; ``computeFactors`` calls ``solver.solve(ls, numExplicits * regParam)``):
@@ -43,13 +44,15 @@ Rows with no ratings (explicit) or no positive entry (implicit; the right-hand s
 then exactly zero) get the zero vector.
 
 The sum over rows of the per-row objectives, plus the same terms for the other side, is
-the global objective computed by :func:`explicit_objective` / :func:`implicit_objective`;
+the global objective computed by :func:`~mli.algorithms.als.reference.explicit_objective` /
+:func:`~mli.algorithms.als.reference.implicit_objective`;
 every ALS half-step minimises it exactly over one side, so it never increases.
 
-Not supported (yet): user/item bias terms.
+User/item biases are handled by the caller (:func:`mli.algorithms.als.solve.solve_rows`
+augments the factors with a column of ones).
 
 Caching note: numba's on-disk cache records the importing module's name; always import
-this file as ``mli.algorithms.als_kernels`` (loading it under another name, e.g. via
+this file as ``mli.algorithms.als.kernels`` (loading it under another name, e.g. via
 ``importlib.util.spec_from_file_location``, writes cache entries that later fail to load).
 """
 from __future__ import annotations
@@ -57,26 +60,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = [
-    "solve_explicit",
-    "solve_implicit",
-    "solve_implicit_cg",
-    "gramian",
-    "topk_scores",
-    "explicit_objective",
-    "implicit_objective",
-    "init_factors",
-    "als_reference",
-    "solve_explicit_ref",
-    "solve_implicit_ref",
-    "solve_implicit_cg_ref",
-    "nnls_gram_ref",
-]
+__all__ = ["solve_explicit", "solve_implicit", "solve_implicit_cg", "gramian", "count_scaling",
+           "CG_EPS"]
 
 _JIT = dict(cache=True, fastmath=False, nogil=True, parallel=False)
 
 # residual threshold of the CG solver (squared norm), as in the ``implicit`` library
-_CG_EPS = 1e-20
+CG_EPS = 1e-20
 
 
 # --------------------------------------------------------------------------------------
@@ -365,7 +355,7 @@ def _solve_implicit_cg_nb(indptr, cols, vals, Y, YtY, reg, alpha, offset, count_
         for a in range(k):
             p[a] = r[a]
             rsold += r[a] * r[a]
-        if rsold >= _CG_EPS:
+        if rsold >= CG_EPS:
             for _ in range(cg_steps):
                 # Ap without ever forming the k x k matrix of this row
                 for a in range(k):
@@ -395,7 +385,7 @@ def _solve_implicit_cg_nb(indptr, cols, vals, Y, YtY, reg, alpha, offset, count_
                     x[a] += step * p[a]
                     r[a] -= step * Ap[a]
                     rsnew += r[a] * r[a]
-                if rsnew < _CG_EPS:
+                if rsnew < CG_EPS:
                     break
                 beta = rsnew / rsold
                 for a in range(k):
@@ -434,7 +424,7 @@ def _check_block(indptr, cols, vals, Y):
     return indptr, cols, vals, Y
 
 
-def _count_scaling(reg_scaling):
+def count_scaling(reg_scaling):
     if reg_scaling == "count":
         return True
     if reg_scaling == "none":
@@ -480,7 +470,7 @@ def solve_explicit(indptr, cols, vals, Y, reg, nonnegative=False, reg_scaling="c
     possible with ``reg == 0``).
     """
     indptr, cols, vals, Y = _check_block(indptr, cols, vals, Y)
-    cs = _count_scaling(reg_scaling)
+    cs = count_scaling(reg_scaling)
     X = np.empty((indptr.shape[0] - 1, Y.shape[1]), dtype=np.float32)
     bad = _solve_explicit_nb(indptr, cols, vals, Y, float(reg), cs, bool(nonnegative), X)
     if bad >= 0:
@@ -508,7 +498,7 @@ def solve_implicit(indptr, cols, vals, Y, YtY, reg, alpha, nonnegative=False,
     """
     indptr, cols, vals, Y = _check_block(indptr, cols, vals, Y)
     YtY = _check_gram(YtY, Y)
-    cs = _count_scaling(reg_scaling)
+    cs = count_scaling(reg_scaling)
     X = np.empty((indptr.shape[0] - 1, Y.shape[1]), dtype=np.float32)
     bad = _solve_implicit_nb(indptr, cols, vals, Y, YtY, float(reg), float(alpha),
                              float(confidence_offset), cs, bool(nonnegative), X)
@@ -528,7 +518,7 @@ def solve_implicit_cg(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=3,
     """
     indptr, cols, vals, Y = _check_block(indptr, cols, vals, Y)
     YtY = _check_gram(YtY, Y)
-    cs = _count_scaling(reg_scaling)
+    cs = count_scaling(reg_scaling)
     n_rows, k = indptr.shape[0] - 1, Y.shape[1]
     X0 = np.ascontiguousarray(X0, dtype=np.float32)
     if X0.shape != (n_rows, k):
@@ -541,292 +531,3 @@ def solve_implicit_cg(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=3,
     if bad >= 0:
         _fail("solve_implicit_cg", bad, "reg = 0, or confidence < 1?")
     return X
-
-
-# --------------------------------------------------------------------------------------
-# recommendations
-# --------------------------------------------------------------------------------------
-
-
-def topk_scores(Xq, Y, k, exclude_indptr=None, exclude_idx=None, block_rows=None):
-    """Top-``k`` items by score ``Xq @ Y.T`` for each query row.
-
-    Computed in blocks of query rows (BLAS matmul in float32, then
-    ``np.argpartition``), so memory stays ``O(block_rows * n_items)``. Optionally
-    excludes, per query row, the item indices ``exclude_idx[exclude_indptr[q]:
-    exclude_indptr[q+1]]`` (e.g. already-seen items). Results are best first, ties broken
-    by item index ascending (deterministic). Slots beyond the number of candidate items
-    (``k > n_items`` or everything excluded) hold item ``-1`` with score ``-inf``.
-
-    Returns ``(items (n, k) int32, scores (n, k) float32)``.
-    """
-    Xq = np.ascontiguousarray(Xq, dtype=np.float32)
-    Y = np.ascontiguousarray(Y, dtype=np.float32)
-    if Xq.ndim != 2 or Y.ndim != 2 or Xq.shape[1] != Y.shape[1]:
-        raise ValueError(f"Xq (n, r) and Y (m, r) must agree in r: {Xq.shape}, {Y.shape}")
-    k = int(k)
-    if k < 0:
-        raise ValueError("k must be >= 0")
-    n, m = Xq.shape[0], Y.shape[0]
-    items = np.full((n, k), -1, dtype=np.int32)
-    scores = np.full((n, k), -np.inf, dtype=np.float32)
-    kk = min(k, m)
-    if n == 0 or kk == 0:
-        return items, scores
-    has_excl = exclude_indptr is not None
-    if has_excl:
-        exclude_indptr = np.asarray(exclude_indptr, dtype=np.int64)
-        exclude_idx = np.asarray(exclude_idx, dtype=np.int64)
-        if exclude_indptr.shape != (n + 1,):
-            raise ValueError(f"exclude_indptr must have shape ({n + 1},)")
-        if exclude_idx.size and (exclude_idx.min() < 0 or exclude_idx.max() >= m):
-            raise ValueError("exclude_idx out of range")
-    if block_rows is None:
-        block_rows = max(1, min(n, (1 << 22) // max(m, 1)))  # ~16 MB of float32 scores
-    YT = Y.T
-    for r0 in range(0, n, block_rows):
-        r1 = min(n, r0 + block_rows)
-        S = Xq[r0:r1] @ YT  # (b, m) float32
-        np.negative(S, out=S)  # smallest first == best first
-        if has_excl:
-            e0, e1 = exclude_indptr[r0], exclude_indptr[r1]
-            if e1 > e0:
-                rows = np.repeat(np.arange(r1 - r0), np.diff(exclude_indptr[r0:r1 + 1]))
-                S[rows, exclude_idx[e0:e1]] = np.inf
-        if kk < m:
-            part = np.argpartition(S, kk - 1, axis=1)[:, :kk]
-        else:
-            part = np.broadcast_to(np.arange(m), (r1 - r0, m)).copy()
-        pv = np.take_along_axis(S, part, axis=1)
-        if kk < m:
-            # argpartition picks arbitrarily among items tied with the k-th value; redo
-            # those rows so that the lowest item indices win.
-            thr = pv.max(axis=1)
-            n_eq_all = np.count_nonzero(S == thr[:, None], axis=1)
-            n_eq_in = np.count_nonzero(pv == thr[:, None], axis=1)
-            for b in np.flatnonzero(n_eq_all > n_eq_in):
-                row = S[b]
-                less = np.flatnonzero(row < thr[b])
-                eq = np.flatnonzero(row == thr[b])[: kk - less.size]
-                sel = np.concatenate([less, eq])
-                part[b] = sel
-                pv[b] = row[sel]
-        order = np.lexsort((part, pv), axis=1)
-        part = np.take_along_axis(part, order, axis=1)
-        pv = np.take_along_axis(pv, order, axis=1)
-        sc = -pv
-        part = np.where(np.isneginf(sc), -1, part)
-        items[r0:r1, :kk] = part
-        scores[r0:r1, :kk] = sc
-    return items, scores
-
-
-# --------------------------------------------------------------------------------------
-# dense references: objectives, per-row solvers, full ALS (tests only)
-# --------------------------------------------------------------------------------------
-
-
-def _coo(R):
-    """(rows, cols, vals, shape-or-None) from a scipy sparse matrix or a tuple
-    ``(rows, cols, vals)`` / ``(rows, cols, vals, shape)``."""
-    if hasattr(R, "tocoo"):
-        C = R.tocsr()
-        C.sum_duplicates()
-        C = C.tocoo()
-        return (C.row.astype(np.int64), C.col.astype(np.int64),
-                C.data.astype(np.float64), C.shape)
-    rows, cols, vals = (np.asarray(a) for a in R[:3])
-    shape = tuple(R[3]) if len(R) > 3 else None
-    return rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float64), shape
-
-
-def explicit_objective(R, X, Y, reg, reg_scaling="count"):
-    """``sum_{(u,i) observed} (r_ui - x_u.y_i)^2 + reg * (sum_u n_u |x_u|^2 +
-    sum_i n_i |y_i|^2)`` (float64), ``n`` = rating counts (``reg_scaling="count"``) or 1.
-    ``R``: scipy sparse (users x items) or ``(rows, cols, vals)``."""
-    rows, cols, vals, _ = _coo(R)
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
-    pred = np.einsum("ij,ij->i", X[rows], Y[cols])
-    loss = float(np.sum((vals - pred) ** 2))
-    if _count_scaling(reg_scaling):
-        nu = np.bincount(rows, minlength=X.shape[0])
-        ni = np.bincount(cols, minlength=Y.shape[0])
-    else:
-        nu = np.ones(X.shape[0])
-        ni = np.ones(Y.shape[0])
-    return loss + reg * float(nu @ np.sum(X * X, axis=1) + ni @ np.sum(Y * Y, axis=1))
-
-
-def implicit_objective(R, X, Y, reg, alpha, reg_scaling="count", confidence_offset=1.0):
-    """``sum_{all u,i} c_ui (p_ui - x_u.y_i)^2 + reg * (sum_u n_u |x_u|^2 +
-    sum_i n_i |y_i|^2)`` (float64) with the conventions of :func:`solve_implicit`
-    (``n`` = number of positive entries per row / column, or 1). The sum over all
-    (u, i) is computed without forming the dense matrix."""
-    rows, cols, vals, _ = _coo(R)
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
-    full = float(np.sum((X.T @ X) * (Y.T @ Y)))  # sum_{u,i} (x_u.y_i)^2
-    s = np.einsum("ij,ij->i", X[rows], Y[cols])
-    c = confidence_offset + alpha * np.abs(vals)
-    p = (vals > 0).astype(np.float64)
-    loss = full + float(np.sum(c * (p - s) ** 2 - s * s))
-    if _count_scaling(reg_scaling):
-        pos = vals > 0
-        nu = np.bincount(rows[pos], minlength=X.shape[0])
-        ni = np.bincount(cols[pos], minlength=Y.shape[0])
-    else:
-        nu = np.ones(X.shape[0])
-        ni = np.ones(Y.shape[0])
-    return loss + reg * float(nu @ np.sum(X * X, axis=1) + ni @ np.sum(Y * Y, axis=1))
-
-
-def nnls_gram_ref(A, b):
-    """``argmin_{x >= 0} 0.5 x^T A x - b^T x`` via ``scipy.optimize.nnls`` on the
-    equivalent least-squares problem ``|L^T x - L^{-1} b|`` with ``A = L L^T``."""
-    from scipy.linalg import cholesky, solve_triangular
-    from scipy.optimize import nnls
-
-    L = cholesky(A, lower=True)
-    x, _ = nnls(L.T, solve_triangular(L, b, lower=True), maxiter=50 * A.shape[0])
-    return x
-
-
-def solve_explicit_ref(indptr, cols, vals, Y, reg, nonnegative=False, reg_scaling="count"):
-    """Numpy reference of :func:`solve_explicit` (Python loop over rows)."""
-    cs = _count_scaling(reg_scaling)
-    Y = np.asarray(Y, dtype=np.float32)
-    n_rows, k = len(indptr) - 1, Y.shape[1]
-    X = np.zeros((n_rows, k), dtype=np.float32)
-    for u in range(n_rows):
-        s0, s1 = int(indptr[u]), int(indptr[u + 1])
-        if s1 <= s0:
-            continue
-        Yu = Y[np.asarray(cols[s0:s1])].astype(np.float64)
-        r = np.asarray(vals[s0:s1], dtype=np.float32).astype(np.float64)
-        lam = reg * (s1 - s0) if cs else reg
-        A = Yu.T @ Yu + lam * np.eye(k)
-        b = Yu.T @ r
-        X[u] = nnls_gram_ref(A, b) if nonnegative else np.linalg.solve(A, b)
-    return X
-
-
-def _implicit_row_terms(vals, alpha, offset):
-    v = np.asarray(vals, dtype=np.float32).astype(np.float64)
-    conf = offset + alpha * np.abs(v)
-    return conf - 1.0, np.where(v > 0, conf, 0.0), int(np.count_nonzero(v > 0))
-
-
-def solve_implicit_ref(indptr, cols, vals, Y, YtY, reg, alpha, nonnegative=False,
-                       reg_scaling="count", confidence_offset=1.0):
-    """Numpy reference of :func:`solve_implicit` (Python loop over rows)."""
-    cs = _count_scaling(reg_scaling)
-    Y = np.asarray(Y, dtype=np.float32)
-    YtY = gramian(Y) if YtY is None else np.asarray(YtY, dtype=np.float64)
-    n_rows, k = len(indptr) - 1, Y.shape[1]
-    X = np.zeros((n_rows, k), dtype=np.float32)
-    for u in range(n_rows):
-        s0, s1 = int(indptr[u]), int(indptr[u + 1])
-        c1, cp, n_pos = _implicit_row_terms(vals[s0:s1], alpha, confidence_offset)
-        if n_pos == 0:
-            continue
-        Yu = Y[np.asarray(cols[s0:s1])].astype(np.float64)
-        lam = reg * n_pos if cs else reg
-        A = YtY + (Yu.T * c1) @ Yu + lam * np.eye(k)
-        b = Yu.T @ cp
-        X[u] = nnls_gram_ref(A, b) if nonnegative else np.linalg.solve(A, b)
-    return X
-
-
-def solve_implicit_cg_ref(indptr, cols, vals, Y, YtY, reg, alpha, X0, cg_steps=3,
-                          reg_scaling="count", confidence_offset=1.0):
-    """Numpy reference of :func:`solve_implicit_cg` (the ``implicit`` library's
-    ``least_squares_cg`` algorithm, per row)."""
-    cs = _count_scaling(reg_scaling)
-    Y = np.asarray(Y, dtype=np.float32)
-    YtY = gramian(Y) if YtY is None else np.asarray(YtY, dtype=np.float64)
-    n_rows, k = len(indptr) - 1, Y.shape[1]
-    X = np.zeros((n_rows, k), dtype=np.float32)
-    for u in range(n_rows):
-        s0, s1 = int(indptr[u]), int(indptr[u + 1])
-        c1, cp, n_pos = _implicit_row_terms(vals[s0:s1], alpha, confidence_offset)
-        if n_pos == 0:
-            continue
-        Yu = Y[np.asarray(cols[s0:s1])].astype(np.float64)
-        lam = reg * n_pos if cs else reg
-        x = np.asarray(X0[u], dtype=np.float64).copy()
-        r = Yu.T @ (cp - c1 * (Yu @ x)) - YtY @ x - lam * x
-        p = r.copy()
-        rsold = r @ r
-        if rsold >= _CG_EPS:
-            for _ in range(cg_steps):
-                Ap = YtY @ p + lam * p + Yu.T @ (c1 * (Yu @ p))
-                step = rsold / (p @ Ap)
-                x += step * p
-                r -= step * Ap
-                rsnew = r @ r
-                if rsnew < _CG_EPS:
-                    break
-                p = r + (rsnew / rsold) * p
-                rsold = rsnew
-        X[u] = x
-    return X
-
-
-def init_factors(n, rank, seed):
-    """Random initial factors as pyspark.ml: each row a unit vector with nonnegative
-    entries (|N(0,1)| normalised). float32, shape (n, rank)."""
-    rng = np.random.default_rng(seed)
-    F = np.abs(rng.standard_normal((n, rank)))
-    F /= np.linalg.norm(F, axis=1, keepdims=True)
-    return F.astype(np.float32)
-
-
-def als_reference(R, rank, iters=10, reg=0.1, implicit=False, alpha=1.0, seed=0,
-                  mask=None, nonnegative=False, reg_scaling="count",
-                  confidence_offset=1.0, X0=None, Y0=None):
-    """Tiny dense-numpy reference ALS built on the ``*_ref`` solvers (tests only).
-
-    ``R``: scipy sparse (users x items; stored entries are the observed ratings) or a
-    dense array with ``mask`` (bool, observed entries; default ``R != 0``). Initial
-    factors ``X0`` / ``Y0`` default to :func:`init_factors` with ``seed`` / ``seed + 1``.
-    Each iteration updates the item factors from the user factors, then the user factors
-    from the item factors (Spark's order). Returns ``(X, Y, objectives)`` with the global
-    objective (:func:`explicit_objective` / :func:`implicit_objective`) after every
-    iteration.
-    """
-    import scipy.sparse as sp
-
-    if sp.issparse(R):
-        C = sp.csr_matrix(R, dtype=np.float64)
-        C.sum_duplicates()
-    else:
-        R = np.asarray(R, dtype=np.float64)
-        mask = (R != 0) if mask is None else np.asarray(mask, dtype=bool)
-        rr, cc = np.nonzero(mask)
-        C = sp.csr_matrix((R[rr, cc], (rr, cc)), shape=R.shape)
-    C.sort_indices()
-    n_users, n_items = C.shape
-    Ct = C.T.tocsr()
-    Ct.sort_indices()
-    X = init_factors(n_users, rank, seed) if X0 is None else np.array(X0, dtype=np.float32)
-    Y = init_factors(n_items, rank, seed + 1) if Y0 is None else np.array(Y0, dtype=np.float32)
-
-    def half(M, F):
-        if implicit:
-            return solve_implicit_ref(M.indptr, M.indices, M.data, F, gramian(F), reg, alpha,
-                                      nonnegative=nonnegative, reg_scaling=reg_scaling,
-                                      confidence_offset=confidence_offset)
-        return solve_explicit_ref(M.indptr, M.indices, M.data, F, reg,
-                                  nonnegative=nonnegative, reg_scaling=reg_scaling)
-
-    objectives = []
-    for _ in range(iters):
-        Y = half(Ct, X)
-        X = half(C, Y)
-        if implicit:
-            objectives.append(implicit_objective(C, X, Y, reg, alpha, reg_scaling,
-                                                 confidence_offset))
-        else:
-            objectives.append(explicit_objective(C, X, Y, reg, reg_scaling))
-    return X, Y, objectives
