@@ -69,6 +69,7 @@ import scipy.sparse as sp
 
 from mli.linalg.localmatrix import LocalMatrix
 from mli.core.params import Interval, Options
+from mli.table.kinds import input_kind
 from mli.pipeline import Batches, Estimator, Pipeline, Transformer
 
 from mli.featurize import image_kernels as kernels
@@ -736,8 +737,7 @@ class _ImageStage:
 class _ImageTransformer(_ImageStage, Transformer):
     def transform(self, data: Any, *, keep: Sequence[str] | None = None) -> Any:
         """Apply to ``data`` and return the same kind (a table gets flat pixel rows)."""
-        mod = type(data).__module__
-        if (isinstance(data, MLTable) or mod.startswith("pyspark.sql")) \
+        if input_kind(data) in ("mltable", "spark", "connect") \
                 and not isinstance(self, _VectorizingStage):
             self._validate()
             return transform_any([self, Flatten()], data, keep=keep)

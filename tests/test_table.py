@@ -714,3 +714,24 @@ def test_task_exceptions_reach_the_driver_as_python_exceptions(ctx):
     assert any("remote traceback" in n and "_raise_custom" in n
                for n in getattr(info.value, "__notes__", []))
     assert t.num_rows == 4 and t.reduce(max) == (6.0, 7.0)  # the table (and Spark) still work
+
+
+def test_input_kind_is_the_one_place_kinds_are_told_apart(ctx):
+    import pandas as pd
+
+    from mli.linalg import LocalMatrix
+    from mli.table.kinds import KINDS, input_kind, is_spark_frame
+
+    t = MLTable.from_numpy(np.ones((4, 2)), ctx=ctx)
+    connect = type("DataFrame", (), {"__module__": "pyspark.sql.connect.dataframe"})()
+    cases = {"mltable": t, "labeled": t.labeled(None), "localmatrix": LocalMatrix(np.ones((2, 2))),
+             "spark": t.to_spark(), "connect": connect, "pandas": pd.DataFrame({"a": [1]}),
+             "series": pd.Series([1.0]), "sparse": sp.eye(2, format="csr"),
+             "array": np.zeros(3), "text": "a text", "none": None, "other": [1, 2]}
+    assert sorted(cases) == sorted(KINDS)
+    for kind, value in cases.items():
+        assert input_kind(value) == kind, kind
+    assert is_spark_frame(cases["spark"]) and is_spark_frame(connect)
+    assert not is_spark_frame(cases["pandas"])
+    # a class of another library named DataFrame is not taken for Spark's
+    assert input_kind(type("DataFrame", (), {"__module__": "polars"})()) == "other"

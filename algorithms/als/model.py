@@ -14,7 +14,7 @@ from mli.engine.blocks import BlockRDD
 from mli.engine.context import get_context
 from mli.errors import task_safe
 from mli.table.ids import as_integer_ids, lookup
-from mli.table.mltable import MLTable
+from mli.table.kinds import input_kind
 
 __all__ = ["ALSModel", "topk_scores"]
 
@@ -307,8 +307,8 @@ class ALSModel(Model):
         if mode not in ("nan", "drop", "mean"):
             raise ValueError(f"cold_start must be 'nan', 'drop' or 'mean', got {mode!r}")
         pr = self._predictor()
-        mod = type(data).__module__
-        if isinstance(data, MLTable):
+        kind = input_kind(data)
+        if kind == "mltable":
             ju, ji = self._pair_columns(data.columns)
             if "prediction" in data.columns:
                 raise ValueError("the input already has a 'prediction' column")
@@ -316,7 +316,7 @@ class ALSModel(Model):
                 raise data._non_numeric_error("user and item ids")
             fn = functools.partial(_predict_block, pr, ju, ji, mode)
             return data.map_batches(fn, columns=list(data.columns) + ["prediction"])
-        if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+        if kind in ("spark", "connect"):
             from pyspark.sql.types import DoubleType, StructField, StructType
 
             ju, ji = self._pair_columns(data.columns)
@@ -327,10 +327,10 @@ class ALSModel(Model):
             fn = functools.partial(_predict_pandas_batches, pr, data.columns[ju],
                                    data.columns[ji], mode)
             return data.mapInPandas(task_safe(fn), schema)
-        if mod.startswith("pandas"):
+        if kind in ("pandas", "series"):
             import pandas as pd
 
-            if isinstance(data, pd.Series):
+            if kind == "series":
                 raise ValueError("predict needs a DataFrame of (user, item) pairs, got a "
                                  "Series")
             ju, ji = self._pair_columns(data.columns)

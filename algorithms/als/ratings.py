@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mli.table.ids import as_integer_ids, index_ids
-from mli.table.mltable import MLTable
+from mli.table.kinds import input_kind
 
 __all__ = ["Ratings", "read_triples"]
 
@@ -116,14 +116,14 @@ def read_triples(data, names):
     if data is None:
         raise TypeError("ALS.fit expects ratings (an MLTable, pandas or Spark DataFrame with "
                         "user, item and rating columns, or an (n, 3) array), got None")
-    mod = type(data).__module__
-    if isinstance(data, MLTable):
+    kind = input_kind(data)
+    if kind == "mltable":
         idx = _pick_columns(data.columns, names)
         if not data.is_numeric:
             raise data._non_numeric_error("ratings")
         a = data.to_numpy()
         return a[:, idx[0]], a[:, idx[1]], a[:, idx[2]]
-    if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+    if kind in ("spark", "connect"):
         idx = _pick_columns(data.columns, names)
         cols = [data.columns[j] for j in idx]
         tbl = data.select(*cols).toArrow()
@@ -138,11 +138,9 @@ def read_triples(data, names):
                                  "null")
             out.append(col.to_numpy())
         return out[0], out[1], out[2]
-    if mod.startswith("pandas"):
-        import pandas as pd
-
-        if not isinstance(data, pd.DataFrame):
-            raise TypeError(f"ALS.fit expects a pandas DataFrame, got {type(data).__name__}")
+    if kind == "series":
+        raise TypeError(f"ALS.fit expects a pandas DataFrame, got {type(data).__name__}")
+    if kind == "pandas":
         idx = _pick_columns(data.columns, names)
         # missing values (NaN, None, pd.NA) are reported by the checks of the columns
         return tuple(data.iloc[:, j].to_numpy() for j in idx)

@@ -45,6 +45,7 @@ from mli.core.estimator import BaseEstimator, clone_value
 from mli.errors import ModelFormatError, task_safe
 from mli.linalg.localmatrix import LocalMatrix
 from mli.table.io import NUMERIC_SPARK, arrow_to_block
+from mli.table.kinds import input_kind
 from mli.table.mltable import LabeledData, MLTable, as_labeled
 
 __all__ = ["Algorithm", "Model", "load"]
@@ -363,15 +364,15 @@ class Model(metaclass=_ModelMeta):
         names = [name] if single else [str(n) for n in name]
         if not names:
             raise ValueError("_apply needs at least one output name")
-        mod = type(data).__module__
-        if isinstance(data, MLTable):
+        kind = input_kind(data)
+        if kind == "mltable":
             return self._apply_table(data, fn, names, single)
-        if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
+        if kind == "connect":
             return self._apply_frame(data, fn, names, single)
-        if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+        if kind == "spark":
             table = MLTable.from_data(data)
             return self._apply_table(table, fn, names, single).to_spark()
-        if mod.startswith("pandas"):
+        if kind in ("pandas", "series"):
             return self._apply_pandas(data, fn, names, single)
         X = self._check_local(data)
         return _apply_block(fn, self.n_features, len(names), single, type(self).__name__,

@@ -226,6 +226,8 @@ class LocalMatrix:
     ValueError: LocalMatrix needs a 2-D matrix, got a 1-D array of shape (3,); use LocalMatrix.from_vector(v) for a column
     """
 
+    _mli_kind = "localmatrix"  # what mli.table.kinds.input_kind says of it
+
     __slots__ = ("_a", "_t", "__weakref__")
 
     # numpy defers every binary operator (and ufunc) to LocalMatrix: ``ndarray + m`` calls

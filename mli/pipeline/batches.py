@@ -17,6 +17,7 @@ from mli.engine.blocks import BlockRDD, BlockView, DerivedStore, tree_add
 from mli.engine.collective import tree_reduce
 from mli.errors import task_safe
 from mli.linalg.localmatrix import LocalMatrix
+from mli.table.kinds import input_kind
 from mli.table.mltable import LabeledData, MLTable, check_finite
 from mli.engine.context import context_for_dataframe, get_context
 from mli.table.io import NUMERIC_SPARK
@@ -391,8 +392,8 @@ class Source:
     @classmethod
     def for_fit(cls, data: Any, y: Any, label: str | None, *, first: Any = None,
                 local: bool = True, ctx=None) -> "Source":
-        mod = type(data).__module__
-        if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+        kind = input_kind(data)
+        if kind in ("spark", "connect"):
             ctx = context_for_dataframe(data, ctx)
             if ctx.is_connect and any(type(f.dataType).__name__ == "StringType"
                                       for f in data.schema.fields):
@@ -401,13 +402,10 @@ class Source:
                                      "label='column name'")
                 return cls._from_text_frame(data, label, ctx)
             data = MLTable.from_spark(data, ctx=ctx)
-        if mod.startswith("pandas"):
-            import pandas as pd
-
-            if isinstance(data, pd.Series):
-                data = data.tolist()
-            elif isinstance(data, pd.DataFrame):
-                data = MLTable.from_pandas(data, ctx=get_context(ctx))
+        if kind == "series":
+            data = data.tolist()
+        elif kind == "pandas":
+            data = MLTable.from_pandas(data, ctx=get_context(ctx))
         if isinstance(data, (MLTable, LabeledData)):
             ctx = data.ctx
         if isinstance(data, LabeledData):

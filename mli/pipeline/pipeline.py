@@ -91,6 +91,7 @@ from mli.core.params import validate_params
 from mli.pipeline.batches import NO_OUTPUT, Source, run_stages
 from mli.pipeline.stages import Estimator, Stage, Stages, Transformer, set_composer
 from mli.pipeline.transform import final_on_frame, static_width, transform_any, transform_table
+from mli.table.kinds import input_kind
 from mli.table.mltable import MLTable
 
 __all__ = ["Pipeline", "PipelineModel"]
@@ -559,16 +560,15 @@ class PipelineModel(Model):
                             "features")
         if not hasattr(self.model_, method):
             raise AttributeError(f"{type(self.model_).__name__} has no {method}")
-        mod = type(data).__module__
-        is_df = mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame"
-        if is_df and mod.startswith("pyspark.sql.connect"):
+        kind = input_kind(data)
+        if kind == "connect":
             return final_on_frame(list(self.stages_), self.model_, method, data)
-        if is_df:
+        if kind == "spark":
             data = MLTable.from_spark(data)
         if isinstance(data, MLTable):
             out = transform_table(list(self.stages_), data, None, self,
                                    final_method=(self.model_, method))
-            return out.to_spark() if is_df else out
+            return out.to_spark() if kind == "spark" else out
         single = isinstance(data, str)
         feats = self.transform([data] if single else data)
         if isinstance(feats, LocalMatrix):

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from mli.errors import ConnectUnsupportedError, task_safe
 from mli.linalg.localmatrix import LocalMatrix
 from mli.pipeline.batches import as_matrix_output, locate_error, run_stages, to_local_output
+from mli.table.kinds import input_kind
 from mli.table.mltable import MLTable
 from mli.table.io import NUMERIC_SPARK, arrow_matrix
 
@@ -40,10 +41,10 @@ def transform_local(stages, data):
 
 def transform_any(stages: Sequence[Any], data: Any, *, keep=None, model: Any = None) -> Any:
     """Apply fitted ``stages`` to any supported input; return the input's kind."""
-    mod = type(data).__module__
-    if mod.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
+    kind = input_kind(data)
+    if kind == "connect":
         return _features_on_frame(stages, model, data, keep)
-    if mod.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+    if kind == "spark":
         out = transform_table(stages, MLTable.from_spark(data), keep, model)
         return out.to_spark()
     if isinstance(data, MLTable):
@@ -52,13 +53,10 @@ def transform_any(stages: Sequence[Any], data: Any, *, keep=None, model: Any = N
         raise ValueError("keep= names table columns; it applies to MLTable input only")
     if isinstance(data, str):
         return single_output(transform_local(stages, [data]))
-    if mod.startswith("pandas"):
-        import pandas as pd
-
-        if isinstance(data, pd.Series):
-            data = data.tolist()
-        elif isinstance(data, pd.DataFrame):
-            data = data.to_numpy()
+    if kind == "series":
+        data = data.tolist()
+    elif kind == "pandas":
+        data = data.to_numpy()
     if isinstance(data, tuple):
         data = list(data)
     if isinstance(data, np.ndarray) and data.dtype.kind in "OUS" and data.ndim == 1:

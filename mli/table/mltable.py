@@ -31,6 +31,7 @@ from mli.errors import task_safe
 from mli.linalg.localmatrix import LocalMatrix
 from mli.table import io
 from mli.table.io import first_nonfinite, show_value, validate_block
+from mli.table.kinds import input_kind
 from mli.table.sampling import splitmix_uniform
 
 log = logging.getLogger("mli")
@@ -294,6 +295,8 @@ class MLTable:
     array([6., 9.])
     """
 
+    _mli_kind = "mltable"  # what mli.table.kinds.input_kind says of it
+
     def __init__(self, ctx: MLContext, columns: Sequence[str], *, rows=None, blocks=None,
                  numeric: bool | None = None):
         if rows is None and blocks is None:
@@ -324,10 +327,10 @@ class MLTable:
             return data
         if isinstance(data, np.ndarray) or sp.issparse(data) or isinstance(data, LocalMatrix):
             return cls.from_numpy(data, columns=columns, num_partitions=num_partitions, ctx=ctx)
-        mod = type(data).__module__
-        if mod.startswith("pandas"):
+        kind = input_kind(data)
+        if kind in ("pandas", "series"):
             return cls.from_pandas(data, num_partitions=num_partitions, ctx=ctx)
-        if mod.startswith("pyspark.sql"):
+        if kind in ("spark", "connect"):
             return cls.from_spark(data, ctx=ctx)
         if isinstance(data, (str, bytes)):
             raise TypeError(f"cannot build an MLTable from a {type(data).__name__}; to read a "
@@ -1160,6 +1163,8 @@ def _opt_names(columns):
 
 class LabeledData:
     """Training data as resident ``(X: LocalMatrix, y: ndarray | None)`` blocks."""
+
+    _mli_kind = "labeled"  # what mli.table.kinds.input_kind says of it
 
     def __init__(self, blocks: BlockRDD, feature_names: Sequence[str], ctx: MLContext):
         self.blocks = blocks
