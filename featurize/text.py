@@ -51,6 +51,10 @@ Compatibility
 
 Bad input: a value that is not a ``str`` raises ``TypeError`` naming the row (``row 3 of
 partition 1`` in a table); an empty document gives an empty row.
+
+Why this module is long: it holds every text stage (Tokenizer, StopWords, NGrams, HashingTF,
+CountVectorizer, TFIDF, Normalizer) with the TokenBatch they pass to each other; a stage's
+fast path depends on the batch representation, so they change together.
 """
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ Python object per token.
 * :func:`char_to_byte_offsets` -- character offsets of a str to byte offsets of its UTF-8.
 
 The ``*_ref`` functions are slow, obviously-correct references used by the tests.
+
+Why this module is long: every numba kernel of the text stages sits beside its plain-numpy
+reference (as the ``implicit`` library's kernels do), and the tests compare each pair.
 """
 from __future__ import annotations
 

@@ -338,7 +338,7 @@ def test_mixed_sizes_in_a_list():
 
 
 def test_image_batch_is_lazy_and_chunked(monkeypatch):
-    from mli.featurize import image as I
+    from mli.featurize.image import batches as I
 
     x = small_images(n=40)
     monkeypatch.setattr(I, "CHUNK_VALUES", 500)  # a few images per chunk

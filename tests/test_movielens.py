@@ -69,7 +69,7 @@ class FakeALS:
 @pytest.fixture
 def fake_als(monkeypatch):
     FakeALS.fits = []
-    monkeypatch.setattr(mlm, "_als", lambda r, g, i, biases, seed:
+    monkeypatch.setattr(mlm.workflow, "_als", lambda r, g, i, biases, seed:
                         FakeALS(r, g, i))
     return FakeALS
 
@@ -82,7 +82,7 @@ def no_data(monkeypatch, tmp_path):
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
-    monkeypatch.setattr(mlm, "repo_root", lambda: work)
+    monkeypatch.setattr(mlm.data, "repo_root", lambda: work)
     return tmp_path
 
 
@@ -205,7 +205,7 @@ def test_find_data_relative_to_repo_root(monkeypatch, no_data):
     shared = no_data / "r" / "shared" / "data" / "movielens-100k"
     shared.mkdir(parents=True)
     (shared / "u.data").write_text("1\t2\t3\t4\n")
-    monkeypatch.setattr(mlm, "repo_root", lambda: no_data / "r" / "mli")
+    monkeypatch.setattr(mlm.data, "repo_root", lambda: no_data / "r" / "mli")
     folder, where, _ = mlm.find_data()
     assert folder == shared and "repository" in where
 

@@ -44,7 +44,7 @@ from mli.core import persist, registry
 from mli.core.estimator import BaseEstimator, clone_value
 from mli.errors import ModelFormatError, task_safe
 from mli.linalg.localmatrix import LocalMatrix
-from mli.table.io import NUMERIC_SPARK, arrow_to_block
+from mli.table.frames import NUMERIC_SPARK, arrow_to_block
 from mli.table.kinds import input_kind
 from mli.table.mltable import LabeledData, MLTable, as_labeled
 

@@ -26,6 +26,13 @@ whose tasks are given the blocks they can read where they run. Where the blocks 
 Fault tolerance: a block no task can read (its executor was lost, its files removed) makes
 the driver write the blocks again from their source (a new generation) and start the run
 again; a pass never runs on wrong or partial data.
+
+Why this module is long: a block store's whole life is here -- the file format of a bundle,
+the four ways a store is written (by the driver, by a DataFrame job, by a job over an RDD,
+by a pass over a parent store), how every pass reads it (memory maps), and how its files go
+away everywhere (the store's lifetime, doomed stores, Connect clean-up). Their invariants (a
+block's ``tree.json`` is written last and removed first; a store's files are removed once,
+wherever they are) are checked together in one place.
 """
 from __future__ import annotations
 

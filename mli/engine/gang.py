@@ -40,6 +40,11 @@ integers starts the same program without the DataFrame's planning and Arrow conv
 (a saving a one-pass run notices). No data rides in the stage: blocks are
 read where they were written, or sent once by the driver (driver-written blocks a task
 cannot read where it runs).
+
+Why this module is long: it is one protocol -- the rendezvous (keys, ports, the probe), the
+assignment of blocks to tasks, the leader's coordinator (all-reduce, requests to the
+driver), the all-to-all mesh, the run's end and its retries -- whose parts share the run's
+state and message formats; split, each part would have to export that state to the others.
 """
 from __future__ import annotations
 

@@ -28,6 +28,10 @@ array([[1., 3.],
        [5., 7.]])
 >>> X.on(X).shape
 (4, 2)
+
+Why this module is long: it is one class, a numpy-like array over dense and CSR storage
+(operators, indexing, reductions, stacking, conversions), each method with its dense and its
+sparse branch side by side.
 """
 from __future__ import annotations
 

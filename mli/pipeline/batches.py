@@ -20,7 +20,7 @@ from mli.linalg.localmatrix import LocalMatrix
 from mli.table.kinds import input_kind
 from mli.table.mltable import LabeledData, MLTable, check_finite
 from mli.engine.context import context_for_dataframe, get_context
-from mli.table.io import NUMERIC_SPARK
+from mli.table.frames import NUMERIC_SPARK
 
 __all__ = ["Batches", "Source", "record_error", "locate_error", "run_stages",
            "as_matrix_output", "to_local_output", "NO_OUTPUT"]

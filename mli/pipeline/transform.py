@@ -17,7 +17,7 @@ from mli.linalg.localmatrix import LocalMatrix
 from mli.pipeline.batches import as_matrix_output, locate_error, run_stages, to_local_output
 from mli.table.kinds import input_kind
 from mli.table.mltable import MLTable
-from mli.table.io import NUMERIC_SPARK, arrow_matrix
+from mli.table.frames import NUMERIC_SPARK, arrow_matrix
 
 __all__ = ["transform_any", "transform_local", "single_output", "transform_table",
            "final_on_frame", "static_width"]

@@ -2,8 +2,9 @@
 blocks) and everything that makes one.
 
 * :mod:`~mli.table.mltable` -- ``MLTable``, ``LabeledData``;
-* :mod:`~mli.table.io` -- readers (CSV/TSV, text lines, LibSVM, Parquet) and Spark DataFrames
-  to and from MLTables (through Arrow);
+* :mod:`~mli.table.io` -- readers (CSV/TSV, text lines, LibSVM, Parquet);
+* :mod:`~mli.table.frames` -- Spark DataFrames to and from blocks (through Arrow), the
+  readers' ``Source``, the finite-values check;
 * :mod:`~mli.table.kinds` -- ``input_kind``: the one place kinds of input are told apart;
 * :mod:`~mli.table.ids`, :mod:`~mli.table.labels` -- ids to indices, class labels to codes;
 * :mod:`~mli.table.sampling` -- randomness and row access independent of the partitioning;

@@ -12,6 +12,11 @@ from the other on demand:
 
 Per-partition operations are ``map_batches`` (MLI's matrixBatchMap) and ``aggregate``
 (tree-shaped combination of per-partition results).
+
+Why this module is long: MLTable is MLI's table API in one class (construction, the
+relational operations on rows, the operations on blocks, conversions, about 70 methods), and
+the per-partition functions its methods ship to Spark must be module-level functions of the
+same module to be picklable by reference.
 """
 from __future__ import annotations
 
@@ -29,8 +34,8 @@ from mli.engine.blocks import BlockRDD, BlockView, tree_add
 from mli.engine.context import MLContext, get_context
 from mli.errors import task_safe
 from mli.linalg.localmatrix import LocalMatrix
-from mli.table import io
-from mli.table.io import first_nonfinite, show_value, validate_block
+from mli.table import frames, io
+from mli.table.frames import first_nonfinite, show_value, validate_block
 from mli.table.kinds import input_kind
 from mli.table.sampling import splitmix_uniform
 
@@ -464,7 +469,7 @@ class MLTable:
         return cls(ctx, cols, rows=ctx.sc.parallelize(rows, parts), numeric=numeric)
 
     @classmethod
-    def from_source(cls, source: "io.Source") -> "MLTable":
+    def from_source(cls, source: frames.Source) -> "MLTable":
         """The table of what a reader of :mod:`mli.table.io` found."""
         table = cls(source.ctx, source.columns, rows=source.rows, blocks=source.blocks,
                     numeric=source.numeric)
@@ -474,7 +479,7 @@ class MLTable:
     @classmethod
     def from_spark(cls, df, *, ctx: MLContext | None = None) -> "MLTable":
         """A table from a Spark DataFrame. Numeric frames move to blocks through Arrow."""
-        return cls.from_source(io.spark_source(df, ctx=get_context(ctx)))
+        return cls.from_source(frames.spark_source(df, ctx=get_context(ctx)))
 
     # readers (see mli.table.io)
     @staticmethod
@@ -916,8 +921,8 @@ class MLTable:
     def to_spark(self):
         """The table as a Spark DataFrame."""
         if self.is_numeric:
-            return io.spark_frame(self.ctx, self.columns, blocks=self._block_source())
-        return io.spark_frame(self.ctx, self.columns, rows=self.rdd)
+            return frames.spark_frame(self.ctx, self.columns, blocks=self._block_source())
+        return frames.spark_frame(self.ctx, self.columns, rows=self.rdd)
 
     # ------------------------------------------------------------------ labeled view
     def labeled(self, label: str | None) -> "LabeledData":

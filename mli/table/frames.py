@@ -1,0 +1,278 @@
+"""Spark DataFrames and blocks: the numeric columns of a DataFrame as LocalMatrix blocks
+through Arrow (one float64 block per partition, never per-row Python objects), a table's
+rows or blocks as a DataFrame, the :class:`Source` a reader returns, and the check that a
+block's values are finite (errors name the row, partition and column).
+"""
+from __future__ import annotations
+
+import functools
+import io as _io
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+
+from dataclasses import dataclass
+from typing import Any
+
+from mli.engine.blocks import BlockRDD
+from mli.engine.context import MLContext, context_for_dataframe
+from mli.errors import task_safe
+from mli.linalg.localmatrix import LocalMatrix
+
+log = logging.getLogger("mli")
+
+__all__ = ["Source", "spark_source", "spark_frame", "NUMERIC_SPARK", "arrow_matrix",
+           "arrow_to_block", "first_nonfinite", "show_value", "validate_block"]
+
+NUMERIC_SPARK = {"ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType",
+                  "BooleanType", "DecimalType"}
+_CHUNK_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table as a reader found it: made into an MLTable by ``MLTable.from_source``.
+
+    Exactly one of ``rows`` (an RDD of tuples) and ``blocks`` (an RDD of one LocalMatrix per
+    partition, or a function making it) is set; ``origin`` is the store the executors wrote
+    the blocks into (over Spark Connect), which the table keeps alive.
+    """
+    ctx: MLContext
+    columns: list
+    rows: Any = None
+    blocks: Any = None
+    numeric: bool | None = None
+    origin: BlockRDD | None = None
+
+
+def first_nonfinite(a) -> tuple[int, int] | None:
+    """(row, col) of the first NaN/inf in a dense array or CSR matrix, or None."""
+    if sp.issparse(a):
+        a = sp.csr_matrix(a)
+        bad = ~np.isfinite(a.data)
+        if not bad.any():
+            return None
+        k = int(np.argmax(bad))
+        row = int(np.searchsorted(a.indptr, k, side="right") - 1)
+        return row, int(a.indices[k])
+    if a.dtype.kind in "biu":
+        return None
+    finite = np.isfinite(a)
+    if finite.all():
+        return None
+    row = int(np.argmax(~finite.all(axis=1)))
+    col = int(np.argmax(~finite[row]))
+    return row, col
+
+
+def show_value(v) -> str:
+    """repr of a value for error messages, numpy scalars shown as plain Python values."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v)
+
+
+def validate_block(columns, block, index=0):
+    a = block.array
+    hit = first_nonfinite(a)
+    if hit is not None:
+        r, c = hit
+        raise ValueError(f"features must be finite: row {r} of partition {index}, column "
+                         f"'{columns[c]}' is "
+                         f"{show_value(a[r, c] if not sp.issparse(a) else a.toarray()[r, c])}")
+    return block
+
+
+# ---------------------------------------------------------------------------- Spark DataFrames
+
+
+def arrow_matrix(columns, batches, part: int) -> np.ndarray:
+    """One partition's Arrow batches as a float64 matrix; a null is refused, naming the
+    column, row and partition."""
+    mats, offset = [], 0
+    for b in batches:
+        cols = []
+        for j, c in enumerate(b.columns):
+            if c.null_count:
+                i = int(np.argmax(np.asarray(c.is_null())))
+                raise ValueError(f"column '{columns[j]}' must be numeric: row {offset + i} of "
+                                 f"partition {part} is missing (null)")
+            cols.append(np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64))
+        offset += b.num_rows
+        if b.num_rows:
+            mats.append(np.column_stack(cols))
+    return np.vstack(mats) if mats else np.zeros((0, len(columns)))
+
+
+def _arrow_to_npy(columns, batches):
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    part = TaskContext.get().partitionId() if TaskContext.get() else 0
+    X = arrow_matrix(columns, batches, part)
+    rows_per_chunk = max(1, _CHUNK_BYTES // max(1, X.shape[1] * 8))
+    for s in range(0, max(1, X.shape[0]), rows_per_chunk):
+        buf = _io.BytesIO()
+        np.save(buf, X[s:s + rows_per_chunk], allow_pickle=False)
+        yield pa.RecordBatch.from_arrays([pa.array([buf.getvalue()], type=pa.binary())],
+                                         names=["npy"])
+
+
+def arrow_to_block(columns, batches, index):
+    """One partition's Arrow batches -> one validated LocalMatrix (nulls and non-finite
+    values refused, naming the column, row and partition)."""
+    return validate_block(columns, LocalMatrix(arrow_matrix(columns, batches, index)), index)
+
+
+def _npy_rows_to_block(rows):
+    mats = [np.load(_io.BytesIO(bytes(r[0])), allow_pickle=False) for r in rows]
+    yield LocalMatrix(np.vstack(mats) if len(mats) > 1 else mats[0])
+
+
+def spark_source(df, *, ctx: MLContext | None = None) -> Source:
+    """A Spark DataFrame's table (numeric columns -> blocks via Arrow)."""
+    if not hasattr(df, "schema") or not hasattr(df, "mapInArrow"):
+        raise TypeError(f"expected a Spark DataFrame, got {type(df).__name__}")
+    ctx = context_for_dataframe(df, ctx)
+    cols = list(df.columns)
+    if not cols:
+        raise ValueError("the DataFrame has no columns")
+    types = [type(f.dataType).__name__ for f in df.schema.fields]
+    if ctx.is_connect:
+        # the executors write the blocks (DataFrame API only); nothing goes to the driver
+        if not all(t in NUMERIC_SPARK for t in types):
+            odd = [f"'{c}' ({t})" for c, t in zip(cols, types) if t not in NUMERIC_SPARK]
+            ctx.require_classic(f"an MLTable with non-numeric columns ({', '.join(odd)})",
+                                "numeric columns (cast them, or turn text into features "
+                                "with Spark's own functions first)")
+        store = BlockRDD.from_dataframe(df, functools.partial(arrow_to_block, cols), ctx,
+                                        name="table")
+        return Source(ctx, cols, blocks=functools.partial(getattr, store, "source_rdd"),
+                      numeric=True, origin=store)
+    if all(t in NUMERIC_SPARK for t in types):
+        blocks = (df.mapInArrow(functools.partial(task_safe(_arrow_to_npy), cols), "npy binary")
+                  .rdd.mapPartitions(_npy_rows_to_block, preservesPartitioning=True))
+        return Source(ctx, cols, blocks=blocks, numeric=True)
+    rows = df.rdd.map(tuple)
+    return Source(ctx, cols, rows=rows, numeric=False)
+
+
+def _block_rows_for_spark(block):
+    a = block.array
+    a = a.toarray() if sp.issparse(a) else np.asarray(a)
+    return (tuple(r) for r in a.tolist())
+
+
+def _py_kind(v) -> str:
+    import datetime
+    import decimal
+
+    if v is None:
+        return "none"
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, np.integer)):
+        return "int"
+    if isinstance(v, (float, np.floating)):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, (bytes, bytearray)):
+        return "bytes"
+    if isinstance(v, datetime.datetime):
+        return "timestamp"
+    if isinstance(v, datetime.date):
+        return "date"
+    if isinstance(v, datetime.timedelta):
+        return "timedelta"
+    if isinstance(v, decimal.Decimal):
+        return "decimal"
+    return "other:" + type(v).__name__
+
+
+def _row_kinds(ncols, columns, it):
+    kinds = [set() for _ in range(ncols)]
+    for i, row in enumerate(it):
+        if len(row) != ncols:
+            raise ValueError(f"ragged rows: a row of {len(row)} values (the {i}th of its "
+                             f"partition) for the {ncols} columns {list(columns)}")
+        for j, v in enumerate(row):
+            kinds[j].add(_py_kind(v))
+    yield kinds
+
+
+def _spark_type(column, kinds):
+    """One Spark type for a column from the set of Python value kinds found in it."""
+    from pyspark.sql import types as T
+
+    kinds = set(kinds) - {"none"}
+    simple = {"bool": T.BooleanType(), "int": T.LongType(), "float": T.DoubleType(),
+              "str": T.StringType(), "bytes": T.BinaryType(), "timestamp": T.TimestampType(),
+              "date": T.DateType(), "timedelta": T.DayTimeIntervalType(),
+              "decimal": T.DoubleType()}
+    if not kinds:
+        return T.StringType()  # only missing values
+    if len(kinds) == 1 and next(iter(kinds)) in simple:
+        return simple[next(iter(kinds))]
+    if kinds <= {"bool", "int"}:
+        return T.LongType()
+    if kinds <= {"bool", "int", "float", "decimal"}:
+        return T.DoubleType()
+    if kinds <= {"timestamp", "date"}:
+        return T.TimestampType()
+    others = sorted(k.split(":", 1)[-1] for k in kinds)
+    raise TypeError(f"to_spark: column '{column}' holds values of type(s) {others}; a Spark "
+                    "DataFrame column needs one type (numbers, text, bytes, dates or "
+                    "timestamps): convert them first, e.g. with table.map")
+
+
+def _convert_value(kind, v):
+    import datetime
+
+    if v is None:
+        return None
+    if kind == "double":
+        return float(v)
+    if kind == "long":
+        return int(v)
+    if kind == "bool":
+        return bool(v)
+    if kind == "timestamp" and not isinstance(v, datetime.datetime):
+        return datetime.datetime(v.year, v.month, v.day)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _convert_row(kinds, row):
+    return tuple(_convert_value(k, v) for k, v in zip(kinds, row))
+
+
+def spark_frame(ctx: MLContext, columns, *, blocks=None, rows=None):
+    """A Spark DataFrame of a table's ``blocks`` (an RDD of LocalMatrix: numeric) or ``rows``
+    (an RDD of tuples), with its column names.
+
+    Numeric tables give ``double`` columns. Other tables get one Spark type per column from
+    all of its values (one Spark job): ints -> ``bigint``, ints mixed with floats ->
+    ``double``, text -> ``string``, ... A column mixing unrelated types raises TypeError.
+    """
+    from pyspark.sql import types as T
+
+    spark = ctx.spark
+    if blocks is not None:
+        schema = T.StructType([T.StructField(c, T.DoubleType(), True) for c in columns])
+        return spark.createDataFrame(blocks.flatMap(_block_rows_for_spark), schema)
+    cols = list(columns)
+    ncols = len(cols)
+    per_part = ctx.run(rows.mapPartitions(
+        task_safe(functools.partial(_row_kinds, ncols, cols))).collect)
+    kinds = [set().union(*(p[j] for p in per_part)) for j in range(ncols)]
+    types = [_spark_type(c, k) for c, k in zip(cols, kinds)]
+    conv = [{"DoubleType": "double", "LongType": "long", "BooleanType": "bool",
+             "TimestampType": "timestamp"}.get(type(t).__name__, "") for t in types]
+    schema = T.StructType([T.StructField(c, t, True) for c, t in zip(cols, types)])
+    return spark.createDataFrame(rows.map(functools.partial(_convert_row, conv)), schema,
+                                 verifySchema=False)
+
+
