@@ -17,16 +17,13 @@ import numpy as np
 import scipy.linalg
 
 from mli.models.linear import LinearAlgorithm, LinearModel, normal_equations
-from mli.optimize import SquaredLoss
+from mli.optimize import SquaredLoss, cost
+from mli.optimize.cost import NORMAL_MAX_FEATURES
 from mli.core.params import Options, Param
 
 from mli.algorithms.linear_kernels import enet_gram_cd
 
 __all__ = ["LinearRegression", "LinearRegressionModel", "NORMAL_MAX_FEATURES"]
-
-#: the widest data solved by the normal equations with solver="auto"
-NORMAL_MAX_FEATURES = 4096
-
 
 class LinearRegression(LinearAlgorithm):
     """Least squares with optional L2 (ridge), L1 (lasso) or elastic-net regularization.
@@ -65,7 +62,7 @@ class LinearRegression(LinearAlgorithm):
     def _fit(self, data):
         d, method = data.num_features, self.solver
         if method == "auto":
-            method = "normal" if d <= NORMAL_MAX_FEATURES else None
+            method = "normal" if cost.use_normal_equations(d) else None
         if method != "normal":
             coef, intercept, result = self._minimize(SquaredLoss(), data, method)
             return LinearRegressionModel(coef[0], intercept[0], n_iter=result.n_iter)

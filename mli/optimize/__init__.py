@@ -28,6 +28,8 @@ import logging
 import numpy as np
 
 from mli.engine import gang
+from mli.optimize import cost
+from mli.optimize.cost import NEWTON_MAX_PARAMS, PRECONDITION_SPREAD
 from mli.optimize.base import (Callback, OptimizeResult, Optimizer, check_callback, check_float,
                    check_int)
 from mli.optimize.cocoa import CoCoA
@@ -43,19 +45,12 @@ from mli.optimize.sgd import ParallelSGD
 __all__ = [
     "Loss", "LogisticLoss", "MultinomialLogisticLoss", "HingeLoss", "SquaredLoss",
     "Objective", "Preconditioned", "LocalBlocks", "OptimizeResult", "Optimizer",
-    "NEWTON_MAX_PARAMS",
+    "NEWTON_MAX_PARAMS", "PRECONDITION_SPREAD", "cost",
     "GradientDescent", "LBFGS", "Newton", "OWLQN", "ProximalGradient", "ParallelSGD", "CoCoA",
     "LBFGSState", "two_loop", "update_history", "minimize", "METHODS",
 ]
 
 log = logging.getLogger("mli")
-
-#: "auto" preconditioning threshold: p90 / p10 of the features' scales (Hessian diagonal)
-PRECONDITION_SPREAD = 2.0
-
-#: "auto" uses Newton's method up to this many parameters (the Hessian pass costs
-#: ``rows * params^2`` multiply-adds and ships ``params^2`` floats per partition)
-NEWTON_MAX_PARAMS = 256
 
 METHODS = ("auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa")
 
@@ -130,8 +125,8 @@ def _minimize(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
                           fit_intercept=fit_intercept)
     newton_ok = loss.has_hessian and objective.n_outputs == 1
     if method == "auto":
-        method = ("owlqn" if objective.l1 > 0 else
-                  "newton" if newton_ok and objective.size <= NEWTON_MAX_PARAMS else "lbfgs")
+        method = cost.choose_method(objective.l1, loss.has_hessian, objective.n_outputs,
+                                    objective.size)
     if method in ("lbfgs", "newton") and objective.l1 > 0:
         raise ValueError(f"method={method!r} cannot handle an L1 term (reg * l1_ratio > 0); "
                          "use method='owlqn', 'gd', 'fista' or 'sgd'")
@@ -161,7 +156,7 @@ def _minimize(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
     scaled = None
     if method == "lbfgs" and precondition is not False:
         scaled = Preconditioned.by_curvature(objective)
-        if precondition == "auto" and scaled.spread <= PRECONDITION_SPREAD:
+        if precondition == "auto" and not cost.precondition(scaled.spread):
             scaled = None
         log.debug("minimize: feature scales spread %.3g -> %s",
                   getattr(scaled, "spread", 0.0), "preconditioned" if scaled else "raw")
