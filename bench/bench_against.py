@@ -147,11 +147,37 @@ def text_rows(ctx):
     yield "text pipeline fit_transform 300k docs", fit_transform
 
 
+def _alias_flat_layout() -> None:
+    """The rows import mli's modules by their names in the layered layout (issue #15);
+    a reference tree from before it has them flat (``mli.datasets``, ``mli.movielens``,
+    ``mli.pagepool``): point the new names at the old modules."""
+    import importlib
+    import types
+
+    try:
+        importlib.import_module("mli.table.datasets")
+        return
+    except ImportError:
+        pass
+    for package, names in (("mli.table", ("datasets",)), ("mli.apps", ("movielens",)),
+                           ("mli.engine", ("pagepool",))):
+        try:
+            pkg = importlib.import_module(package)  # mli.table was a module: reuse it
+        except ImportError:
+            pkg = types.ModuleType(package)
+            sys.modules[package] = pkg
+        for name in names:
+            old = importlib.import_module(f"mli.{name}")
+            setattr(pkg, name, old)
+            sys.modules[f"{package}.{name}"] = old
+
+
 def worker(tag: str, repeats: int, only: list[str]) -> None:
     import numpy as np
 
     import mli
 
+    _alias_flat_layout()
     print(f"{tag}: mli from {os.path.dirname(mli.__file__)}", file=sys.stderr, flush=True)
     ctx = mli.MLContext("local[2]", app_name=f"bench-against-{tag}")
     try:
