@@ -656,3 +656,19 @@ def test_model_round_trip_through_hadoop_backend(ctx, tmp_path, monkeypatch):
     m.save(uri, overwrite=True)
     monkeypatch.setenv("MLI_FS_BACKEND", "hadoop")
     assert isinstance(mli.load(uri), PersistDummyModel)
+
+
+def test_registry_keys_of_moved_classes_are_the_keys_saved_before_the_move():
+    # saved pipelines name their stages by key: moving a class must not change it
+    from mli.algorithms import ALS, LogisticRegression
+    from mli.featurize import Convolver, ConvolverModel, HashingTF, Scale
+    from mli.pipeline import Pipeline, PipelineModel
+
+    assert [registry.key_of(c) for c in (Convolver, ConvolverModel, Scale, HashingTF)] == [
+        "mli.featurize.image.Convolver", "mli.featurize.image.ConvolverModel",
+        "mli.featurize.image.Scale", "mli.featurize.text.HashingTF"]
+    assert registry.key_of(Pipeline) == "mli.pipeline.Pipeline"
+    assert registry.key_of(PipelineModel) == "mli.PipelineModel"
+    assert registry.key_of(ALS) == "mli.algorithms.als.ALS"
+    assert registry.key_of(LogisticRegression) == \
+        "mli.algorithms.logistic_regression.LogisticRegression"

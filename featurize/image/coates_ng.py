@@ -29,6 +29,8 @@ class Rectify(ImageTransformer):
     """Rectification: ``max(0, x - alpha)``, and with ``symmetric`` also
     ``max(0, -x - alpha)`` concatenated on the channel axis (twice the channels)."""
 
+    _registry_name = "mli.featurize.image.Rectify"  # the key saved pipelines name it by
+
     _rectifies = True  # fused with a following Pooler (mli.featurize.image.batches)
 
     _constraints = {"alpha": Interval(float, None, None), "symmetric": [bool]}
@@ -55,6 +57,8 @@ class Pooler(VectorizingStage):
     positions. Output ``(n, regions_y * regions_x * channels)``, ordered (region row,
     region column, channel).
     """
+
+    _registry_name = "mli.featurize.image.Pooler"  # the key saved pipelines name it by
 
     _pools = True  # takes a preceding Rectify into its pass (``_pool(x, rectify=...)``)
 
@@ -237,6 +241,8 @@ class ZCAWhitener(Estimator):
     :class:`ZCAWhitenerModel`.
     """
 
+    _registry_name = "mli.featurize.image.ZCAWhitener"  # the key saved pipelines name it by
+
     _constraints = {"eps": Interval(float, 0, None, closed="left")}
 
     def __init__(self, eps=0.1):
@@ -261,6 +267,8 @@ class ZCAWhitener(Estimator):
 
 class ZCAWhitenerModel(Transformer):
     """A fitted ZCA whitening: ``(X - mean) @ whitening`` (float64)."""
+
+    _registry_name = "mli.featurize.image.ZCAWhitenerModel"  # the key saved pipelines name it by
 
     def __init__(self, mean=None, whitening=None):
         self.mean = mean
@@ -340,6 +348,8 @@ class Convolver(Estimator):
     kmeans_iter : int
     seed : int
     """
+
+    _registry_name = "mli.featurize.image.Convolver"  # the key saved pipelines name it by
 
     _constraints = {
         "num_filters": Interval(int, 1, None, closed="left"),
@@ -437,6 +447,8 @@ class ConvolverModel(ImageTransformer):
     The response at a position is ``((norm(p) - zca_mean) @ zca_matrix) . filter``, computed
     as ``norm(p) @ M + b`` with ``M = zca_matrix @ filters.T`` (im2col + one BLAS product).
     """
+
+    _registry_name = "mli.featurize.image.ConvolverModel"  # the key saved pipelines name it by
 
     def __init__(self, filters=None, stride=1, contrast_eps=0.01, zca_mean=None,
                  zca_matrix=None, input_shape=None):

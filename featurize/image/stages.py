@@ -89,6 +89,8 @@ class AsImages(ImageTransformer):
     shape : (height, width) or (height, width, channels)
     """
 
+    _registry_name = "mli.featurize.image.AsImages"  # the key saved pipelines name it by
+
     def __init__(self, shape=(28, 28)):
         self.shape = shape
 
@@ -121,6 +123,8 @@ class Grayscale(ImageTransformer):
     """RGB(A) -> one channel, ``0.299 R + 0.587 G + 0.114 B`` (ITU-R 601-2, as Pillow's
     ``convert("L")``); one-channel images pass unchanged."""
 
+    _registry_name = "mli.featurize.image.Grayscale"  # the key saved pipelines name it by
+
     def __init__(self):
         pass
 
@@ -148,6 +152,8 @@ class Resize(ImageTransformer):
     Also takes a *list* of images of different sizes (the one stage that does): put it first
     to accept mixed sizes.
     """
+
+    _registry_name = "mli.featurize.image.Resize"  # the key saved pipelines name it by
 
     _constraints = {"height": Interval(int, 1, None, closed="left"),
                     "width": Interval(int, 1, None, closed="left")}
@@ -187,6 +193,8 @@ class Resize(ImageTransformer):
 class Crop(ImageTransformer):
     """Cut a ``height x width`` window: centered, or at (``top``, ``left``)."""
 
+    _registry_name = "mli.featurize.image.Crop"  # the key saved pipelines name it by
+
     _constraints = {"height": Interval(int, 1, None, closed="left"),
                     "width": Interval(int, 1, None, closed="left"),
                     "top": [None, Interval(int, 0, None, closed="left")],
@@ -223,6 +231,8 @@ class Scale(ImageTransformer):
     ``"standardize"`` makes every image zero-mean and unit-variance (``(x - mean) /
     sqrt(var + eps)`` over all its pixels)."""
 
+    _registry_name = "mli.featurize.image.Scale"  # the key saved pipelines name it by
+
     _constraints = {"method": Options({"unit", "standardize"}),
                     "max_value": Interval(float, 0, None, closed="neither"),
                     "eps": Interval(float, 0, None, closed="left")}
@@ -246,6 +256,8 @@ class Scale(ImageTransformer):
 
 class Flatten(VectorizingStage):
     """Images -> vectors ``(n, height * width * channels)`` (row-major, channels last)."""
+
+    _registry_name = "mli.featurize.image.Flatten"  # the key saved pipelines name it by
 
     def __init__(self):
         pass

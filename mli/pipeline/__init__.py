@@ -5,7 +5,8 @@ model (``Tokenizer() | HashingTF() | NaiveBayes()``).
 * :mod:`~mli.pipeline.batches` -- what an estimating stage sees (``Batches``) and the
   normalization of pipeline input (``Source``);
 * :mod:`~mli.pipeline.transform` -- fitted stages applied to any input kind;
-* :mod:`~mli.pipeline.pipeline` -- ``Pipeline`` (an Algorithm) and ``PipelineModel``.
+* :mod:`~mli.pipeline.pipeline` -- ``Pipeline`` (an Algorithm) and ``PipelineModel``;
+* :mod:`~mli.pipeline.saving` -- how a PipelineModel's stages are saved and loaded.
 """
 from mli.pipeline.batches import Batches, record_error
 from mli.pipeline.pipeline import Pipeline, PipelineModel
