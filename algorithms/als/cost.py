@@ -13,7 +13,9 @@
   local solvers (explicit and implicit Cholesky: ``2 nnz w^2 + rows w^3 / 3`` (+ ``rows
   w^2``, implicit); conjugate gradient: ``(cg_steps + 1) (8 nnz w + 2 rows w^2)``).
 
-``bench/bench_als.py --scale`` times every strategy side by side against pyspark.ml.
+``bench/bench_als.py --scale`` times every strategy side by side against pyspark.ml;
+``bench/bench_cost.py`` times one block against two around :data:`WORK_PER_TASK` (figures
+in docs/architecture.md, "The cost models, measured").
 """
 from __future__ import annotations
 

@@ -13,6 +13,9 @@
   curvature only when their scales are unequal -- the 90th over the 10th percentile above
   :data:`PRECONDITION_SPREAD` -- since on evenly scaled features the extra pass buys
   nothing.
+
+``bench/bench_cost.py`` times each choice both ways around its threshold; the figures and
+what they say are in docs/architecture.md ("The cost models, measured").
 """
 from __future__ import annotations
 

@@ -401,11 +401,11 @@ class Source:
                     raise ValueError("y is for local input; with a DataFrame pass "
                                      "label='column name'")
                 return cls._from_text_frame(data, label, ctx)
-            data = MLTable.from_spark(data, ctx=ctx)
+            data = MLTable.from_data(data, ctx=ctx)
         if kind == "series":
             data = data.tolist()
         elif kind == "pandas":
-            data = MLTable.from_pandas(data, ctx=get_context(ctx))
+            data = MLTable.from_data(data, ctx=ctx)
         if isinstance(data, (MLTable, LabeledData)):
             ctx = data.ctx
         if isinstance(data, LabeledData):

@@ -406,7 +406,7 @@ class PipelineModel(Model):
         if kind == "connect":
             return final_on_frame(list(self.stages_), self.model_, method, data)
         if kind == "spark":
-            data = MLTable.from_spark(data)
+            data = MLTable.from_data(data)
         if isinstance(data, MLTable):
             out = transform_table(list(self.stages_), data, None, self,
                                    final_method=(self.model_, method))

@@ -45,7 +45,7 @@ def transform_any(stages: Sequence[Any], data: Any, *, keep=None, model: Any = N
     if kind == "connect":
         return _features_on_frame(stages, model, data, keep)
     if kind == "spark":
-        out = transform_table(stages, MLTable.from_spark(data), keep, model)
+        out = transform_table(stages, MLTable.from_data(data), keep, model)
         return out.to_spark()
     if isinstance(data, MLTable):
         return transform_table(stages, data, keep, model)

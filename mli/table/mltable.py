@@ -326,7 +326,11 @@ class MLTable:
     @classmethod
     def from_data(cls, data, *, ctx: MLContext | None = None, columns: Sequence[str] | None = None,
                   num_partitions: int | None = None) -> "MLTable":
-        """Build a table from numpy/scipy arrays, pandas/Spark DataFrames or Python sequences."""
+        """Build a table from numpy/scipy arrays, LocalMatrix, pandas/Spark DataFrames or
+        Python sequences: the one conversion of user input to a table (blocks, for numeric
+        data) -- ``Algorithm.fit`` (through :func:`as_labeled`), ``Model.predict``, the
+        pipelines' input and ``transform`` go through it, dispatching on
+        :func:`mli.table.kinds.input_kind`."""
         ctx = get_context(ctx)
         if isinstance(data, MLTable):
             return data
