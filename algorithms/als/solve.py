@@ -252,10 +252,8 @@ def run_in_gang(ctx, name: str, bundles: list, program: Callable, args: tuple, t
     on the driver, when there is one)."""
     store = BlockRDD.from_bundles(bundles, ctx, name=f"als-{name}")
     callback = None if tracker.callback is None else tracker
-    try:
-        X, Y, losses = gang.execute(store, program, *args, callback=callback)
-    finally:
-        store = None  # the driver's files go with the store (garbage collection)
+    # the driver's files of the store go with it (garbage collection) when this returns
+    X, Y, losses = gang.execute(store, program, *args, callback=callback)
     if callback is None:  # the iterations, for the model's history
         for it, loss in enumerate(losses, 1):
             tracker(it, loss)

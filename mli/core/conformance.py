@@ -106,6 +106,7 @@ class Case:
     rtol: float = 1e-5
     name: str | None = None
     _fitted: dict = field(default_factory=dict, init=False, repr=False)
+    _tables: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.estimator, Algorithm):
@@ -137,9 +138,14 @@ class Case:
         return base
 
     def table(self, parts: int, ctx) -> MLTable:
-        n = self.X.shape[0]
-        return MLTable.from_numpy(self.X, y=self.y, num_partitions=min(parts, n),
-                                  ctx=_context.get_context(ctx))
+        """The data as a table of ``parts`` partitions (made once per context and count,
+        shared by the checks, as a user reuses a table across fits)."""
+        ctx_obj = _context.get_context(ctx)
+        key = (id(ctx_obj), parts)
+        if key not in self._tables:
+            self._tables[key] = MLTable.from_numpy(
+                self.X, y=self.y, num_partitions=min(parts, self.X.shape[0]), ctx=ctx_obj)
+        return self._tables[key]
 
     def fit(self, est: Algorithm, parts: int, ctx) -> Model:
         return est.fit(self.table(parts, ctx), label="label" if self.y is not None else None)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["input_kind", "is_spark_frame", "KINDS"]
+__all__ = ["input_kind", "KINDS"]
 
 #: the kinds :func:`input_kind` returns
 KINDS = ("mltable", "labeled", "localmatrix", "connect", "spark", "pandas", "series",
@@ -58,7 +58,3 @@ def input_kind(data: Any) -> str:
             return "series"
     return "other"
 
-
-def is_spark_frame(data: Any) -> bool:
-    """Whether ``data`` is a Spark DataFrame, classic or Spark Connect."""
-    return input_kind(data) in ("spark", "connect")
