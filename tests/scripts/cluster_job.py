@@ -1,7 +1,6 @@
 """Run by tests/test_cluster.py in a subprocess: the same script on local[*], a standalone
 cluster, or under spark-submit (no master argument: spark-submit's master is used)."""
 import signal
-import subprocess
 import sys
 import os
 
@@ -16,10 +15,23 @@ def grad(bundle, w):
     return X.array.T @ (X.array @ w - y)
 
 
-def executors():
-    out = subprocess.run(["pgrep", "-f", "CoarseGrainedExecutorBackend"], capture_output=True,
-                         text=True).stdout.split()
-    return [int(p) for p in out]
+def _executor_jvm(_):
+    """In a task: the executor JVM's pid, the nearest ``java`` ancestor of this Python
+    worker (read from /proc/PID/stat, which, unlike a scan of every process's cmdline with
+    pgrep, cannot block on another process)."""
+    pid = os.getpid()
+    while pid > 1:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        if comm == "java":
+            yield pid
+            return
+        pid = int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def executors(sc):
+    return sorted(set(sc.parallelize(range(8), 8).mapPartitions(_executor_jvm).collect()))
 
 
 def main():
@@ -37,7 +49,7 @@ def main():
         ref = X.T @ (X @ w - y)
         print("pass1", bool(np.allclose(data.blocks.map_reduce(grad, w), ref)))
         if kill:
-            pids = executors()
+            pids = executors(ctx.sc)
             for p in pids:
                 os.kill(p, signal.SIGKILL)
             print("killed", len(pids))
