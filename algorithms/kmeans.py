@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mli.errors import warn_not_converged
 from mli.engine import gang
 from mli.core.base import Algorithm, Model
 from mli.models.clustering import INIT_METHODS, initial_centers
@@ -69,9 +70,13 @@ class KMeans(Algorithm):
 
     def _fit(self, data):
         # local mode: initialization and iterations in one Spark job (mli.engine.gang)
-        return KMeansModel(*gang.execute(data.blocks, _lloyd, self.k, self.init,
-                                         resolve_seed(self.seed), self.max_iter, self.tol,
-                                         callback=self.callback))
+        centers, cost, n_iter, converged = gang.execute(
+            data.blocks, _lloyd, self.k, self.init, resolve_seed(self.seed), self.max_iter,
+            self.tol, callback=self.callback)
+        if not converged and n_iter == self.max_iter:
+            warn_not_converged(type(self).__name__, n_iter, self.max_iter,
+                               "the centers still moved more than tol")
+        return KMeansModel(centers, cost, n_iter, converged)
 
 
 def _lloyd(blocks, k, init, seed, max_iter, tol, callback):
@@ -83,9 +88,10 @@ def _lloyd(blocks, k, init, seed, max_iter, tol, callback):
         new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
         var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
         shift, C = float(((new - C) ** 2).sum()), new
-        if track(it, cost) or shift <= tol * var:
+        converged = shift <= tol * var
+        if track(it, cost) or converged:
             break
-    return C, blocks.map_reduce(total_cost, C), it
+    return C, blocks.map_reduce(total_cost, C), it, converged
 
 
 class KMeansModel(Model):
@@ -94,14 +100,21 @@ class KMeansModel(Model):
     nearest center. ``predict`` gives the index of the nearest center."""
 
     _arrays = ("centers",)
-    _attributes = ("cost", "n_iter")
+    _attributes = ("cost", "n_iter", "converged")
+    _added_attributes = {"converged": None}  # None: saved before it was recorded
     _registry_name = "mli.KMeansModel"
 
-    def __init__(self, centers, cost, n_iter=0):
+    def __init__(self, centers, cost, n_iter=0, converged=None):
         self.centers = np.asarray(centers, dtype=np.float64)
         self.cost = float(cost)
         self.n_iter = int(n_iter)
+        self.converged = None if converged is None else bool(converged)
         super().__init__(n_features=self.centers.shape[1])
+
+    #: Lloyd iterations run (scikit-learn's name)
+    n_iter_ = property(lambda self: self.n_iter)
+    #: whether the centers settled (shift below ``tol``) before ``max_iter``
+    converged_ = property(lambda self: self.converged)
 
     cluster_centers_ = property(lambda self: self.centers)
     inertia_ = property(lambda self: self.cost)

@@ -22,6 +22,10 @@ from mli.optimize.cost import NORMAL_MAX_FEATURES
 from mli.core.params import Options, Param
 
 from mli.algorithms.linear_kernels import enet_gram_cd
+from mli.errors import warn_not_converged
+
+#: sweeps of coordinate descent on the normal equations (L1); each costs O(d^2) on the driver
+CD_MAX_SWEEPS = 100_000
 
 __all__ = ["LinearRegression", "LinearRegressionModel", "NORMAL_MAX_FEATURES"]
 
@@ -65,16 +69,21 @@ class LinearRegression(LinearAlgorithm):
             method = "normal" if cost.use_normal_equations(d) else None
         if method != "normal":
             coef, intercept, result = self._minimize(SquaredLoss(), data, method)
-            return LinearRegressionModel(coef[0], intercept[0], n_iter=result.n_iter)
+            return LinearRegressionModel(coef[0], intercept[0], n_iter=result.n_iter,
+                                         converged=result.converged)
         eq = normal_equations(data.blocks, self.fit_intercept)
         l1, l2 = self.reg * self.l1_ratio, self._l2
         if l1 > 0:
-            coef, n_iter = enet_gram_cd(eq.gram, eq.xty, l1, l2, self.tol, 100_000)
+            coef, n_iter = enet_gram_cd(eq.gram, eq.xty, l1, l2, self.tol, CD_MAX_SWEEPS)
+            if n_iter >= CD_MAX_SWEEPS:
+                warn_not_converged(type(self).__name__, n_iter, CD_MAX_SWEEPS,
+                                   "coordinate descent on the normal equations")
         elif l2 > 0:
             coef, n_iter = scipy.linalg.solve(eq.gram + l2 * np.eye(d), eq.xty, assume_a="pos"), 1
         else:
             coef, n_iter = scipy.linalg.lstsq(eq.gram, eq.xty, cond=1e-12)[0], 1
-        return LinearRegressionModel(coef, eq.intercept(coef), n_iter=n_iter)
+        return LinearRegressionModel(coef, eq.intercept(coef), n_iter=n_iter,
+                                     converged=n_iter < CD_MAX_SWEEPS)
 
 
 class LinearRegressionModel(LinearModel):

@@ -63,7 +63,8 @@ class LinearSVM(LinearAlgorithm):
     def _fit(self, data):
         coef, intercept, classes, result = self._fit_classifier(
             data, lambda k: HingeLoss(), max_classes=2)
-        return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter)
+        return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter,
+                              converged=result.converged)
 
 
 class LinearSVMModel(LinearClassifierModel):

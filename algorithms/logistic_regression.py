@@ -55,7 +55,8 @@ class LogisticRegression(LinearAlgorithm):
     def _fit(self, data):
         coef, intercept, classes, result = self._fit_classifier(
             data, lambda k: LogisticLoss() if k == 2 else MultinomialLogisticLoss(k))
-        return LogisticRegressionModel(coef, intercept, classes, n_iter=result.n_iter)
+        return LogisticRegressionModel(coef, intercept, classes, n_iter=result.n_iter,
+                                       converged=result.converged)
 
 
 class LogisticRegressionModel(LinearClassifierModel, ProbabilisticClassifierModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mli.table.labels import check_class_labels
 from mli.core.base import Algorithm
 from mli.models.loglinear import (LogLinearClassifierModel, bernoulli_log_linear, feature_map,
                            gaussian_log_linear, multinomial_log_linear)
@@ -61,6 +62,7 @@ class NaiveBayes(Algorithm):
         phi = {"multinomial": "counts", "bernoulli": "binary"}.get(self.kind, "identity")
         classes, (counts, means, m2), total = class_moments(data.blocks, feature_map, phi,
                                                             owner="NaiveBayes")
+        check_class_labels(classes, "NaiveBayes")
         prior = np.log(counts / counts.sum())
         if self.kind == "gaussian":
             var = m2 / counts[:, None] + self.var_smoothing * float(np.max(total.m2 / total.n))

@@ -17,7 +17,7 @@ import json
 import re
 import traceback
 
-__all__ = [
+__all__ = ["ConvergenceWarning", "warn_not_converged", 
     "MLIError",
     "JavaNotFoundError",
     "TaskError",
@@ -50,6 +50,27 @@ class BlockMissingError(MLIError, RuntimeError):
 
 class ModelFormatError(MLIError, ValueError):
     """A saved model directory is missing, corrupt or was tampered with."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped on its iteration limit before its tolerance was met (the
+    model is returned, with ``converged_`` False)."""
+
+
+def warn_not_converged(owner: str, n_iter: int, max_iter: int, detail: str = "") -> None:
+    """Warn (:class:`ConvergenceWarning`) that ``owner`` stopped after ``n_iter`` of
+    ``max_iter`` iterations without meeting its tolerance (``detail``: why it stopped)."""
+    import sys
+    import warnings
+
+    # point at the user's line: the first frame outside mli (algorithms included)
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == "mli":
+        level, frame = level + 1, frame.f_back
+    warnings.warn(f"{owner} did not converge: it stopped after {n_iter} of max_iter={max_iter} "
+                  f"iterations without meeting its tolerance{f' ({detail})' if detail else ''}; "
+                  "the model may be poor. Raise max_iter or tol, or regularize more "
+                  "(converged_ is False)", ConvergenceWarning, stacklevel=level + 1)
 
 
 class ConnectUnsupportedError(MLIError, NotImplementedError):

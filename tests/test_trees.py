@@ -346,12 +346,17 @@ def test_single_class_gives_a_one_leaf_tree(ctx):
     np.testing.assert_array_equal(m.predict_proba(X[:3]), np.ones((3, 1)))
 
 
-def test_non_integer_labels_are_class_labels(ctx):
+def test_non_integer_labels_are_refused_integer_ones_are_classes(ctx):
+    # a fractional label looks continuous (scikit-learn's type_of_target): refused, not a
+    # class per value; whole numbers, negative or not, are class labels
     X = np.arange(30.0).reshape(-1, 1)
-    y = np.repeat([-1.5, 0.25, 9.0], 10)
-    m = RandomForest(n_trees=3, max_depth=3, bootstrap=False, max_features="all",
-                     seed=0).fit(X, y)
-    np.testing.assert_array_equal(m.classes_, [-1.5, 0.25, 9.0])
+    est = RandomForest(n_trees=3, max_depth=3, bootstrap=False, max_features="all", seed=0)
+    with pytest.raises(ValueError, match=r"label looks continuous: 2 of its 3 distinct values "
+                                         r"are not whole numbers \(e.g. -1.5\)"):
+        est.fit(X, np.repeat([-1.5, 0.25, 9.0], 10))
+    y = np.repeat([-2.0, 1.0, 9.0], 10)
+    m = est.fit(X, y)
+    np.testing.assert_array_equal(m.classes_, [-2.0, 1.0, 9.0])
     np.testing.assert_array_equal(m.predict(X), y)
 
 

@@ -226,6 +226,10 @@ class ALSModel(Model):
             raise ValueError("factor shapes do not match the ids")
         super().__init__(n_features=3)
 
+    #: sweeps run: always ``max_iter`` (ALS has no tolerance, as in Spark: it has no
+    #: ``converged_`` and never warns), unless the callback stopped it
+    n_iter_ = property(lambda self: self.n_iter)
+
     @classmethod
     def from_fit(cls, als, ratings, X, Y, *, n_iter: int, strategy: str, seed: int,
                  history) -> "ALSModel":

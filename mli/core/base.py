@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import inspect
 import logging
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
@@ -44,7 +45,8 @@ from mli.core import persist, registry
 from mli.core.estimator import BaseEstimator, clone_value
 from mli.errors import ModelFormatError, task_safe
 from mli.linalg.localmatrix import LocalMatrix
-from mli.table.frames import NUMERIC_SPARK, arrow_to_block
+from mli.core.apply import apply_arrow, apply_block, check_finite
+from mli.table.frames import NUMERIC_SPARK
 from mli.table.kinds import input_kind
 from mli.table.mltable import LabeledData, MLTable, as_labeled
 
@@ -110,6 +112,7 @@ class Algorithm(BaseEstimator, abc.ABC):
             (NaN/inf, missing label, empty data, non-numeric features).
         """
         self._validate()
+        self._check_fit_kwargs(fit_kwargs)
         before = self.get_params()
         labeled, release = self._prepare(data, y, label)
         try:
@@ -129,8 +132,23 @@ class Algorithm(BaseEstimator, abc.ABC):
             raise RuntimeError(f"{type(model).__name__} reports n_features={model.n_features} "
                                f"but was fitted on {labeled.num_features} features")
         model._set_fit_info({k: clone_value(v) for k, v in before.items()},
-                            labeled.feature_names)
+                            labeled.feature_names, algorithm=registry.key_of(type(self)))
         return model
+
+    def _check_fit_kwargs(self, fit_kwargs: Mapping[str, Any]) -> None:
+        """TypeError naming ``fit`` (not the private ``_fit``) for an unknown keyword."""
+        if not fit_kwargs:
+            return
+        params = list(inspect.signature(self._fit).parameters.values())
+        if any(p.kind == p.VAR_KEYWORD for p in params):
+            return
+        known = [p.name for p in params[1:] if p.kind in (p.KEYWORD_ONLY,
+                                                          p.POSITIONAL_OR_KEYWORD)]
+        unknown = sorted(set(fit_kwargs) - set(known))
+        if unknown:
+            extra = f", {', '.join(known)}" if known else ""
+            raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword argument(s) "
+                            f"{unknown}; it takes data, y, label{extra}")
 
     def _prepare(self, data: Any, y: Any, label: str | None):
         """The training data as :meth:`_fit` takes it, and what to call after the fit (or
@@ -262,10 +280,14 @@ class Model(metaclass=_ModelMeta):
             raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
         object.__delattr__(self, name)
 
-    def _set_fit_info(self, params: dict[str, Any], feature_names: Sequence[str] | None) -> None:
-        """Record the producing algorithm's params (and feature names) on a fresh model."""
+    def _set_fit_info(self, params: dict[str, Any], feature_names: Sequence[str] | None,
+                      algorithm: str | None = None) -> None:
+        """Record the producing algorithm's params (and feature names, and its registry key:
+        :func:`load` checks the saved params against its constraints) on a fresh model."""
         d = self.__dict__
         d["params"] = dict(params)
+        if algorithm is not None:
+            d["_algorithm"] = algorithm
         if d.get("feature_names") is None and feature_names is not None \
                 and len(feature_names) == self.n_features:
             d["feature_names"] = tuple(str(f) for f in feature_names)
@@ -278,6 +300,20 @@ class Model(metaclass=_ModelMeta):
     @classmethod
     def _saved_attributes(cls) -> tuple[str, ...]:
         return _declared(cls, "_attributes")
+
+    @classmethod
+    def _attribute_defaults(cls) -> dict[str, Any]:
+        """Values of saved attributes added after format version 1 shipped, used when a
+        file predates them (``_added_attributes`` of the classes, merged)."""
+        out: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(klass.__dict__.get("_added_attributes", {}))
+        return out
+
+    @classmethod
+    def _nonfinite_ok(cls) -> tuple[str, ...]:
+        """Arrays that may hold NaN/inf by design (:func:`load` refuses them elsewhere)."""
+        return _declared(cls, "_nonfinite_arrays")
 
     @classmethod
     def _from_state(cls, state: Mapping[str, Any], *, params: Mapping[str, Any]) -> "Model":
@@ -375,8 +411,8 @@ class Model(metaclass=_ModelMeta):
         if kind in ("pandas", "series"):
             return self._apply_pandas(data, fn, names, single)
         X = self._check_local(data)
-        return _apply_block(fn, self.n_features, len(names), single, type(self).__name__,
-                            _to_localmatrix(X))
+        return apply_block(fn, self.n_features, len(names), single, type(self).__name__,
+                            LocalMatrix(X))
 
     # -- input kinds
     def _mismatch(self, n_cols: int, what: str = "X") -> ValueError:
@@ -384,17 +420,32 @@ class Model(metaclass=_ModelMeta):
                           f"with {self.n_features} features")
 
     def _feature_columns(self, columns: Sequence[str]) -> list[str] | None:
-        """Training feature names if all present in ``columns``; None: use columns by position."""
+        """The training columns to take from a named input (pandas, Spark, MLTable), or None
+        to take the input's columns by position.
+
+        A model fitted on named columns takes them by name, in its own order, whatever the
+        input's order and extra columns (a label, an id); a missing one raises ValueError
+        (taking columns by position then would silently feed a different column, such as
+        the label, as a feature). A model fitted on arrays (names ``x0``, ``x1``, ...)
+        takes the input's columns by position, and their number must match.
+        """
         names = self.feature_names
         cols = [str(c) for c in columns]
+        generated = names is None or names == tuple(f"x{j}" for j in range(self.n_features))
         if names is not None and len(set(names)) == len(names) and set(names) <= set(cols):
             return list(names)
+        if not generated and len(set(names)) == len(names):
+            have = set(cols)
+            missing = [c for c in names if c not in have]
+            extra = [c for c in cols if c not in set(names)]
+            raise ValueError(
+                f"X is missing feature column(s) {missing[:10]}{' ...' if len(missing) > 10 else ''}"
+                f" that {type(self).__name__} was fitted with; its columns "
+                f"{extra[:10]}{' ...' if len(extra) > 10 else ''} are not training features. "
+                "Columns are matched by name: rename them to the training names "
+                f"{list(names)[:10]}{' ...' if len(names) > 10 else ''}")
         if len(cols) != self.n_features:
-            err = self._mismatch(len(cols))
-            if names is not None:
-                err = ValueError(f"{err}; its training columns {list(names)[:10]} are not all "
-                                 f"among the input columns {cols[:10]}")
-            raise err
+            raise self._mismatch(len(cols))
         return None
 
     def _check_local(self, data: Any):
@@ -432,7 +483,7 @@ class Model(metaclass=_ModelMeta):
                 X = X.astype(np.float64)
         if X.shape[1] != self.n_features:
             raise self._mismatch(X.shape[1])
-        _check_finite(X)
+        check_finite(X)
         return X
 
     def _apply_pandas(self, df: Any, fn: Callable, names: list[str], single: bool):
@@ -454,8 +505,8 @@ class Model(metaclass=_ModelMeta):
         if bad:
             raise ValueError(f"X must be numeric, but column(s) {bad} are not")
         X = self._check_local(sub.to_numpy(dtype=np.float64))
-        out = _apply_block(fn, self.n_features, len(names), single, type(self).__name__,
-                           _to_localmatrix(X))
+        out = apply_block(fn, self.n_features, len(names), single, type(self).__name__,
+                           LocalMatrix(X))
         if single:
             return pd.Series(out, index=df.index, name=names[0])
         return pd.DataFrame(out, index=df.index, columns=names)
@@ -471,87 +522,19 @@ class Model(metaclass=_ModelMeta):
         if odd:
             raise ValueError(f"{type(self).__name__} needs numeric feature columns; "
                              f"{', '.join(odd)} are not")
-        f = functools.partial(_apply_block, fn, self.n_features, len(names), single,
+        f = functools.partial(apply_block, fn, self.n_features, len(names), single,
                               type(self).__name__)
         schema = ", ".join(f"`{n}` double" for n in names)
-        return df.mapInArrow(task_safe(functools.partial(_apply_arrow, f, list(df.columns),
+        return df.mapInArrow(task_safe(functools.partial(apply_arrow, f, list(df.columns),
                                                          names)), schema)
 
     def _apply_table(self, table: Any, fn: Callable, names: list[str], single: bool):
         cols = self._feature_columns(list(table.columns))
         if cols is not None and cols != list(table.columns):
             table = table.select(*cols)
-        f = functools.partial(_apply_block, fn, self.n_features, len(names), single,
+        f = functools.partial(apply_block, fn, self.n_features, len(names), single,
                               type(self).__name__)
         return table.map_batches(f, columns=names)
-
-
-def _apply_arrow(f: Callable, columns: list, names: list, batches):
-    """``f`` on each Arrow batch of a partition (its rows as one LocalMatrix)."""
-    import pyarrow as pa
-    from pyspark import TaskContext
-
-    index = TaskContext.get().partitionId() if TaskContext.get() else 0
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        out = np.asarray(f(arrow_to_block(columns, [batch], index)), dtype=np.float64)
-        out = out.reshape(len(out), -1)
-        yield pa.RecordBatch.from_arrays([pa.array(out[:, j]) for j in range(len(names))],
-                                         names=names)
-
-
-def _to_localmatrix(X):
-    return LocalMatrix(X)
-
-
-def _check_finite(X) -> None:
-    data = X.data if sp.issparse(X) else X
-    if data.dtype.kind in "biu":
-        return
-    finite = np.isfinite(data)
-    if not finite.all():
-        if sp.issparse(X):
-            k = int(np.argmax(~finite))
-            row = int(np.searchsorted(X.indptr, k, side="right") - 1)
-            col = int(X.indices[k])
-            value = X.data[k]
-        else:
-            row = int(np.argmax(~finite.all(axis=1)))
-            col = int(np.argmax(~finite[row]))
-            value = X[row, col]
-        raise ValueError(f"X must be finite (no NaN or inf): row {row}, column {col} is "
-                         f"{float(value)!r}")
-
-
-def _apply_block(fn: Callable, n_features: int, n_out: int, single: bool, model_name: str,
-                 block: Any) -> np.ndarray:
-    """Check one input block, run ``fn`` on it and check the output's shape."""
-    a = block.array
-    n = a.shape[0]
-    if a.ndim != 2 or a.shape[1] != n_features:
-        raise ValueError(f"X has {a.shape[1] if a.ndim == 2 else a.shape} features, but "
-                         f"{model_name} was fitted with {n_features} features")
-    if n == 0:
-        return np.zeros(0) if single else np.zeros((0, n_out))
-    _check_finite(a)
-    out = fn(block)
-    if hasattr(out, "array") and not isinstance(out, np.ndarray):
-        out = out.array
-    if sp.issparse(out):
-        out = out.toarray()
-    out = np.asarray(out)
-    if single:
-        if out.ndim == 2 and out.shape[1] == 1:
-            out = out.ravel()
-        if out.shape != (n,):
-            raise RuntimeError(f"{model_name}: the block function returned shape {out.shape} "
-                               f"for {n} rows; expected ({n},)")
-    else:
-        if out.shape != (n, n_out):
-            raise RuntimeError(f"{model_name}: the block function returned shape {out.shape} "
-                               f"for {n} rows; expected ({n}, {n_out})")
-    return out
 
 
 def load(path: str) -> Model:

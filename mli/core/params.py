@@ -81,7 +81,8 @@ class Interval(Constraint):
     ----------
     type : {int, float}
         ``int`` accepts Python/numpy integers (not ``bool``); ``float`` accepts any real
-        number (Python/numpy ints and floats, not ``bool``, not NaN).
+        number (Python/numpy ints and floats, not ``bool``, not NaN; not infinite unless a bound
+        is infinite).
     left, right : float or None
         Bounds; ``None`` means unbounded on that side.
     closed : {"both", "left", "right", "neither"}, default "both"
@@ -112,6 +113,11 @@ class Interval(Constraint):
             return False
         if self.type is float and math.isnan(float(value)):
             return False
+        if self.type is float and math.isinf(float(value)):
+            # an unbounded side is open: infinity only where a bound says so
+            bound = self.right if value > 0 else self.left
+            if bound is None or not math.isinf(bound):
+                return False
         if self.left is not None:
             if self.closed in ("both", "left"):
                 if not value >= self.left:

@@ -265,6 +265,7 @@ def save_model(model, path: str, *, overwrite: bool = False, backend: str | None
             "format_version": FORMAT_VERSION,
             "mli_version": __version__,
             "class": registry.key_of(type(model)),
+            **({"algorithm": model._algorithm} if getattr(model, "_algorithm", None) else {}),
             "params": params,
             "unsaved_params": dropped,
             "attributes": attributes,
@@ -316,6 +317,9 @@ def read_metadata(path: str, *, backend: str | None = None) -> dict:
         meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(path, f"{METADATA} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _bad(path, f"{METADATA} nests its values too deeply to be model metadata") \
+            from None
     if not isinstance(meta, dict):
         raise _bad(path, f"{METADATA} must hold a JSON object, got {type(meta).__name__}")
     if meta.get("format") != FORMAT:
@@ -377,6 +381,37 @@ def _load_array(path: str, name: str, entry: Any, backend) -> np.ndarray | None:
     return arr
 
 
+def _check_finite_array(path: str, cls: type, name: str, arr: np.ndarray | None) -> None:
+    """A learned array with NaN or inf (not declared in ``cls._nonfinite_arrays``) makes
+    every prediction NaN or wrong: refuse it, naming the array and the first position."""
+    if arr is None or arr.dtype.kind not in "fc" or name in cls._nonfinite_ok():
+        return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise _bad(path, f"array {name!r} holds a non-finite value ({arr[where]!r} at index "
+                         f"{list(where)}): a fitted {cls.__name__} has finite {name}")
+
+
+def _check_params(path: str, key: str, params: dict, unsaved: Any) -> None:
+    """The saved hyperparameters against the producing estimator's declared constraints
+    (a hand-edited ``reg=-1`` is refused as it would be by ``fit``)."""
+    est = registry.lookup("algorithm", key) or registry.lookup("estimator", key)
+    if est is None:
+        raise _bad(path, f"the model was fitted by {key!r}, which is not a registered "
+                         "algorithm (is the package that provides it installed?)")
+    valid = est._param_names()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise _bad(path, f"params {unknown} are not parameters of {est.__name__} (its "
+                         f"parameters: {sorted(valid)})")
+    given = {k: v for k, v in params.items() if not (v is None and k in (unsaved or ()))}
+    try:
+        est(**given)._validate()
+    except (TypeError, ValueError) as exc:
+        raise _bad(path, f"invalid hyperparameters: {exc}") from None
+
+
 def load_model(path: str, *, backend: str | None = None):
     """Load a model saved by :func:`save_model` (or ``Model.save``).
 
@@ -394,9 +429,11 @@ def load_model(path: str, *, backend: str | None = None):
                  __version__)
     want_arrays = list(cls._saved_arrays())
     want_attrs = list(cls._saved_attributes())
+    defaults = cls._attribute_defaults()
     for kind, want, have in (("array", want_arrays, meta["arrays"]),
                              ("attribute", want_attrs, meta["attributes"])):
-        missing = [n for n in want if n not in have]
+        missing = [n for n in want if n not in have
+                   and not (kind == "attribute" and n in defaults)]
         extra = [n for n in have if n not in want]
         if missing:
             raise _bad(path, f"{kind}s {missing} of {cls.__name__} are missing from the metadata")
@@ -407,11 +444,21 @@ def load_model(path: str, *, backend: str | None = None):
         if not _NAME_RE.match(name):
             raise _bad(path, f"invalid array name {name!r}")
         state[name] = _load_array(path, name, meta["arrays"][name], backend)
+        _check_finite_array(path, cls, name, state[name])
     for name in want_attrs:
+        if name not in meta["attributes"]:  # saved before the attribute existed
+            state[name] = defaults[name]
+            continue
         state[name] = decode_value(meta["attributes"][name])
     params = decode_value(meta["params"])
     if not isinstance(params, dict):
         raise _bad(path, "'params' must decode to a JSON object")
+    algorithm = meta.get("algorithm")
+    if algorithm is not None:
+        if not isinstance(algorithm, str):
+            raise _bad(path, "'algorithm' must be a registry key (a string)")
+        _check_params(path, algorithm, params, meta.get("unsaved_params", []))
+        state["_algorithm"] = algorithm
     unsaved = meta.get("unsaved_params", [])
     if not isinstance(unsaved, list):
         raise _bad(path, "'unsaved_params' must be a list")

@@ -13,22 +13,17 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 from typing import Any, Callable
 
+from mli.engine.preflight import (JAVA_HELP, check_conf_value, check_java, check_master,
+                                  check_reachable)
 from mli.errors import ConnectUnsupportedError, JavaNotFoundError, reraise
 
 __all__ = ["MLContext", "get_context", "check_java", "on_stop"]
 
 log = logging.getLogger("mli")
-
-JAVA_HELP = (
-    "Java 17 or newer is required to run Spark (mli's engine) but {what}. Install it, e.g. "
-    "'sudo apt-get install openjdk-17-jre-headless' (Debian/Ubuntu), 'brew install openjdk@17' "
-    "(macOS) or from https://adoptium.net, then set JAVA_HOME or put 'java' on PATH."
-)
 
 # Threads of native libraries inside Spark's Python workers: Spark already runs one task per
 # core, so BLAS/numba must not start their own thread pools there (they would oversubscribe).
@@ -42,29 +37,6 @@ _WORKER_ENV = {
 
 _default_lock = threading.RLock()
 _default: "MLContext | None" = None
-
-
-def check_java() -> str:
-    """Return the java executable, or raise :class:`JavaNotFoundError` with install help."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
-    if not java or not os.path.exists(java):
-        what = (f"JAVA_HOME={java_home} has no bin/java" if java_home
-                else "no 'java' was found on PATH and JAVA_HOME is not set")
-        raise JavaNotFoundError(JAVA_HELP.format(what=what))
-    try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
-        text = out.stderr + out.stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise JavaNotFoundError(JAVA_HELP.format(what=f"'{java}' could not run ({exc})")) from None
-    m = re.search(r'version "(\d+)(?:\.(\d+))?', text)
-    if m:
-        major = int(m.group(1))
-        if major == 1 and m.group(2):
-            major = int(m.group(2))
-        if major < 17:
-            raise JavaNotFoundError(JAVA_HELP.format(what=f"'{java}' is Java {major}"))
-    return java
 
 
 class MLContext:
@@ -127,6 +99,8 @@ class MLContext:
         if isinstance(master, str) and master.startswith("sc://"):
             raise ValueError(f"master={master!r} is a Spark Connect address: pass it as "
                              f"MLContext(remote={master!r})")
+        if isinstance(master, str):
+            check_master(master)
         if remote is not None and (not isinstance(remote, str) or not remote.startswith("sc://")):
             raise ValueError(f"remote must be a Spark Connect address 'sc://host:port', "
                              f"got {remote!r}")
@@ -154,6 +128,8 @@ class MLContext:
         self._rendezvous_found: str | None = None  # "auto" over Connect: what the first run found
         self.spark_conf = {(k if "." in k else k.replace("_", ".")): str(v)
                            for k, v in spark_conf.items()}
+        for key, value in self.spark_conf.items():
+            check_conf_value(key, value)
         self._spark = session
         self._given = session is not None  # the user's session: stop() leaves it running
         self._owner = False  # True when this context created the SparkContext (stop() ends it)
@@ -290,6 +266,8 @@ class MLContext:
         if master is None and not under_submit and active is None:
             master = "local[*]"
         if master is not None:
+            if active is None and not under_submit:
+                check_reachable(master)
             builder = builder.master(master)
         conf = {
             "spark.ui.showConsoleProgress": "false",

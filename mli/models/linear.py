@@ -11,7 +11,8 @@ choice and its model class::
         def _fit(self, data):
             coef, intercept, classes, result = self._fit_classifier(data, HingeLoss(),
                                                                     max_classes=2)
-            return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter)
+            return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter,
+                                  converged=result.converged)
 
 Objective (all of them): ``mean loss + reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``,
 intercept not regularized, features used as given (no hidden standardization).
@@ -30,6 +31,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from mli.core.base import Algorithm, Model
+from mli.errors import warn_not_converged
 from mli.models.classifier import ClassifierModel
 from mli.table.labels import encode, find_classes
 from mli.engine.onepass import one_pass
@@ -84,6 +86,8 @@ class LinearAlgorithm(Algorithm):
                           fit_intercept=self.fit_intercept, method=method or self.solver,
                           max_iter=self.max_iter, tol=self.tol, callback=self.callback,
                           n_features=data.num_features, **options)
+        if not result.converged and "callback" not in result.message:
+            warn_not_converged(type(self).__name__, result.n_iter, self.max_iter, result.message)
         w, b = result.objective.unpack(result.x)
         coef = np.atleast_2d(np.asarray(w, dtype=np.float64).T)
         return coef, np.atleast_1d(np.asarray(b, dtype=np.float64)), result
@@ -105,13 +109,20 @@ class LinearModel(Model):
     ``intercept_``; :meth:`decision_function` gives ``X @ coef_.T + intercept_``."""
 
     _arrays = ("coef_", "intercept_")
-    _attributes = ("n_iter",)
+    _attributes = ("n_iter", "converged")
+    _added_attributes = {"converged": None}  # None: saved before it was recorded
 
-    def __init__(self, coef, intercept, n_iter=0):
+    def __init__(self, coef, intercept, n_iter=0, converged=None):
         self.coef_ = np.asarray(coef, dtype=np.float64)
         self.intercept_ = np.asarray(intercept, dtype=np.float64)
         self.n_iter = int(n_iter)
+        self.converged = None if converged is None else bool(converged)
         super().__init__(n_features=self.coef_.shape[-1])
+
+    #: iterations of the solver (scikit-learn's name)
+    n_iter_ = property(lambda self: self.n_iter)
+    #: whether the solver met its tolerance before ``max_iter`` (None: not recorded)
+    converged_ = property(lambda self: self.converged)
 
     def decision_function(self, data):
         """Margins ``X @ coef_.T + intercept_``: 1-D for one output, else one column each."""
@@ -131,9 +142,9 @@ class LinearClassifierModel(LinearModel, ClassifierModel):
     ``classes_[1]``) or ``(K, d)`` (the class with the largest margin), ``classes_``. The
     class scores are ``[0, margin]`` (binary) or the margins."""
 
-    def __init__(self, coef, intercept, classes, n_iter=0):
+    def __init__(self, coef, intercept, classes, n_iter=0, converged=None):
         self.classes_ = np.asarray(classes, dtype=np.float64)
-        super().__init__(coef, intercept, n_iter=n_iter)
+        super().__init__(coef, intercept, n_iter=n_iter, converged=converged)
 
     def _scores_block(self, X):
         z = self._margin_block(X)

@@ -58,6 +58,7 @@ import scipy.sparse as sp
 from mli.core.base import Algorithm, Model
 from mli.engine.blocks import root_dir, load_bundle, save_bundle
 from mli.core.params import Interval, Options, Param
+from mli.table.labels import check_class_labels
 from mli.table.sampling import splitmix_uniform
 from mli.models.tree_kernels import (apply as _route, best_splits, bin_features,
                                          equal_count_cuts, histograms)
@@ -187,6 +188,8 @@ def _prepare_bins(data, max_bins, seed, classification):
     values = [v if len(v) <= max_bins and len(sample) == offsets[-1] else None
               for v in map(np.unique, sample.T)]
     classes = np.unique(np.concatenate([p[1] for p in parts])) if classification else None
+    if classification:
+        check_class_labels(classes, "a classification tree (task='classification')")
     if classification and len(classes) > MAX_CLASSES:
         raise ValueError(f"{len(classes)} distinct labels (more than {MAX_CLASSES}): is the "
                          "label continuous? (use task='regression')")
@@ -340,6 +343,7 @@ class TreeEnsembleModel(Model):
     """
 
     _arrays = ("roots", "feature", "threshold", "left", "right", "value", "classes_")
+    _nonfinite_arrays = ("threshold",)  # NaN marks a leaf (it has no split)
     _attributes = ("task",)
 
     def __init__(self, roots, feature, threshold, left, right, value, classes, *, n_features,

@@ -21,7 +21,8 @@ from mli.table.frames import Source, spark_source
 
 log = logging.getLogger("mli")
 
-__all__ = ["csv_source", "tsv_source", "text_source", "libsvm_source", "parquet_source",
+__all__ = ["check_text_header", "csv_source", "tsv_source", "text_source", "libsvm_source",
+           "parquet_source",
            "lines_bytes"]
 
 _CHUNK_BYTES = 256 << 20
@@ -101,11 +102,23 @@ def csv_source(path: str, *, sep: str = ",", header: bool = True, columns=None,
     ctx = get_context(ctx)
     df = _spark_read(ctx, "csv", path, sep=sep, header=str(bool(header)).lower(),
                      inferSchema="true", mode="PERMISSIVE")
+    check_text_header(path, df.columns if header else ())
     if columns is not None:
         if len(columns) != len(df.columns):
             raise ValueError(f"got {len(columns)} column names for {len(df.columns)} columns in {path}")
         df = df.toDF(*[str(c) for c in columns])
     return spark_source(df, ctx=ctx)
+
+
+def check_text_header(path: str, names) -> None:
+    """ValueError when the header holds control bytes: a binary file read as text (its
+    bytes are not shown: they would garble the message)."""
+    for name in names:
+        if any(ord(ch) < 32 and ch not in "\t" or ch == "\x7f" or ch == "\ufffd"
+               for ch in str(name)):
+            raise ValueError(f"{path} does not look like delimited text: its header line "
+                             "holds binary (control or undecodable) bytes; is it a CSV/TSV "
+                             "file?")
 
 
 def tsv_source(path: str, **kw) -> Source:
@@ -318,6 +331,10 @@ class _LibSVMError(ValueError):
         self.line = line
 
 
+#: column indices of CSR blocks are int32
+MAX_LIBSVM_FEATURES = 2**31 - 1
+
+
 def _parse_lines(zero_based, num_features, lines):
     """Parse LibSVM lines into (labels, indptr, indices, values); raise _LibSVMError."""
     labels, indptr, indices, values = [], [0], [], []
@@ -353,6 +370,10 @@ def _parse_lines(zero_based, num_features, lines):
             if num_features is not None and j >= num_features:
                 raise _LibSVMError(n, f"feature index {int(k)} ({tok!r}) exceeds "
                                       f"num_features={num_features}")
+            if j >= MAX_LIBSVM_FEATURES:
+                raise _LibSVMError(n, f"feature index {int(k)} ({tok!r}) is too large: "
+                                      f"at most {MAX_LIBSVM_FEATURES} features (32-bit "
+                                      "column indices of the sparse blocks)")
             last = j
             indices.append(j)
             values.append(x)

@@ -12,7 +12,7 @@ import numpy as np
 
 from mli.table.mltable import LabeledData
 
-__all__ = ["find_classes", "encode"]
+__all__ = ["find_classes", "encode", "check_class_labels"]
 
 MAX_CLASSES = 10_000
 
@@ -37,13 +37,27 @@ def find_classes(data: LabeledData, owner: str = "classifier", *, min_classes: i
     if not all(parts):
         raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
     classes = data.blocks.map_reduce(_unique, combine=_union)
-    classes = np.asarray(classes, dtype=np.float64)
+    classes = check_class_labels(classes, owner)
     if len(classes) < min_classes:
         raise ValueError(f"{owner} needs at least {min_classes} classes in the labels, got "
                          f"{len(classes)} ({classes.tolist()})")
     if max_classes is not None and len(classes) > max_classes:
         raise ValueError(f"{owner} supports at most {max_classes} classes, got {len(classes)} "
                          f"({classes.tolist()[:10]}{' ...' if len(classes) > 10 else ''})")
+    return classes
+
+
+def check_class_labels(classes, owner: str = "classifier") -> np.ndarray:
+    """The distinct labels as float64, or ValueError when they look continuous: some are
+    not whole numbers (scikit-learn's ``type_of_target`` says "continuous" there too).
+    Without it a continuous target would silently become a model with a class per value."""
+    classes = np.asarray(classes, dtype=np.float64)
+    fractional = classes[classes != np.round(classes)]
+    if len(fractional):
+        raise ValueError(f"{owner} needs class labels, but the label looks continuous: "
+                         f"{len(fractional)} of its {len(classes)} distinct values are not "
+                         f"whole numbers (e.g. {fractional[0]:g}). Use a regressor for a "
+                         "continuous target, or encode the classes as integers")
     return classes
 
 
