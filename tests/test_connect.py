@@ -29,6 +29,8 @@ CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals
           "pipeline_predict_on_a_connect_dataframe", "pipeline_over_a_text_dataframe",
           "pipeline_transform_on_a_connect_dataframe",
           "collected_stores_leave_no_files_on_the_server",
+          "spark_ml_estimators_pipeline_and_persistence",
+          "sklearn_estimator_fits_through_the_connect_session",
           "a_remote_context_removes_its_blocks_when_it_stops"]
 
 

@@ -180,6 +180,26 @@ def test_optimizers_doc_runs(ctx):
     assert "accuracy" in output
 
 
+def test_sklearn_doc_runs(ctx):
+    """docs/sklearn.md: the scikit-learn estimators in a pipeline, a grid search and
+    cross-validation; a reordered DataFrame refused."""
+    with doc_module("mli_doc_sklearn") as mod:
+        output = run_blocks(doc_blocks("sklearn.md"), mod)
+    assert "['ham' 'spam']" in output
+    assert "refused: The feature names should match those that were passed during fit" in output
+    assert mod.search.best_estimator_[-1].model_.params["reg"] in (0.001, 0.1)
+
+
+def test_spark_ml_doc_runs(ctx):
+    """docs/spark_ml.md: an mli stage in a pyspark.ml pipeline, cross-validated, saved and
+    loaded."""
+    with doc_module("mli_doc_spark_ml") as mod:
+        output = run_blocks(doc_blocks("spark_ml.md"), mod)
+    assert "['a', 'b', 'c', 'label', 'id', 'features'" in output
+    auc = [line for line in output.splitlines() if line.startswith("AUC:")][0].split()[-1]
+    assert f"reloaded AUC: {auc}" in output and float(auc) > 0.9
+
+
 def test_api_examples_run(ctx):
     """The ``<!-- test -->`` examples of docs/api.md."""
     with doc_module("mli_doc_api") as mod:

@@ -1,6 +1,9 @@
 """The ``mli`` command line.
 
 ``mli quickstart``  a small end-to-end fit through Spark (logistic regression on generated data)
+``mli train``       fit an algorithm on a CSV/TSV/LibSVM/Parquet file, print held-out metrics,
+                  save the model (``mli evaluate`` and ``mli predict`` use it; see
+                  :mod:`mli.apps.tabular`)
 ``mli movielens``   the MovieLens recommendation workflow (see ``mli movielens --help``)
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 
 from mli.errors import JavaNotFoundError
 from mli.algorithms import LogisticRegression
-from mli.apps import movielens
+from mli.apps import movielens, tabular
 from mli.engine.context import check_java
 
 
@@ -59,6 +62,7 @@ def main(argv=None) -> int:
     q.add_argument("--master", default="local[*]")
     q.set_defaults(func=_quickstart)
 
+    tabular.add_parsers(sub)
     try:
         movielens.add_parser(sub)
     except ImportError:

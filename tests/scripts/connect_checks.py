@@ -268,6 +268,55 @@ def pipeline_transform_on_a_connect_dataframe(spark, url):
                                                       "a string, b string, c string")))
 
 
+@check
+def spark_ml_estimators_pipeline_and_persistence(spark, url):
+    """mli.interop.spark_ml over Connect: a pyspark.ml Pipeline with an mli stage, tuned by
+    CrossValidator, evaluated by pyspark.ml, saved and loaded."""
+    import tempfile
+
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    from mli.interop import spark_ml as M
+
+    X, y = data(1500, 4, seed=8)
+    df = spark.createDataFrame(pd.DataFrame(X, columns=list("abcd")).assign(label=y))
+    lr = M.LogisticRegression()
+    pipe = Pipeline(stages=[VectorAssembler(inputCols=list("abcd"), outputCol="features"), lr])
+    cv = CrossValidator(estimator=pipe, numFolds=2, seed=0,
+                        estimatorParamMaps=ParamGridBuilder().addGrid(lr.reg, [1e-3, 1.0])
+                        .build(), evaluator=BinaryClassificationEvaluator()).fit(df)
+    assert cv.avgMetrics[0] > 0.9, cv.avgMetrics
+    out = cv.bestModel.transform(df)
+    assert out.columns[:5] == list("abcd") + ["label"], out.columns
+    auc = BinaryClassificationEvaluator().evaluate(out)
+    assert auc > 0.9, auc
+    path = os.path.join(tempfile.mkdtemp(), "pipe")
+    cv.bestModel.write().save(path)
+    again = PipelineModel.load(path)
+    a = cv.bestModel.transform(df).select("probability").toPandas()
+    b = again.transform(df).select("probability").toPandas()
+    assert [type(s).__name__ for s in again.stages] == ["VectorAssembler",
+                                                        "LogisticRegressionModel"], again.stages
+    diff = np.abs(np.vstack(a.probability.map(lambda v: v.toArray())) -
+                  np.vstack(b.probability.map(lambda v: v.toArray()))).max()
+    assert diff == 0.0, (diff, auc, BinaryClassificationEvaluator().evaluate(again.transform(df)))
+
+
+@check
+def sklearn_estimator_fits_through_the_connect_session(spark, url):
+    from sklearn.model_selection import cross_val_score
+
+    from mli.interop.sklearn import LogisticRegression
+
+    X, y = data(600, 4, seed=9)
+    clf = LogisticRegression(reg=0.01).fit(X, y)
+    assert clf.score(X, y) > 0.8
+    assert cross_val_score(LogisticRegression(reg=0.01), X, y, cv=2).mean() > 0.8
+
+
 def _block_dirs(_batches):
     import os
 

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from mli.apps.plotting import pyplot, require_matplotlib
 from mli.engine import context as mctx
 from mli.algorithms import ALS
 from mli.apps.movielens.data import (BASE_URL, DATASETS, MovieLensError, ask_ratings, cache_dir,
@@ -193,6 +194,11 @@ def run_workflow(args, *, out=None) -> int:
     def say(*a, **k):
         print(*a, file=out, flush=True, **k)
 
+    if args.plot:
+        try:
+            require_matplotlib()  # now, not after the tuning run
+        except ValueError as exc:
+            raise MovieLensError(str(exc)) from None
     t_start = time.perf_counter()
     # -- 1. data
     if args.download:
@@ -459,11 +465,7 @@ def _rmse_table(results, families, ranks, regs, iters, best) -> str:
 
 
 def _plot(results, families, ranks, regs, iters, best, path, title, blend=None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for b in families:
         for r in ranks:

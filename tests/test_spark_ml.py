@@ -1,0 +1,177 @@
+"""mli.interop.spark_ml: pyspark.ml Estimators/Models, checked against pyspark.ml's own
+estimators on the same DataFrames (same columns out, same evaluator metrics), inside
+pyspark.ml's Pipeline and CrossValidator, and through ML persistence."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml import classification as C, clustering as CL, regression as R
+from pyspark.ml.evaluation import (BinaryClassificationEvaluator, ClusteringEvaluator,
+                                   MulticlassClassificationEvaluator, RegressionEvaluator)
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
+
+from mli.interop import spark_ml as M
+
+
+def _frame(spark, n=600, d=4, classes=2, seed=0, counts=False):
+    rng = np.random.default_rng(seed)
+    X = rng.poisson(3.0, (n, d)).astype(float) if counts else rng.standard_normal((n, d))
+    w = rng.standard_normal((d, classes))
+    y = np.argmax(X @ w + 0.3 * rng.standard_normal((n, classes)), axis=1).astype(float)
+    pdf = pd.DataFrame(X, columns=[f"x{j}" for j in range(d)])
+    pdf["label"] = y
+    pdf["id"] = np.arange(n)
+    pdf["target"] = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    df = spark.createDataFrame(pdf).repartition(3)
+    return VectorAssembler(inputCols=list(pdf.columns[:d]), outputCol="features").transform(df)
+
+
+@pytest.fixture(scope="module")
+def binary(ctx):
+    return _frame(ctx.spark).cache()
+
+
+def _column(df, name, order="id"):
+    rows = df.orderBy(order).select(vector_to_array(name).alias("v")).collect()
+    return np.array([r["v"] for r in rows])
+
+
+def test_logistic_regression_matches_pyspark_ml(binary):
+    ours = M.LogisticRegression(reg=0.01, tol=1e-10).fit(binary)
+    ref = C.LogisticRegression(regParam=0.01, standardization=False, tol=1e-10,
+                               maxIter=200).fit(binary)
+    a, b = ours.transform(binary), ref.transform(binary)
+    assert set(a.columns) == set(b.columns)                      # pyspark.ml's columns
+    assert a.columns[:len(binary.columns)] == binary.columns     # every input column kept
+    np.testing.assert_allclose(_column(a, "probability"), _column(b, "probability"), atol=1e-4)
+    np.testing.assert_allclose(_column(a, "rawPrediction"), _column(b, "rawPrediction"),
+                               atol=1e-3)
+    for ev in (BinaryClassificationEvaluator(), BinaryClassificationEvaluator(
+            metricName="areaUnderPR"), MulticlassClassificationEvaluator(metricName="f1")):
+        assert ev.evaluate(a) == pytest.approx(ev.evaluate(b), abs=1e-4)
+    np.testing.assert_allclose(ours.coefficientMatrix, ref.coefficientMatrix.toArray(),
+                               atol=1e-4)
+
+
+def test_multiclass_naive_bayes_matches_pyspark_ml(ctx):
+    df = _frame(ctx.spark, classes=3, counts=True, seed=1)
+    ours = M.NaiveBayes(smoothing=1.0).fit(df).transform(df)
+    ref = C.NaiveBayes(smoothing=1.0).fit(df).transform(df)
+    # pyspark.ml smooths the class priors too ((n_c + 1) / (n + K)); mli, as scikit-learn's
+    # MultinomialNB, uses n_c / n: the probabilities differ by that alone
+    np.testing.assert_allclose(_column(ours, "probability"), _column(ref, "probability"),
+                               atol=0.01)
+    ev = MulticlassClassificationEvaluator(metricName="accuracy")
+    assert ev.evaluate(ours) == pytest.approx(ev.evaluate(ref), abs=0.01)
+
+
+def test_linear_regression_matches_pyspark_ml(binary):
+    ours = M.LinearRegression(labelCol="target").fit(binary).transform(binary)
+    ref = R.LinearRegression(labelCol="target", regParam=0.0, standardization=False) \
+        .fit(binary).transform(binary)
+    ev = RegressionEvaluator(labelCol="target", metricName="rmse")
+    assert ev.evaluate(ours) == pytest.approx(ev.evaluate(ref), rel=1e-6)
+    assert set(ours.columns) == set(ref.columns)
+
+
+def test_forest_and_kmeans_outputs(binary):
+    forest = M.RandomForest(n_trees=10, max_depth=4, seed=0).fit(binary).transform(binary)
+    ref = C.RandomForestClassifier(numTrees=10, maxDepth=4, seed=0).fit(binary) \
+        .transform(binary)
+    assert set(forest.columns) == set(ref.columns)
+    auc = BinaryClassificationEvaluator().evaluate(forest)
+    assert auc == pytest.approx(BinaryClassificationEvaluator().evaluate(ref), abs=0.05)
+    assert np.allclose(_column(forest, "probability").sum(axis=1), 1.0)
+    km = M.KMeans(k=3, seed=0).fit(binary)
+    out = km.transform(binary)
+    assert out.columns == binary.columns + ["prediction"] and len(km.clusterCenters()) == 3
+    ref_km = CL.KMeans(k=3, seed=0).fit(binary).transform(binary)
+    assert ClusteringEvaluator().evaluate(out) == pytest.approx(
+        ClusteringEvaluator().evaluate(ref_km), abs=0.05)
+
+
+def test_features_as_columns_or_array(binary):
+    cols = ["x0", "x1", "x2", "x3"]
+    by_vector = M.LogisticRegression(reg=0.1).fit(binary)
+    by_cols = M.LogisticRegression(reg=0.1, featuresCol=cols).fit(binary)
+    with_array = binary.withColumn("arr", vector_to_array("features"))
+    by_array = M.LogisticRegression(reg=0.1, featuresCol="arr").fit(with_array)
+    want = _column(by_vector.transform(binary), "probability")
+    np.testing.assert_allclose(_column(by_cols.transform(binary), "probability"), want,
+                               atol=1e-12)
+    np.testing.assert_allclose(_column(by_array.transform(with_array), "probability"), want,
+                               atol=1e-12)
+    out = by_vector.setProbabilityCol("").setRawPredictionCol("").transform(binary)
+    assert out.columns == binary.columns + ["prediction"]
+
+
+def test_pipeline_cross_validator_and_train_validation_split(binary):
+    df = binary.drop("features")
+    lr = M.LogisticRegression()
+    pipe = Pipeline(stages=[VectorAssembler(inputCols=["x0", "x1", "x2", "x3"],
+                                            outputCol="features"), lr])
+    grid = ParamGridBuilder().addGrid(lr.reg, [1e-3, 10.0]).build()
+    cv = CrossValidator(estimator=pipe, estimatorParamMaps=grid, numFolds=3, seed=0,
+                        evaluator=BinaryClassificationEvaluator()).fit(df)
+    assert cv.avgMetrics[0] > cv.avgMetrics[1]             # reg=10 flattens the model
+    best = cv.bestModel.stages[-1]
+    assert isinstance(best, M.LogisticRegressionModel) and best.mliModel.params["reg"] == 1e-3
+    assert set(cv.transform(df).columns) >= set(df.columns) | {"prediction", "probability"}
+    tvs = TrainValidationSplit(estimator=M.LinearRegression(labelCol="target"),
+                               estimatorParamMaps=ParamGridBuilder().addGrid(
+                                   M.LinearRegression().reg, [0.0]).build(),
+                               evaluator=RegressionEvaluator(labelCol="target"),
+                               seed=0).fit(binary)
+    assert tvs.validationMetrics[0] < 0.2
+
+
+def test_persistence_of_models_estimators_and_pipelines(binary, tmp_path):
+    model = M.LogisticRegression(reg=0.05, probabilityCol="p").fit(binary)
+    model.write().save(str(tmp_path / "lr"))
+    back = M.LogisticRegressionModel.load(str(tmp_path / "lr"))
+    assert back.uid == model.uid and back.getProbabilityCol() == "p"
+    np.testing.assert_array_equal(_column(back.transform(binary), "p"),
+                                  _column(model.transform(binary), "p"))
+    est = M.RandomForest(n_trees=3, labelCol="label", seed=7)
+    est.write().save(str(tmp_path / "rf"))
+    assert M.RandomForest.load(str(tmp_path / "rf")).getOrDefault("n_trees") == 3
+    pipe = Pipeline(stages=[M.KMeans(k=2, seed=1, predictionCol="cluster")]).fit(binary)
+    pipe.write().save(str(tmp_path / "pipe"))
+    again = PipelineModel.load(str(tmp_path / "pipe"))
+    a = again.transform(binary).orderBy("id").select("cluster").toPandas()
+    b = pipe.transform(binary).orderBy("id").select("cluster").toPandas()
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="holds a .*LogisticRegressionModel, not a "
+                                         ".*KMeansModel"):
+        M.KMeansModel.load(str(tmp_path / "lr"))
+
+
+def test_bad_input_gets_clear_errors(binary):
+    with pytest.raises(ValueError, match=r"featuresCol names column\(s\) \['feats'\]"):
+        M.LogisticRegression(featuresCol="feats").fit(binary)
+    with pytest.raises(ValueError, match="labelCol 'y' is not a column"):
+        M.LogisticRegression(labelCol="y").fit(binary)
+    strings = binary.withColumn("label", binary["label"].cast("string"))
+    with pytest.raises(ValueError, match="labelCol 'label' must be numeric, it is string"):
+        M.LogisticRegression().fit(strings)
+    with pytest.raises(ValueError, match=r"featuresCol columns must be numeric; 'label_s'"):
+        M.LogisticRegression(featuresCol=["x0", "label_s"]).fit(
+            binary.withColumn("label_s", binary["label"].cast("string")))
+    with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['regParam'\]"):
+        M.LogisticRegression(regParam=0.1)
+    with pytest.raises(ValueError, match="Invalid value for parameter 'reg' of "
+                                         "LogisticRegression"):
+        M.LogisticRegression(reg=-1.0).fit(binary)
+    with pytest.raises(ValueError, match="label looks continuous"):
+        M.LogisticRegression(labelCol="target").fit(binary)
+    model = M.LogisticRegression().fit(binary)
+    with pytest.raises(ValueError, match=r"output column\(s\) \['prediction'\] already exist"):
+        model.transform(model.transform(binary).drop("probability", "rawPrediction"))
+    narrow = VectorAssembler(inputCols=["x0", "x1"], outputCol="f2").transform(binary)
+    with pytest.raises(Exception, match="a row has 2 features, but the model was fitted "
+                                        "with 4"):
+        model.setFeaturesCol("f2").transform(narrow).collect()
