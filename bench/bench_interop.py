@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import pandas as pd
 
+import bench_trees  # the shared timer (bench/ is on sys.path when a script there runs)
+
 
 def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
+    """The median time of ``repeats`` calls of ``fn`` and its last result."""
+    times, out = bench_trees.timed(fn, repeats)
     return statistics.median(times), out
 
 

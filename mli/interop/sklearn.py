@@ -276,32 +276,28 @@ class NaiveBayes(_ProbabilisticClassifier):
         return tags
 
 
-class _TreeMixin:
-    _renamed = {"seed": "random_state"}
-
-
-class DecisionTreeClassifier(_TreeMixin, _ProbabilisticClassifier):
+class DecisionTreeClassifier(_ProbabilisticClassifier):
     """:class:`mli.algorithms.DecisionTree` (``task="classification"``)."""
 
     _algorithm = algorithms.DecisionTree
     _fixed = {"task": "classification"}
 
 
-class RandomForestClassifier(_TreeMixin, _ProbabilisticClassifier):
+class RandomForestClassifier(_ProbabilisticClassifier):
     """:class:`mli.algorithms.RandomForest` (``task="classification"``)."""
 
     _algorithm = algorithms.RandomForest
     _fixed = {"task": "classification"}
 
 
-class DecisionTreeRegressor(_TreeMixin, _Regressor):
+class DecisionTreeRegressor(_Regressor):
     """:class:`mli.algorithms.DecisionTree` (``task="regression"``)."""
 
     _algorithm = algorithms.DecisionTree
     _fixed = {"task": "regression"}
 
 
-class RandomForestRegressor(_TreeMixin, _Regressor):
+class RandomForestRegressor(_Regressor):
     """:class:`mli.algorithms.RandomForest` (``task="regression"``)."""
 
     _algorithm = algorithms.RandomForest
