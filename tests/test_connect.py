@@ -31,7 +31,8 @@ CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals
           "collected_stores_leave_no_files_on_the_server",
           "spark_ml_estimators_pipeline_and_persistence",
           "sklearn_estimator_fits_through_the_connect_session",
-          "a_remote_context_removes_its_blocks_when_it_stops"]
+          "a_remote_context_removes_its_blocks_when_it_stops",
+          "cli_train_evaluate_predict_over_connect"]
 
 
 @pytest.fixture(scope="module")

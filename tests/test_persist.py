@@ -143,11 +143,19 @@ def test_params_and_feature_names_round_trip(tmp_path):
 
 
 def test_unsaved_params_are_logged(tmp_path, caplog):
+    # a callback (documented as never saved) is logged at INFO; any other value without a
+    # JSON form is a WARNING
     m = _model()
     m._set_fit_info({"callback": print}, None)
-    with caplog.at_level(logging.WARNING, logger="mli"):
+    with caplog.at_level(logging.INFO, logger="mli"):
         m.save(str(tmp_path / "m"))
-    assert "callback" in caplog.text
+    assert [r.levelname for r in caplog.records if "callback" in r.message] == ["INFO"]
+    caplog.clear()
+    m = _model()
+    m._set_fit_info({"weights": object()}, None)
+    with caplog.at_level(logging.WARNING, logger="mli"):
+        m.save(str(tmp_path / "m2"))
+    assert "parameters ['weights'] have no JSON form and are saved as None" in caplog.text
 
 
 def test_string_array_round_trip(tmp_path):

@@ -377,7 +377,7 @@ def _predict(args) -> int:
                    if type(f.dataType).__name__ == "VectorUDT"]
         if vectors and out_fmt == "csv":
             scored = scored.drop(*vectors)       # CSV holds no vectors
-        writer = scored.write.mode("overwrite" if args.overwrite else "errorifexists")
+        writer = scored.write.mode("overwrite") if args.overwrite else scored.write
         (writer.option("header", "true").csv(args.out) if out_fmt == "csv"
          else writer.parquet(args.out))
         n = ctx.spark.read.parquet(args.out).count() if out_fmt == "parquet" else \

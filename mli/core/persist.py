@@ -205,9 +205,12 @@ def _collect_state(model) -> tuple[dict, dict, dict, list]:
             params[name] = encode_value(value)
         except TypeError:
             dropped.append(name)
-    if dropped:
-        log.warning("%s: parameters %s have no JSON form (e.g. callbacks) and are saved as "
-                    "None", cls.__name__, dropped)
+    odd = [n for n in dropped if not callable(model.params[n])]  # callbacks: never saved
+    if odd:
+        log.warning("%s: parameters %s have no JSON form and are saved as None",
+                    cls.__name__, odd)
+    elif dropped:
+        log.info("%s: callables %s are saved as None", cls.__name__, dropped)
     return arrays, attributes, params, dropped
 
 

@@ -34,24 +34,24 @@ import functools
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 try:
     from pyspark.ml import Estimator as _SparkEstimator, Model as _SparkModel
-    from pyspark.ml.functions import array_to_vector, vector_to_array
-    from pyspark.ml.linalg import VectorUDT
+    from pyspark.ml.functions import array_to_vector
     from pyspark.ml.param import Param, Params, TypeConverters
     from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader,
                                  DefaultParamsWritable, DefaultParamsWriter, MLReader,
                                  MLWritable, MLWriter)
-    from pyspark.sql import functions as F, types as T
+    from pyspark.sql import functions as F
 except ImportError as exc:  # pragma: no cover - pyspark is a dependency of mli
     raise ImportError("mli.interop.spark_ml needs pyspark (with pandas and pyarrow)") from exc
 
 from mli import algorithms
 from mli.core.base import load as mli_load
+from mli.interop.spark_columns import (arrow_batch, binary_margin_batch, feature_expr,
+                                       predict_batch, sql_linear, training_frame, typed,
+                                       typed_arrow)
 from mli.engine import fs
-from mli.table.frames import NUMERIC_SPARK
 
 __all__ = ["LogisticRegression", "LinearSVM", "LinearRegression", "NaiveBayes",
            "DecisionTree", "RandomForest", "KMeans", "wrap", "training_frame"]
@@ -125,260 +125,6 @@ class _ClassifierParams(_ColumnParams):
 _COLUMN_DEFAULTS = {"featuresCol": "features", "labelCol": "label",
                     "predictionCol": "prediction", "probabilityCol": "probability",
                     "rawPredictionCol": "rawPrediction"}
-
-
-# ============================================================================ features
-
-
-def _feature_expr(df, features: Any, owner: str):
-    """``(array<double> column expression, number of features or None)`` for
-    ``featuresCol``, with a clear error for a missing or non-numeric column."""
-    fields = {f.name: f.dataType for f in df.schema.fields}
-    names = features if isinstance(features, list) else [features]
-    missing = [c for c in names if c not in fields]
-    if missing:
-        raise ValueError(f"{owner}: featuresCol names column(s) {missing} that the DataFrame "
-                         f"does not have; its columns are {list(fields)}")
-    if isinstance(features, list):
-        odd = [f"'{c}' ({type(fields[c]).__name__})" for c in names
-               if type(fields[c]).__name__ not in NUMERIC_SPARK]
-        if odd:
-            raise ValueError(f"{owner}: featuresCol columns must be numeric; "
-                             f"{', '.join(odd)} are not")
-        return F.array(*[F.col(c).cast("double") for c in names]), len(names)
-    dtype = fields[features]
-    if isinstance(dtype, VectorUDT):
-        return vector_to_array(F.col(features), "float64"), None
-    if isinstance(dtype, T.ArrayType) and type(dtype.elementType).__name__ in NUMERIC_SPARK:
-        return F.col(features).cast("array<double>"), None
-    if type(dtype).__name__ in NUMERIC_SPARK:
-        return F.array(F.col(features).cast("double")), 1
-    raise ValueError(f"{owner}: featuresCol '{features}' must be a vector column "
-                     f"(VectorUDT), an array of numbers or a list of numeric columns; it is "
-                     f"{dtype.simpleString()}")
-
-
-def _vector_size(df, column: str) -> int | None:
-    """The vector size pyspark.ml's feature stages record in the column's metadata
-    (``ml_attr.num_attrs``; VectorAssembler, HashingTF...), or None: then a job looks."""
-    try:
-        n = df.schema[column].metadata.get("ml_attr", {}).get("num_attrs")
-    except (KeyError, AttributeError):
-        return None
-    return int(n) if isinstance(n, int) and n > 0 else None
-
-
-def training_frame(df, features: Any, label: str | None, owner: str = "mli"):
-    """The DataFrame an mli algorithm fits on: one numeric column per feature and the label.
-
-    Parameters
-    ----------
-    df : pyspark.sql.DataFrame
-    features : str or list of str
-        A vector or array column (its entries become columns ``<name>_0``, ``<name>_1``,
-        ...) or a list of numeric columns (kept under their names).
-    label : str or None
-        The label column (numeric), or None (unsupervised).
-    owner : str
-        Named in error messages.
-
-    Returns
-    -------
-    (DataFrame, list of str)
-        The frame and its feature column names.
-    """
-    if label is not None and label not in df.columns:
-        raise ValueError(f"{owner}: labelCol '{label}' is not a column of the DataFrame; its "
-                         f"columns are {list(df.columns)}")
-    if label is not None:
-        ltype = df.schema[label].dataType
-        if type(ltype).__name__ not in NUMERIC_SPARK:
-            raise ValueError(f"{owner}: labelCol '{label}' must be numeric, it is "
-                             f"{ltype.simpleString()} (index string labels first, e.g. with "
-                             "pyspark.ml.feature.StringIndexer)")
-    if isinstance(features, list):
-        _feature_expr(df, features, owner)  # the columns exist and are numeric
-        names = list(features)
-        cols = [F.col(c).cast("double").alias(c) for c in names]
-    else:
-        expr, d = _feature_expr(df, features, owner)
-        if d is None:
-            d = _vector_size(df, features)
-        if d is None:
-            arr = df.select(expr.alias("f")).select(F.size("f").alias("d"))
-            first = arr.first()
-            if first is None:
-                raise ValueError(f"{owner}: cannot fit on an empty DataFrame (0 rows)")
-            d = int(first["d"])
-            if d < 1:
-                raise ValueError(f"{owner}: featuresCol '{features}' holds empty vectors")
-        names = [f"{features}_{j}" for j in range(d)]
-        tmp = df.select(expr.alias("__mli_f"), *([F.col(label)] if label else []))
-        df = tmp
-        cols = [F.col("__mli_f")[j].alias(n) for j, n in enumerate(names)]
-    sel = cols + ([F.col(label).cast("double").alias(label)] if label is not None else [])
-    return df.select(*sel), names
-
-
-# ============================================================================ prediction
-
-
-def _predict_batch(model, outputs: tuple, rows: pd.Series) -> pd.DataFrame:
-    """One Arrow batch of feature arrays -> a pandas DataFrame of the requested outputs."""
-    lengths = rows.map(len).to_numpy() if len(rows) else np.zeros(0, int)
-    if len(rows) and (lengths != model.n_features).any():
-        bad = int(np.argmax(lengths != model.n_features))
-        raise ValueError(f"a row has {int(lengths[bad])} features, but the model was fitted "
-                         f"with {model.n_features}")
-    X = (np.vstack(rows.to_numpy()).astype(np.float64) if len(rows)
-         else np.zeros((0, model.n_features)))
-    out = {}
-    if "prediction" in outputs:
-        out["prediction"] = np.asarray(model.predict(X), dtype=np.float64)
-    if "probability" in outputs or "raw" in outputs:
-        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-        if "probability" in outputs:
-            out["probability"] = list(proba)
-        if "raw" in outputs:
-            out["raw"] = list(_raw_scores(model, X, proba))
-    return pd.DataFrame(out)
-
-
-def _arrow_batch(model, outputs: tuple, rows):
-    """The vectorized form of :func:`_predict_batch` for Spark's Arrow UDFs (pyspark 4.1+):
-    a list array of feature rows in, a struct array of the outputs out, with no per-row
-    Python objects."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n, d = len(rows), model.n_features
-    if rows.null_count:
-        raise ValueError("a row's features are null (missing)")
-    if n:
-        lengths = pc.list_value_length(rows).to_numpy(zero_copy_only=False)
-        if (lengths != d).any():
-            bad = int(np.argmax(lengths != d))
-            raise ValueError(f"a row has {int(lengths[bad])} features, but the model was "
-                             f"fitted with {d}")
-    X = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    X = X.reshape(n, d)
-    arrays, names = [], []
-
-    def vectors(m):
-        k = m.shape[1]
-        return pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)),
-                                        pa.array(np.ascontiguousarray(m).ravel()))
-
-    if "prediction" in outputs:
-        arrays.append(pa.array(np.asarray(model.predict(X), dtype=np.float64)))
-        names.append("prediction")
-    if "probability" in outputs or "raw" in outputs:
-        if hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-        else:
-            proba = None
-        if "probability" in outputs:
-            arrays.append(vectors(proba))
-            names.append("probability")
-        if "raw" in outputs:
-            arrays.append(vectors(_raw_scores(model, X, proba)))
-            names.append("raw")
-    return pa.StructArray.from_arrays(arrays, names=names)
-
-
-def _sql_linear(model, arr, outputs: tuple) -> dict | None:
-    """The outputs of a linear model as Spark SQL expressions over the feature array
-    (``x . w + b`` by ``zip_with`` / ``aggregate``): computed in the JVM, with no Python
-    worker, as pyspark.ml scores its own linear models. None for other models."""
-    from mli.models.linear import LinearModel
-
-    if not isinstance(model, LinearModel):
-        return None
-    coef = np.atleast_2d(model.coef_)
-    intercept = np.atleast_1d(model.intercept_)
-    d = coef.shape[1]
-    # a row of another width is an error, not a null or a silently padded dot product
-    size = F.size(arr)
-    arr = F.when(size == d, arr).otherwise(F.raise_error(F.concat(
-        F.lit("a row has "), size.cast("string"),
-        F.lit(f" features, but the model was fitted with {d}"))))
-
-    def margin(k):
-        w = F.array(*[F.lit(float(v)) for v in coef[k]])
-        dot = F.aggregate(F.zip_with(arr, w, lambda x, c: x * c), F.lit(0.0),
-                          lambda acc, v: acc + v)
-        return dot + F.lit(float(intercept[k]))
-
-    classes = getattr(model, "classes_", None)
-    out: dict = {}
-    if classes is None:
-        if "prediction" in outputs:
-            out["prediction"] = margin(0)
-        return out
-    classes = [float(c) for c in classes]
-    if coef.shape[0] == 1:
-        m = margin(0)
-        if "prediction" in outputs:
-            out["prediction"] = F.when(m > 0, F.lit(classes[1])).otherwise(F.lit(classes[0]))
-        if "raw" in outputs:
-            out["raw"] = F.array(-m, m)
-        if "probability" in outputs and hasattr(model, "predict_proba"):
-            p1 = F.lit(1.0) / (F.lit(1.0) + F.exp(-m))
-            out["probability"] = F.array(F.lit(1.0) - p1, p1)
-        return out
-    ms = [margin(k) for k in range(coef.shape[0])]
-    top = F.greatest(*ms)
-    if "prediction" in outputs:
-        pick = F.lit(classes[-1])
-        for k in range(len(ms) - 2, -1, -1):  # the first class with the largest margin
-            pick = F.when(ms[k] == top, F.lit(classes[k])).otherwise(pick)
-        out["prediction"] = pick
-    if "raw" in outputs:
-        out["raw"] = F.array(*ms)
-    if "probability" in outputs and hasattr(model, "predict_proba"):
-        exps = [F.exp(mk - top) for mk in ms]
-        total = exps[0]
-        for e in exps[1:]:
-            total = total + e
-        out["probability"] = F.array(*[e / total for e in exps])
-    return out
-
-
-def _raw_scores(model, X, proba):
-    """pyspark.ml's rawPrediction: margins for linear models (binary: ``[-m, m]``),
-    log-probabilities for Naive Bayes, else the probabilities."""
-    if hasattr(model, "decision_function"):
-        m = np.asarray(model.decision_function(X), dtype=np.float64)
-        return np.column_stack([-m, m]) if m.ndim == 1 else m
-    if hasattr(model, "predict_log_proba"):
-        return np.asarray(model.predict_log_proba(X), dtype=np.float64)
-    return proba
-
-
-def _binary_margin_batch(model, rows: pd.Series) -> pd.DataFrame:
-    X = (np.vstack(rows.to_numpy()).astype(np.float64) if len(rows)
-         else np.zeros((0, model.n_features)))
-    m = np.asarray(model.decision_function(X), dtype=np.float64)
-    m = np.column_stack([-m, m]) if m.ndim == 1 else m
-    return pd.DataFrame({"prediction": np.asarray(model.predict(X), dtype=np.float64),
-                         "raw": list(m)})
-
-
-def _typed_arrow(fn):
-    """``fn`` with the type hints arrow_udf reads (Array in, Array out)."""
-    import pyarrow as pa
-
-    def batch(rows: pa.Array) -> pa.Array:
-        return fn(rows)
-    batch.__annotations__ = {"rows": pa.Array, "return": pa.Array}
-    return batch
-
-
-def _typed(fn):
-    """``fn`` with the type hints pandas_udf reads (Series in, DataFrame out)."""
-    def batch(rows: pd.Series) -> pd.DataFrame:
-        return fn(rows)
-    return batch
 
 
 # ============================================================================ estimators
@@ -482,7 +228,7 @@ class _MLIModel(_SparkModel, MLWritable):
         if not outputs:
             return dataset
         owner = type(self).__name__
-        expr, d = _feature_expr(dataset, self.getOrDefault(self.featuresCol), owner)
+        expr, d = feature_expr(dataset, self.getOrDefault(self.featuresCol), owner)
         if d is not None and d != self._mli.n_features:
             raise ValueError(f"{owner}: featuresCol has {d} features, but the model was fitted "
                              f"with {self._mli.n_features}")
@@ -503,21 +249,21 @@ class _MLIModel(_SparkModel, MLWritable):
         if isinstance(self._mli, LinearModel):  # scored in the JVM (no Python worker)
             tmp_in = "__mli_in"
             out = dataset.withColumn(tmp_in, expr)
-            sql = _sql_linear(self._mli, F.col(tmp_in), outputs)
+            sql = sql_linear(self._mli, F.col(tmp_in), outputs)
             for o in outputs:
                 out = out.withColumn(self._out_name(o), sql[o] if o == "prediction"
                                      else array_to_vector(sql[o]))
             return out.drop(tmp_in)
         schema = "struct<" + ", ".join(f.replace(" ", ": ") for f in fields) + ">"
         if hasattr(F, "arrow_udf"):  # pyspark 4.1+: no per-row Python objects
-            udf = F.arrow_udf(_typed_arrow(functools.partial(_arrow_batch, self._mli,
+            udf = F.arrow_udf(typed_arrow(functools.partial(arrow_batch, self._mli,
                                                              outputs)), schema)
         elif "raw" in outputs and "probability" not in outputs and \
                 not hasattr(self._mli, "predict_proba"):
-            udf = F.pandas_udf(_typed(functools.partial(_binary_margin_batch, self._mli)),
+            udf = F.pandas_udf(typed(functools.partial(binary_margin_batch, self._mli)),
                                schema)
         else:
-            udf = F.pandas_udf(_typed(functools.partial(_predict_batch, self._mli, outputs)),
+            udf = F.pandas_udf(typed(functools.partial(predict_batch, self._mli, outputs)),
                                schema)
         tmp = "__mli_out"
         out = dataset.withColumn(tmp, udf(expr))

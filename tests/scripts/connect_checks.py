@@ -376,6 +376,33 @@ def a_remote_context_removes_its_blocks_when_it_stops(spark, url):
     assert table is not None and not os.path.exists(path), os.listdir(path)
 
 
+@check
+def cli_train_evaluate_predict_over_connect(spark, url):
+    """mli train / evaluate / predict with --remote: the command line as a Connect client
+    (after the check above closed this process's session, it opens its own)."""
+    import contextlib
+    import io
+    import tempfile
+
+    from mli.apps import cli
+
+    d = tempfile.mkdtemp()
+    X, y = data(800, 3, seed=10)
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(f"{d}/t.csv", index=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["train", f"{d}/t.csv", "--label", "y", "--algorithm",
+                         "logistic_regression", "--out", f"{d}/m", "--remote", url]) == 0
+        assert cli.main(["evaluate", f"{d}/m", f"{d}/t.csv", "--label", "y",
+                         "--remote", url]) == 0
+        assert cli.main(["predict", f"{d}/m", f"{d}/t.csv", "--out", f"{d}/p.parquet",
+                         "--remote", url]) == 0
+    text = out.getvalue()
+    acc = float(text.split("mli evaluate", 1)[1].split("accuracy", 1)[1].split()[0])
+    assert acc > 0.8, text
+    assert "800 rows with predictions" in text, text
+
+
 def _root(index, bundle):
     from mli.engine.blocks import root_dir
 
