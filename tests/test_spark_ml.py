@@ -175,3 +175,35 @@ def test_bad_input_gets_clear_errors(binary):
     with pytest.raises(Exception, match="a row has 2 features, but the model was fitted "
                                         "with 4"):
         model.setFeaturesCol("f2").transform(narrow).collect()
+
+
+def test_als_estimator_transform_tuning_and_persistence(ctx, tmp_path):
+    # (not compared with pyspark.ml's ALS in this session: evaluating its transform kills
+    # the driver JVM under mli's logging configuration, and under a plain session with
+    # setLogLevel("OFF") too; the adapter is checked against mli's own predict instead)
+    rng = np.random.default_rng(3)
+    U, V = rng.standard_normal((60, 4)), rng.standard_normal((40, 4))
+    users, items = np.nonzero(rng.random((60, 40)) < 0.5)
+    ratings = (U[users] * V[items]).sum(axis=1) + 3 + 0.1 * rng.standard_normal(len(users))
+    pdf = pd.DataFrame({"user": users, "item": items, "rating": ratings,
+                        "id": range(len(users))})
+    df = ctx.spark.createDataFrame(pdf)
+    ours = M.ALS(rank=4, reg=0.05, max_iter=15, seed=0).fit(df)
+    a = ours.transform(df)
+    assert a.columns == df.columns + ["prediction"]            # every input column kept
+    got = a.orderBy("id").select("prediction").toPandas()["prediction"].to_numpy()
+    want = ours.mliModel.predict(pdf[["user", "item"]].to_numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    ev = RegressionEvaluator(labelCol="rating", metricName="rmse")
+    assert ev.evaluate(a) == pytest.approx(np.sqrt(np.mean((want - ratings) ** 2)), rel=1e-6)
+    ours.write().save(str(tmp_path / "als"))
+    back = M.ALSModel.load(str(tmp_path / "als"))
+    np.testing.assert_array_equal(
+        back.transform(df).orderBy("id").select("prediction").toPandas()["prediction"], got)
+    als = M.ALS(rank=4, max_iter=5, seed=0)
+    tvs = TrainValidationSplit(estimator=als, evaluator=ev, seed=0,
+                               estimatorParamMaps=ParamGridBuilder().addGrid(
+                                   als.reg, [0.05, 50.0]).build()).fit(df)
+    assert tvs.validationMetrics[0] < tvs.validationMetrics[1]
+    with pytest.raises(ValueError, match="output column 'prediction' already exists"):
+        ours.transform(a)

@@ -54,7 +54,7 @@ from mli.interop.spark_columns import (arrow_batch, binary_margin_batch, feature
 from mli.engine import fs
 
 __all__ = ["LogisticRegression", "LinearSVM", "LinearRegression", "NaiveBayes",
-           "DecisionTree", "RandomForest", "KMeans", "wrap", "training_frame"]
+           "DecisionTree", "RandomForest", "KMeans", "ALS", "wrap", "training_frame"]
 
 _MODEL_DIR = "mli-model"  # the mli model inside a saved pyspark.ml model
 
@@ -442,6 +442,56 @@ class KMeans(_MLIEstimator, _ColumnParams):
     _algorithm = algorithms.KMeans
     _model_class = KMeansModel
     _labeled = False
+
+
+class _PredictionParams(Params):
+    predictionCol = Param(Params._dummy(), "predictionCol", "prediction column name",
+                          typeConverter=TypeConverters.toString)
+
+    def getPredictionCol(self):
+        return self.getOrDefault(self.predictionCol)
+
+    def setPredictionCol(self, value):
+        return self._set(predictionCol=value)
+
+
+class ALSModel(_MLIModel, _PredictionParams):
+    """A fitted :class:`ALS`: ``transform`` appends the predicted rating of each (user,
+    item) row (the columns named by the estimator's ``user_col`` / ``item_col``) and keeps
+    every input column; ``mliModel.recommend(users, k)`` gives top-k items."""
+
+    def _transform(self, dataset):
+        if self._mli is None:
+            raise ValueError("ALSModel holds no fitted model")
+        name = self.getOrDefault(self.predictionCol)
+        if name in dataset.columns:
+            raise ValueError(f"ALSModel: output column '{name}' already exists in the "
+                             "DataFrame; set predictionCol to a new name")
+        out = self._mli.predict(dataset.withColumnRenamed("prediction", "__mli_prediction")
+                                if "prediction" in dataset.columns else dataset)
+        if name != "prediction":
+            out = out.withColumnRenamed("prediction", name)
+        if "__mli_prediction" in out.columns:
+            out = out.withColumnRenamed("__mli_prediction", "prediction")
+        return out
+
+
+class ALS(_MLIEstimator, _PredictionParams):
+    """:class:`mli.algorithms.ALS` (explicit or implicit feedback) as a pyspark.ml
+    Estimator: the ratings are the columns ``user_col``, ``item_col``, ``rating_col``
+    (mli's names; defaults "user", "item", "rating"), as pyspark.ml's ``userCol`` ...;
+    ``cold_start`` is its ``coldStartStrategy`` ("nan" or "drop", and "mean")."""
+
+    _algorithm = algorithms.ALS
+    _model_class = ALSModel
+    _labeled = False
+
+    def _fit(self, dataset):
+        est = self._mli_estimator()
+        est._validate()
+        model = self._model_class(est.fit(dataset))
+        model._resetUid(self.uid + "_model")
+        return self._copyValues(model)
 
 
 class GenericModel(_MLIModel, _ClassifierParams):
