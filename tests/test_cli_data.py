@@ -61,7 +61,8 @@ def test_train_evaluate_predict_csv(ctx, capsys, files, tmp_path):
 
     scored = str(tmp_path / "scored.csv")
     code, out, err = run(ctx, capsys, "predict", model, str(files / "new.csv"), "--out", scored)
-    assert code == 0, err and "1,200 rows" in out
+    assert code == 0, err
+    assert "1,200 rows" in out
     got = pd.concat(pd.read_csv(p) for p in sorted((tmp_path / "scored.csv").glob("*.csv")))
     assert list(got.columns) == ["a", "b", "c", "d", "name", "prediction", "p_0", "p_1"]
     got = got.sort_values("name").reset_index(drop=True)
@@ -73,12 +74,14 @@ def test_train_evaluate_predict_csv(ctx, capsys, files, tmp_path):
 def test_tsv_libsvm_and_parquet(ctx, capsys, files, tmp_path):
     code, out, err = run(ctx, capsys, "train", str(files / "data.tsv"), "--label", "clicked",
                          "--algorithm", "NaiveBayes", "--param", "kind='gaussian'")
-    assert code == 0, err and metric(out, "accuracy") > 0.8
+    assert code == 0, err
+    assert metric(out, "accuracy") > 0.8
     model = str(tmp_path / "forest")
     code, out, err = run(ctx, capsys, "train", str(files / "data.libsvm"), "--label", "label",
                          "--algorithm", "random_forest", "--param", "n_trees=5",
                          "--param", "seed=1", "--out", model)
-    assert code == 0, err and metric(out, "accuracy") > 0.8
+    assert code == 0, err
+    assert metric(out, "accuracy") > 0.8
     code, out, err = run(ctx, capsys, "predict", model, str(files / "data.libsvm"),
                          "--out", str(tmp_path / "p.parquet"))
     assert code == 0, err
@@ -87,11 +90,13 @@ def test_tsv_libsvm_and_parquet(ctx, capsys, files, tmp_path):
     assert (got["prediction"] == got["label"]).mean() > 0.8
     code, out, err = run(ctx, capsys, "train", str(files / "reg.parquet"), "--label", "target",
                          "--algorithm", "linear_regression", "--features", "a,b,c,d")
-    assert code == 0, err and metric(out, "rmse") < 1e-6 and metric(out, "r2") > 0.999999
+    assert code == 0, err
+    assert metric(out, "rmse") < 1e-6 and metric(out, "r2") > 0.999999
     code, out, err = run(ctx, capsys, "train", str(files / "reg.parquet"), "--algorithm",
                          "kmeans", "--param", "k=3", "--label", "clicked",
                          "--param", "seed=0")
-    assert code == 0, err and "5 features" in out and "inertia" in out   # a..d, target
+    assert code == 0, err
+    assert "5 features" in out and "inertia" in out   # a..d, target
 
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
@@ -101,10 +106,12 @@ def test_plots(ctx, capsys, files, tmp_path):
     code, out, err = run(ctx, capsys, "train", str(files / "data.csv"), "--label", "clicked",
                          "--algorithm", "logistic_regression", "--out", model,
                          "--plot", str(tmp_path / "loss.png"))
-    assert code == 0, err and (tmp_path / "loss.png").stat().st_size > 1000
+    assert code == 0, err
+    assert (tmp_path / "loss.png").stat().st_size > 1000
     code, out, err = run(ctx, capsys, "evaluate", model, str(files / "data.csv"), "--label",
                          "clicked", "--plot", str(tmp_path / "cm.png"))
-    assert code == 0, err and "confusion matrix written" in out
+    assert code == 0, err
+    assert "confusion matrix written" in out
     assert (tmp_path / "cm.png").stat().st_size > 1000
 
 

@@ -207,3 +207,14 @@ def test_als_estimator_transform_tuning_and_persistence(ctx, tmp_path):
     assert tvs.validationMetrics[0] < tvs.validationMetrics[1]
     with pytest.raises(ValueError, match="output column 'prediction' already exists"):
         ours.transform(a)
+
+
+def test_wrap_checks_its_input(binary):
+    with pytest.raises(TypeError, match="wrap expects a fitted mli Model, got str"):
+        M.wrap("model")
+    fitted = M.LogisticRegression().fit(binary).mliModel
+    with pytest.raises(TypeError, match=r"unknown column parameter\(s\) \['labelcol'\]"):
+        M.wrap(fitted, labelcol="y")
+    out = M.wrap(fitted, featuresCol=["x0", "x1", "x2", "x3"]).transform(binary)
+    assert out.columns[:len(binary.columns)] == binary.columns
+

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F, types as T
 from mli.table.frames import NUMERIC_SPARK
 
 __all__ = ["feature_expr", "vector_size", "training_frame", "predict_batch", "arrow_batch",
-           "sql_linear", "raw_scores", "binary_margin_batch", "typed", "typed_arrow"]
+           "sql_linear", "raw_scores", "typed", "typed_arrow"]
 
 
 # ============================================================================ features
@@ -237,23 +237,11 @@ def sql_linear(model, arr, outputs: tuple) -> dict | None:
 
 
 def raw_scores(model, X, proba):
-    """pyspark.ml's rawPrediction: margins for linear models (binary: ``[-m, m]``),
-    log-probabilities for Naive Bayes, else the probabilities."""
-    if hasattr(model, "decision_function"):
-        m = np.asarray(model.decision_function(X), dtype=np.float64)
-        return np.column_stack([-m, m]) if m.ndim == 1 else m
+    """pyspark.ml's rawPrediction of a model scored in Python (linear models are scored
+    by :func:`sql_linear`): log-probabilities for Naive Bayes, else the probabilities."""
     if hasattr(model, "predict_log_proba"):
         return np.asarray(model.predict_log_proba(X), dtype=np.float64)
     return proba
-
-
-def binary_margin_batch(model, rows: pd.Series) -> pd.DataFrame:
-    X = (np.vstack(rows.to_numpy()).astype(np.float64) if len(rows)
-         else np.zeros((0, model.n_features)))
-    m = np.asarray(model.decision_function(X), dtype=np.float64)
-    m = np.column_stack([-m, m]) if m.ndim == 1 else m
-    return pd.DataFrame({"prediction": np.asarray(model.predict(X), dtype=np.float64),
-                         "raw": list(m)})
 
 
 def typed_arrow(fn):

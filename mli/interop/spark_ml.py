@@ -48,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - pyspark is a dependency of mli
 
 from mli import algorithms
 from mli.core.base import load as mli_load
-from mli.interop.spark_columns import (arrow_batch, binary_margin_batch, feature_expr,
+from mli.interop.spark_columns import (arrow_batch, feature_expr,
                                        predict_batch, sql_linear, training_frame, typed,
                                        typed_arrow)
 from mli.engine import fs
@@ -73,15 +73,23 @@ def _any(value: Any) -> Any:
     return value
 
 
-class _ColumnParams(Params):
+class _PredictionParams(Params):
+    predictionCol = Param(Params._dummy(), "predictionCol", "prediction column name",
+                          typeConverter=TypeConverters.toString)
+
+    def getPredictionCol(self):
+        return self.getOrDefault(self.predictionCol)
+
+    def setPredictionCol(self, value):
+        return self._set(predictionCol=value)
+
+
+class _ColumnParams(_PredictionParams):
     featuresCol = Param(Params._dummy(), "featuresCol",
                         "features: a vector or array column, or a list of numeric columns",
                         typeConverter=_columns)
     labelCol = Param(Params._dummy(), "labelCol", "label column name",
                      typeConverter=TypeConverters.toString)
-    predictionCol = Param(Params._dummy(), "predictionCol", "prediction column name",
-                          typeConverter=TypeConverters.toString)
-
     def getFeaturesCol(self):
         return self.getOrDefault(self.featuresCol)
 
@@ -93,12 +101,6 @@ class _ColumnParams(Params):
 
     def setLabelCol(self, value):
         return self._set(labelCol=value)
-
-    def getPredictionCol(self):
-        return self.getOrDefault(self.predictionCol)
-
-    def setPredictionCol(self, value):
-        return self._set(predictionCol=value)
 
 
 class _ClassifierParams(_ColumnParams):
@@ -237,13 +239,6 @@ class _MLIModel(_SparkModel, MLWritable):
             raise ValueError(f"{owner}: output column(s) {sorted(taken)} already exist in the "
                              "DataFrame; set predictionCol/probabilityCol/rawPredictionCol to "
                              "new names")
-        fields = []
-        if "prediction" in outputs:
-            fields.append("prediction double")
-        if "probability" in outputs:
-            fields.append("probability array<double>")
-        if "raw" in outputs:
-            fields.append("raw array<double>")
         from mli.models.linear import LinearModel
 
         if isinstance(self._mli, LinearModel):  # scored in the JVM (no Python worker)
@@ -254,14 +249,12 @@ class _MLIModel(_SparkModel, MLWritable):
                 out = out.withColumn(self._out_name(o), sql[o] if o == "prediction"
                                      else array_to_vector(sql[o]))
             return out.drop(tmp_in)
-        schema = "struct<" + ", ".join(f.replace(" ", ": ") for f in fields) + ">"
+        types = {"prediction": "double", "probability": "array<double>",
+                 "raw": "array<double>"}
+        schema = "struct<" + ", ".join(f"{o}: {types[o]}" for o in outputs) + ">"
         if hasattr(F, "arrow_udf"):  # pyspark 4.1+: no per-row Python objects
             udf = F.arrow_udf(typed_arrow(functools.partial(arrow_batch, self._mli,
                                                              outputs)), schema)
-        elif "raw" in outputs and "probability" not in outputs and \
-                not hasattr(self._mli, "predict_proba"):
-            udf = F.pandas_udf(typed(functools.partial(binary_margin_batch, self._mli)),
-                               schema)
         else:
             udf = F.pandas_udf(typed(functools.partial(predict_batch, self._mli, outputs)),
                                schema)
@@ -442,17 +435,6 @@ class KMeans(_MLIEstimator, _ColumnParams):
     _algorithm = algorithms.KMeans
     _model_class = KMeansModel
     _labeled = False
-
-
-class _PredictionParams(Params):
-    predictionCol = Param(Params._dummy(), "predictionCol", "prediction column name",
-                          typeConverter=TypeConverters.toString)
-
-    def getPredictionCol(self):
-        return self.getOrDefault(self.predictionCol)
-
-    def setPredictionCol(self, value):
-        return self._set(predictionCol=value)
 
 
 class ALSModel(_MLIModel, _PredictionParams):
