@@ -28,7 +28,8 @@ class DecisionTree(TreeAlgorithm):
         (midpoints of adjacent distinct values); otherwise equal-frequency bins from a
         sample of ``mli.models.trees.SAMPLE_ROWS`` rows.
     min_samples_leaf : int >= 1, default 1
-        A split must leave at least this many training rows on each side.
+        A split must leave at least this many training rows on each side (with
+        ``sample_weight``: this much weight, a row of weight 2 counting as two rows).
     impurity : {"auto", "gini", "entropy", "variance"}, default "auto"
         "auto": gini for classification, variance for regression.
     seed : int or None, default None

@@ -48,7 +48,9 @@ class KMeans(Algorithm):
 
     Notes
     -----
-    A center left without points keeps its position. ``k`` larger than the number of rows,
+    With ``sample_weight`` a row of weight ``w`` counts ``w`` times: in the initial sampling,
+    the centers (weighted means) and the cost. A center left without points keeps its
+    position. ``k`` larger than the number of rows,
     or (with "k-means||") than the number of distinct points, raises ValueError.
 
     Examples
@@ -61,6 +63,7 @@ class KMeans(Algorithm):
     (array([0, 0, 1, 1]), 0.01)
     """
 
+    _weights = True  # weighted sampling, centers and cost
     k = Param(constraint=Interval(int, 1, None, closed="left"))
     max_iter = Param(20, Interval(int, 1, None, closed="left"))
     init = Param("k-means||", Options(set(INIT_METHODS)))
@@ -72,20 +75,20 @@ class KMeans(Algorithm):
         # local mode: initialization and iterations in one Spark job (mli.engine.gang)
         centers, cost, n_iter, converged = gang.execute(
             data.blocks, _lloyd, self.k, self.init, resolve_seed(self.seed), self.max_iter,
-            self.tol, callback=self.callback)
+            self.tol, data.weighted, callback=self.callback)
         if not converged and n_iter == self.max_iter:
             warn_not_converged(type(self).__name__, n_iter, self.max_iter,
                                "the centers still moved more than tol")
         return KMeansModel(centers, cost, n_iter, converged)
 
 
-def _lloyd(blocks, k, init, seed, max_iter, tol, callback):
-    C = initial_centers(blocks, k, init, seed)
+def _lloyd(blocks, k, init, seed, max_iter, tol, weighted, callback):
+    C = initial_centers(blocks, k, init, seed, weighted=weighted)
     track = Tracker("KMeans", callback)
     for it in range(1, max_iter + 1):
         sums, counts, cost, sqsum = blocks.map_reduce(lloyd_stats, C)
         n = counts.sum()
-        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], C)
+        new = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1.0)[:, None], C)
         var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
         shift, C = float(((new - C) ** 2).sum()), new
         converged = shift <= tol * var

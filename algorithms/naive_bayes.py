@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mli.table.labels import check_class_labels
+from mli.table.labels import check_class_labels, check_class_weights
 from mli.core.base import Algorithm
 from mli.models.loglinear import (LogLinearClassifierModel, bernoulli_log_linear, feature_map,
                            gaussian_log_linear, multinomial_log_linear)
@@ -54,6 +54,7 @@ class NaiveBayes(Algorithm):
     array([0.])
     """
 
+    _weights = True  # weighted counts, means and variances
     kind = Param("multinomial", Options({"multinomial", "bernoulli", "gaussian"}))
     smoothing = Param(1.0, Interval(float, 0, None, closed="neither"))
     var_smoothing = Param(1e-9, Interval(float, 0, None, closed="left"))
@@ -63,6 +64,7 @@ class NaiveBayes(Algorithm):
         classes, (counts, means, m2), total = class_moments(data.blocks, feature_map, phi,
                                                             owner="NaiveBayes")
         check_class_labels(classes, "NaiveBayes")
+        check_class_weights(classes, counts, "NaiveBayes")
         prior = np.log(counts / counts.sum())
         if self.kind == "gaussian":
             var = m2 / counts[:, None] + self.var_smoothing * float(np.max(total.m2 / total.n))

@@ -491,7 +491,8 @@ def test_bad_objective_arguments_rejected():
         Objective([(X, y[:-1])], LogisticLoss())
     from mli.optimize.objective import xy_bundle
 
-    with pytest.raises(ValueError, match=r"bundles are \(X, y\) pairs, got a ndarray"):
+    with pytest.raises(ValueError, match=r"bundles are \(X, y\) pairs or \(X, y, weights\) "
+                                         r"triples, got a ndarray"):
         xy_bundle(X)
     with pytest.raises(ValueError, match="do not match"):
         xy_bundle((X, y[:5]))

@@ -215,3 +215,5 @@ def test_width_mismatch_and_bad_labels(ctx):
         (Tokenizer() | HashingTF(8) | LogisticRegression()).fit(["a b", 3], [0, 1])
     with pytest.raises(TypeError, match="2-D numeric matrix"):
         (Tokenizer() | LogisticRegression()).fit(["a b", "c"], [0, 1])
+    with pytest.raises(TypeError, match="Pipeline.fit does not take sample_weight"):
+        (Normalizer() | LogisticRegression()).fit(X, y, sample_weight=np.ones(len(y)))

@@ -3,6 +3,7 @@ scikit-learn, partition invariance, bad input, and accuracy on MNIST t10k."""
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pytest
@@ -45,13 +46,16 @@ def random_forest_arrays(rng, d, n_bins, n_trees, max_nodes=15):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(0, 60), d=st.integers(1, 6),
        n_trees=st.integers(1, 3), n_classes=st.sampled_from([0, 2, 3]),
-       weighted=st.booleans(), wide=st.booleans())
+       weighted=st.sampled_from([None, "counts", "real"]), wide=st.booleans())
 def test_histogram_kernel_matches_reference(seed, n, d, n_trees, n_classes, weighted, wide):
     rng = np.random.default_rng(seed)
     n_bins = 300 if wide else 6
     Xb = rng.integers(0, n_bins, (n, d)).astype(np.uint16 if wide else np.uint8)
     y = (rng.integers(0, n_classes, n) if n_classes else rng.standard_normal(n)).astype(float)
+    # bootstrap counts, or those times sample weights (float64)
     w = rng.poisson(1.0, (n, n_trees)).astype(np.uint8) if weighted else None
+    if weighted == "real":
+        w = w * rng.uniform(0, 3, (n, 1))
     roots, feature, tbin, left, right, leaves = random_forest_arrays(rng, d, n_bins, n_trees)
     active = leaves[rng.random(len(leaves)) < 0.7]
     slot = np.full(len(feature), -1)
@@ -196,6 +200,7 @@ def test_tree_identical_to_sklearn_when_splits_are_unique(ctx, continuous, impur
     np.testing.assert_allclose(m.predict_proba(X), sk.predict_proba(X), atol=1e-12)
     np.testing.assert_array_equal(m.classes_, [1.0, 4.0])
     assert m.depth == 4
+    np.testing.assert_allclose(m.feature_importances_, sk.feature_importances_, atol=1e-12)
 
 
 def test_regression_tree_identical_to_sklearn(ctx, continuous):
@@ -205,6 +210,67 @@ def test_regression_tree_identical_to_sklearn(ctx, continuous):
     sk = _unique_sklearn_tree(DecisionTreeRegressor, X, y, max_depth=3, min_samples_leaf=3)
     assert _our_splits(m) == _sk_splits(sk)
     np.testing.assert_allclose(m.predict(X), sk.predict(X), rtol=1e-10)
+    np.testing.assert_allclose(m.feature_importances_, sk.feature_importances_, atol=1e-12)
+    np.testing.assert_allclose(m.impurity, sk.tree_.impurity[_sk_order(sk, m)], rtol=1e-9)
+
+
+def _sk_order(sk, model):
+    """scikit-learn's node index of each of our nodes (the trees have the same shape)."""
+    t, out = sk.tree_, np.zeros(model.n_nodes, np.int64)
+    stack = [(0, 0)]
+    while stack:
+        ours, theirs = stack.pop()
+        out[ours] = theirs
+        if model.feature[ours] >= 0:
+            stack += [(model.left[ours], t.children_left[theirs]),
+                      (model.right[ours], t.children_right[theirs])]
+    return out
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_weighted_tree_identical_to_sklearn(ctx, continuous, task):
+    """Row weights: the same splits, leaf values and importances as scikit-learn's trees
+    fitted with the same sample_weight; integer weights give the tree of repeated rows."""
+    X, y = continuous
+    if task == "regression":
+        y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2
+    w = np.random.default_rng(5).integers(0, 4, len(y)).astype(float)
+    m = DecisionTree(task=task, max_depth=3, max_bins=1024).fit(X, y, sample_weight=w)
+    cls = DecisionTreeClassifier if task == "classification" else DecisionTreeRegressor
+    trees = [cls(random_state=s, max_depth=3).fit(X, y, sample_weight=w) for s in range(5)]
+    assert len({tuple(_sk_splits(t)) for t in trees}) == 1, "test data has tied best splits"
+    assert _our_splits(m) == _sk_splits(trees[0])
+    if task == "classification":
+        np.testing.assert_allclose(m.predict_proba(X), trees[0].predict_proba(X), atol=1e-12)
+    else:
+        np.testing.assert_allclose(m.predict(X), trees[0].predict(X), rtol=1e-10)
+    np.testing.assert_allclose(m.feature_importances_, trees[0].feature_importances_,
+                               atol=1e-12)
+    rep = np.repeat(np.arange(len(y)), w.astype(int))
+    m2 = DecisionTree(task=task, max_depth=3, max_bins=1024).fit(X[rep], y[rep])
+    assert _our_splits(m2) == _our_splits(m)
+    np.testing.assert_allclose(m2.value, m.value, rtol=1e-12)
+
+
+def test_feature_importances(ctx, continuous, tmp_path):
+    X, y = continuous
+    rf = RandomForest(n_trees=5, max_depth=3, seed=0).fit(X, y)
+    imp = rf.feature_importances_
+    assert imp.shape == (5,) and abs(imp.sum() - 1) < 1e-12 and (imp >= 0).all()
+    assert imp[0] == imp.max()  # x0 drives the label
+    rf.save(str(tmp_path / "rf"))
+    np.testing.assert_array_equal(mli.load(str(tmp_path / "rf")).feature_importances_, imp)
+    leaf = DecisionTree().fit(np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)])
+    np.testing.assert_array_equal(leaf.feature_importances_, [0.0, 0.0])  # never split
+    # a model saved before the nodes' weights were recorded loads, without importances
+    meta = json.loads((tmp_path / "rf" / "metadata.json").read_text())
+    for name in ("node_weight", "impurity"):
+        del meta["arrays"][name]
+    (tmp_path / "rf" / "metadata.json").write_text(json.dumps(meta))
+    old = mli.load(str(tmp_path / "rf"))
+    np.testing.assert_array_equal(old.predict(X[:20]), rf.predict(X[:20]))
+    with pytest.raises(AttributeError, match="older mli"):
+        old.feature_importances_
 
 
 def test_binned_tree_within_one_point_of_sklearn(ctx):

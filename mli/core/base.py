@@ -65,6 +65,8 @@ class Algorithm(BaseEstimator, abc.ABC):
       its name, and :meth:`fit` checks the constraints (or, equivalently, write an
       ``__init__`` that stores its keyword arguments and a ``_constraints`` dict);
     * implement ``_fit(data: LabeledData, **fit_kwargs) -> Model``;
+    * set ``_weights = True`` if ``_fit`` honours row weights (``data.weighted``: bundles
+      ``(X, y, w)``), so that ``fit(..., sample_weight=...)`` is accepted;
     * pass the conformance checks (:mod:`mli.core.conformance`) on small data of their own.
 
     Examples
@@ -80,13 +82,16 @@ class Algorithm(BaseEstimator, abc.ABC):
     array([0., 1., 1.])
     """
 
+    #: whether ``_fit`` honours row weights (``fit(..., sample_weight=...)``)
+    _weights = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         registry.register(cls, "algorithm")
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any, y: Any = None, *, label: str | None = None,
-            **fit_kwargs: Any) -> "Model":
+            sample_weight: Any = None, **fit_kwargs: Any) -> "Model":
         """Train on ``data`` and return a new :class:`Model` (this object is not changed).
 
         Parameters
@@ -97,6 +102,10 @@ class Algorithm(BaseEstimator, abc.ABC):
             Labels, with array input.
         label : str, optional
             The label column, with table input.
+        sample_weight : array-like or str, optional
+            Row weights (finite, >= 0): one per row (arrays, pandas), or the name of a
+            weight column (tables, Spark DataFrames). A row of weight 2 counts as that row
+            twice. Algorithms whose ``_weights`` is False (ALS) refuse it.
         **fit_kwargs
             Passed to the algorithm's ``_fit`` (e.g. warm-start state).
 
@@ -113,8 +122,11 @@ class Algorithm(BaseEstimator, abc.ABC):
         """
         self._validate()
         self._check_fit_kwargs(fit_kwargs)
+        if sample_weight is not None and not self._weights:
+            raise TypeError(f"{type(self).__name__}.fit() does not take sample_weight")
         before = self.get_params()
-        labeled, release = self._prepare(data, y, label)
+        labeled, release = (self._prepare(data, y, label) if sample_weight is None
+                            else self._prepare(data, y, label, sample_weight=sample_weight))
         try:
             model = self._fit(labeled, **fit_kwargs)
         finally:
@@ -150,13 +162,14 @@ class Algorithm(BaseEstimator, abc.ABC):
             raise TypeError(f"{type(self).__name__}.fit() got unexpected keyword argument(s) "
                             f"{unknown}; it takes data, y, label{extra}")
 
-    def _prepare(self, data: Any, y: Any, label: str | None):
+    def _prepare(self, data: Any, y: Any, label: str | None, sample_weight: Any = None):
         """The training data as :meth:`_fit` takes it, and what to call after the fit (or
         None): by default :class:`~mli.table.mltable.LabeledData`, resident ``(X, y)``
         bundles (it has ``num_features`` and ``feature_names``). Data converted from
         arrays or DataFrames for this fit only is released afterwards; an MLTable keeps its
         blocks until the user unpersists it."""
-        labeled = as_labeled(data, y, label=label, ctx=getattr(self, "ctx", None))
+        labeled = as_labeled(data, y, label=label, ctx=getattr(self, "ctx", None),
+                             sample_weight=sample_weight)
         temporary = not isinstance(data, (MLTable, LabeledData))
         return labeled, (labeled.release if temporary else None)
 
@@ -303,8 +316,8 @@ class Model(metaclass=_ModelMeta):
 
     @classmethod
     def _attribute_defaults(cls) -> dict[str, Any]:
-        """Values of saved attributes added after format version 1 shipped, used when a
-        file predates them (``_added_attributes`` of the classes, merged)."""
+        """Values of saved attributes (or arrays) added after format version 1 shipped,
+        used when a file predates them (``_added_attributes`` of the classes, merged)."""
         out: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
             out.update(klass.__dict__.get("_added_attributes", {}))

@@ -435,8 +435,7 @@ def load_model(path: str, *, backend: str | None = None):
     defaults = cls._attribute_defaults()
     for kind, want, have in (("array", want_arrays, meta["arrays"]),
                              ("attribute", want_attrs, meta["attributes"])):
-        missing = [n for n in want if n not in have
-                   and not (kind == "attribute" and n in defaults)]
+        missing = [n for n in want if n not in have and n not in defaults]
         extra = [n for n in have if n not in want]
         if missing:
             raise _bad(path, f"{kind}s {missing} of {cls.__name__} are missing from the metadata")
@@ -446,6 +445,9 @@ def load_model(path: str, *, backend: str | None = None):
     for name in want_arrays:
         if not _NAME_RE.match(name):
             raise _bad(path, f"invalid array name {name!r}")
+        if name not in meta["arrays"]:  # saved before the array existed
+            state[name] = defaults[name]
+            continue
         state[name] = _load_array(path, name, meta["arrays"][name], backend)
         _check_finite_array(path, cls, name, state[name])
     for name in want_attrs:

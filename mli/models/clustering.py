@@ -23,7 +23,7 @@ import itertools
 
 import numpy as np
 
-from mli.models.clustering_kernels import local_kmeans, sample_candidates
+from mli.models.clustering_kernels import local_kmeans, sample_candidates, weighted_sample
 
 from mli.table.sampling import resolve_seed, row_offsets, take_rows
 
@@ -44,7 +44,7 @@ def _check_int(name: str, value, low: int) -> int:
 
 def initial_centers(blocks, k: int, method: str = "k-means||", seed: int | None = None, *,
                     rounds: int = ROUNDS, oversampling: float | None = None,
-                    offsets: np.ndarray | None = None) -> np.ndarray:
+                    offsets: np.ndarray | None = None, weighted: bool = False) -> np.ndarray:
     """``k`` initial centers of the rows of ``blocks``, dense ``(k, d)``, on the driver.
 
     Parameters
@@ -64,6 +64,10 @@ def initial_centers(blocks, k: int, method: str = "k-means||", seed: int | None 
         k-means||'s expected number of points sampled per round (``l``; default ``2 k``).
     offsets : ndarray, optional
         :func:`mli.table.sampling.row_offsets` of ``blocks``, if already known.
+    weighted : bool, default False
+        The blocks are ``(X, y, w)`` bundles whose rows count ``w`` times: rows are drawn
+        with probabilities proportional to their weights (one more pass), never a row of
+        weight 0.
 
     Returns
     -------
@@ -93,10 +97,26 @@ def initial_centers(blocks, k: int, method: str = "k-means||", seed: int | None 
     if n < k:
         raise ValueError(f"k={k} is larger than the number of rows ({n})")
     rng = np.random.default_rng(seed := resolve_seed(seed))
-    if method == "random":
+    if weighted:
+        first = _weighted_rows(blocks, k if method == "random" else 1, seed, offsets)
+        if method == "random":
+            return first
+    elif method == "random":
         return take_rows(blocks, rng.choice(n, k, replace=False), offsets)
-    first = take_rows(blocks, [rng.integers(n)], offsets)
+    else:
+        first = take_rows(blocks, [rng.integers(n)], offsets)
     return _kmeans_parallel(blocks, k, first, seed, offsets, rounds, float(ell))
+
+
+def _weighted_rows(blocks, k, seed, offsets):
+    """``k`` rows drawn without replacement with probabilities proportional to their
+    weights, in one pass (:func:`~mli.models.clustering_kernels.weighted_sample`)."""
+    parts = blocks.map_collect(weighted_sample, seed * 1_000_003, offsets, k, with_index=True)
+    keys, rows = np.concatenate([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+    if np.count_nonzero(keys > -np.inf) < k:
+        raise ValueError(f"k={k} is larger than the number of rows with a weight > 0 "
+                         f"({np.count_nonzero(keys > -np.inf)})")
+    return rows[np.argsort(-keys, kind="stable")[:k]]
 
 
 def _kmeans_parallel(blocks, k, C, seed, offsets, rounds, ell):
@@ -108,7 +128,10 @@ def _kmeans_parallel(blocks, k, C, seed, offsets, rounds, ell):
         if phi == 0 or (rnd > rounds and len(C) >= k):
             break
         keys, rows = np.concatenate([o[2] for o in out]), np.vstack([o[3] for o in out])
+        before = len(C)
         C = np.unique(np.vstack([C, rows[keys > phi / ell]]), axis=0)
+        if rnd > rounds and len(C) == before:
+            break  # nothing new: phi is rounding noise of points equal to the candidates
     if len(C) < k:
         raise ValueError(f"k={k} is larger than the number of distinct points ({len(C)})")
     return local_kmeans(C, weights, k, seed)

@@ -14,8 +14,8 @@ from numba import njit
 
 from mli.table.sampling import dense_rows, row_uniforms
 
-__all__ = ["nearest", "lloyd_stats", "total_cost", "sample_candidates", "nearest_reference",
-           "lloyd_stats_reference", "local_kmeans"]
+__all__ = ["nearest", "lloyd_stats", "total_cost", "sample_candidates", "weighted_sample",
+           "nearest_reference", "lloyd_stats_reference", "local_kmeans"]
 
 _CHUNK = 4096
 
@@ -35,22 +35,24 @@ def _assign(dots, xsq, csq, labels, d2, offset):
 
 
 @njit(cache=True)
-def _accumulate_dense(X, labels, sums, counts):
+def _accumulate_dense(X, labels, wt, sums, counts):
     n, d = X.shape
     for i in range(n):
         c = labels[i]
-        counts[c] += 1.0
+        w = wt[i]
+        counts[c] += w
         for j in range(d):
-            sums[c, j] += X[i, j]
+            sums[c, j] += w * X[i, j]
 
 
 @njit(cache=True)
-def _accumulate_csr(data, indices, indptr, labels, sums, counts):
+def _accumulate_csr(data, indices, indptr, labels, wt, sums, counts):
     for i in range(indptr.shape[0] - 1):
         c = labels[i]
-        counts[c] += 1.0
+        w = wt[i]
+        counts[c] += w
         for p in range(indptr[i], indptr[i + 1]):
-            sums[c, indices[p]] += data[p]
+            sums[c, indices[p]] += w * data[p]
 
 
 def _array(X):
@@ -60,6 +62,11 @@ def _array(X):
     return getattr(X, "array", X)
 
 
+def _weights(bundle):
+    """The row weights of an ``(X, y, w)`` bundle, else None (every row counts once)."""
+    return bundle[2] if isinstance(bundle, tuple) and len(bundle) == 3 else None
+
+
 def nearest(X, centers):
     """``(labels, squared distances)`` of every row of ``X`` (dense or CSR) to its nearest
     center (ties: the lowest index)."""
@@ -67,14 +74,14 @@ def nearest(X, centers):
 
 
 def _nearest(A, centers):
-    """:func:`nearest` plus the rows' summed squared norms."""
+    """:func:`nearest` plus the rows' squared norms."""
     n = A.shape[0]
     C = np.asarray(centers, dtype=np.float64)
     Ct = np.ascontiguousarray(C.T.astype(A.dtype if A.dtype == np.float32 else np.float64))
     csq = np.einsum("ij,ij->i", C, C)
     labels = np.zeros(n, dtype=np.int64)
     d2 = np.zeros(n)
-    sqsum = 0.0
+    sq = np.zeros(n)
     for s in range(0, n, _CHUNK):
         part = A[s:s + _CHUNK]
         if sp.issparse(part):
@@ -83,41 +90,62 @@ def _nearest(A, centers):
             xsq = np.einsum("ij,ij->i", part, part, dtype=np.float64)
         dots = np.ascontiguousarray(np.asarray(part @ Ct, dtype=np.float64))
         _assign(dots, xsq, csq, labels, d2, s)
-        sqsum += float(xsq.sum())
-    return labels, d2, sqsum
+        sq[s:s + len(xsq)] = xsq
+    return labels, d2, sq
 
 
 def lloyd_stats(X, centers):
     """One Lloyd step's statistics of a block: ``(sums (k, d), counts (k,), cost, sqsum)``:
     the sums and counts of the rows assigned to each center, ``cost`` their summed squared
-    distances to it, ``sqsum`` the rows' summed squared norms."""
-    A = _array(X)
+    distances to it, ``sqsum`` the rows' summed squared norms; all weighted by the rows'
+    weights of an ``(X, y, w)`` bundle."""
+    A, w = _array(X), _weights(X)
     k, d = np.shape(centers)
-    labels, d2, sqsum = _nearest(A, centers)
+    labels, d2, xsq = _nearest(A, centers)
     sums, counts = np.zeros((k, d)), np.zeros(k)
+    wt = np.ones(len(labels)) if w is None else w
     if sp.issparse(A):
-        _accumulate_csr(A.data, A.indices, A.indptr, labels, sums, counts)
+        _accumulate_csr(A.data, A.indices, A.indptr, labels, wt, sums, counts)
     else:
-        _accumulate_dense(np.asarray(A), labels, sums, counts)
-    return sums, counts, float(d2.sum()), sqsum
+        _accumulate_dense(np.asarray(A), labels, wt, sums, counts)
+    if w is None:
+        return sums, counts, float(d2.sum()), float(xsq.sum())
+    return sums, counts, float(w @ d2), float(w @ xsq)
 
 
 def total_cost(X, centers):
-    """The summed squared distances of the rows of a block to their nearest center."""
-    return float(_nearest(_array(X), centers)[1].sum())
+    """The summed (weighted) squared distances of the rows of a block to their nearest
+    center."""
+    d2, w = _nearest(_array(X), centers)[1], _weights(X)
+    return float(d2.sum() if w is None else w @ d2)
 
 
 def sample_candidates(index, bundle, centers, seed, offsets, top):
     """One k-means|| round on a partition: its cost, the candidates' weights (the number of
     its points nearest to each), and its ``top`` rows by ``d^2 / u`` with their keys: a row
     is sampled when ``u < l d^2 / phi``, i.e. ``d^2 / u > phi / l`` (``u`` uniform per
-    ``(seed, global row)``, see :mod:`mli.table.sampling`)."""
-    X = _array(bundle)
+    ``(seed, global row)``, see :mod:`mli.table.sampling`). Weighted rows (``(X, y, w)``)
+    count ``w`` times: ``w d^2`` in place of ``d^2``, their weights in the candidates'."""
+    X, w = _array(bundle), _weights(bundle)
     labels, d2, _ = _nearest(X, centers)
+    if w is not None:
+        d2 = w * d2
     key = d2 / (1.0 - row_uniforms(seed, offsets, index))
     pick = np.argsort(-key, kind="stable")[:top]
-    return (float(d2.sum()), np.bincount(labels, minlength=len(centers)), key[pick],
+    return (float(d2.sum()), np.bincount(labels, weights=w, minlength=len(centers)), key[pick],
             dense_rows(X[pick]))
+
+
+def weighted_sample(index, bundle, seed, offsets, k):
+    """A partition's ``k`` rows of largest key ``log(u) / w`` (``-inf`` for weight 0), with
+    their keys: the ``k`` largest keys over all partitions are a sample without replacement
+    with probabilities proportional to the weights (Efraimidis & Spirakis, 2006)."""
+    X, w = _array(bundle), _weights(bundle)
+    u = row_uniforms(seed, offsets, index)
+    with np.errstate(divide="ignore"):
+        key = np.log1p(-u) / (np.ones(len(u)) if w is None else w)
+    pick = np.argsort(-key, kind="stable")[:k]
+    return key[pick], dense_rows(X[pick])
 
 
 def nearest_reference(X, centers):
@@ -131,13 +159,14 @@ def nearest_reference(X, centers):
 
 def lloyd_stats_reference(X, centers):
     """:func:`lloyd_stats` in plain numpy (for tests)."""
-    A = _array(X)
+    A, w = _array(X), _weights(X)
     A = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
     labels, d2 = nearest_reference(A, centers)
     k = len(centers)
-    sums = np.stack([A[labels == c].sum(axis=0) for c in range(k)])
-    return (sums, np.bincount(labels, minlength=k).astype(float), float(d2.sum()),
-            float((A * A).sum()))
+    w = np.ones(len(A)) if w is None else np.asarray(w, dtype=np.float64)
+    sums = np.stack([(w[labels == c, None] * A[labels == c]).sum(axis=0) for c in range(k)])
+    return (sums, np.bincount(labels, weights=w, minlength=k), float(w @ d2),
+            float(w @ (A * A).sum(axis=1)))
 
 
 def _sqdist(P, C):

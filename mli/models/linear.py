@@ -20,7 +20,7 @@ intercept not regularized, features used as given (no hidden standardization).
 Least squares can also be solved from the data's moments: :func:`normal_equations` gives the
 ``d x d`` system of one pass, for any solver on the driver::
 
-    ne = normal_equations(data.blocks)                       # one Spark job
+    ne = normal_equations(data.blocks)      # one Spark job; (X, y, w) bundles: weighted
     coef = scipy.linalg.solve(ne.gram + l2 * np.eye(d), ne.xty, assume_a="pos")
     intercept = ne.intercept(coef)
 """
@@ -64,6 +64,7 @@ class LinearAlgorithm(Algorithm):
     """
 
     _abstract = True
+    _weights = True  # every solver but "cocoa" and "sgd" weights the rows' losses
     reg = Param(0.0, Interval(float, 0, None, closed="left"))
     l1_ratio = Param(0.0, Interval(float, 0, 1, closed="both"))
     max_iter = Param(100, Interval(int, 1, None, closed="left"))
@@ -82,6 +83,9 @@ class LinearAlgorithm(Algorithm):
         Returns ``(coef, intercept, result)`` with ``coef`` of shape ``(outputs, d)`` and
         ``intercept`` of shape ``(outputs,)``.
         """
+        if data.weighted and (method or self.solver) in ("cocoa", "sgd"):
+            raise ValueError(f"{type(self).__name__}(solver={method or self.solver!r}) does not "
+                             "take sample_weight; use solver='auto' (or 'lbfgs', 'owlqn')")
         result = minimize(loss, data.blocks, reg=self.reg, l1_ratio=self.l1_ratio,
                           fit_intercept=self.fit_intercept, method=method or self.solver,
                           max_iter=self.max_iter, tol=self.tol, callback=self.callback,
@@ -171,11 +175,11 @@ class NormalEquations(NamedTuple):
 
 
 def _xy_moments(bundle):
-    X, y = bundle
+    X, y, *w = bundle
     if y is None:
         raise ValueError("normal_equations needs labeled blocks: pass y (arrays) or "
                          "label='column' (tables)")
-    return moments(X, y, full=True)
+    return moments(X, y, full=True, weights=w[0] if w else None)
 
 
 def normal_equations(blocks, fit_intercept: bool = True) -> NormalEquations:

@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 __all__ = ["histograms", "histograms_ref", "best_splits", "best_splits_ref", "apply",
+           "node_impurity",
            "apply_ref", "bin_features", "bin_features_ref", "equal_count_cuts",
            "equal_count_cuts_ref"]
 
@@ -86,8 +87,9 @@ def histograms(Xb, y, w, roots, feature, tbin, left, right, slot, sfeat, off, n_
         Binned features.
     y : ndarray of float64, shape (n,)
         Class index 0..K-1 (classification) or target (regression).
-    w : ndarray of uint8, shape (n, T), or None
-        Per-row, per-tree integer weights (bootstrap counts); None: all 1.
+    w : ndarray of uint8 or float64, shape (n, T), or None
+        Per-row, per-tree weights (bootstrap counts, times the rows' sample weights);
+        None: all 1.
     roots, feature, tbin, left, right : ndarray
         The trees grown so far (see the module docstring).
     slot : ndarray of int64, shape (N,)
@@ -106,7 +108,11 @@ def histograms(Xb, y, w, roots, feature, tbin, left, right, slot, sfeat, off, n_
         Class counts, or (weight, sum of w*y, sum of w*y^2), per slot and flat bin.
     """
     Xb = np.ascontiguousarray(Xb)
-    w = np.zeros((1, 0), np.uint8) if w is None else np.ascontiguousarray(w, np.uint8)
+    if w is not None and np.shape(w) != (Xb.shape[0], len(roots)):
+        raise ValueError(f"w must have one weight per row and tree, shape "
+                         f"{(Xb.shape[0], len(roots))}, got {np.shape(w)}")
+    w = (np.zeros((1, 0), np.uint8) if w is None
+         else np.ascontiguousarray(w, np.uint8 if w.dtype == np.uint8 else np.float64))
     sfeat = np.ascontiguousarray(sfeat, np.int64)
     off = np.ascontiguousarray(off, np.int64)
     hist = np.zeros((sfeat.shape[0], int(off[:, -1].max(initial=0)), n_classes or 3))
@@ -246,6 +252,13 @@ def best_splits(hist, off, impurity, min_leaf):
                  float(min_leaf), gain, cand, split_bin, next_bin, total, left)
     return (gain, cand, split_bin, next_bin, total, left,
             np.where(cand[:, None] >= 0, total - left, 0.0))
+
+
+def node_impurity(stats, kind):
+    """``(weight, impurity)`` of nodes from their statistics (``(..., K)`` class counts, or
+    ``(..., 3)`` ``(w, w*y, w*y^2)`` for ``kind="variance"``); impurity 0 at weight 0."""
+    n, wimp = _weighted_impurity_ref(np.asarray(stats, np.float64), kind)
+    return n, wimp / np.maximum(n, 1e-300)
 
 
 def _weighted_impurity_ref(stats, kind):

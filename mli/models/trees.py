@@ -60,7 +60,7 @@ from mli.engine.blocks import root_dir, load_bundle, save_bundle
 from mli.core.params import Interval, Options, Param
 from mli.table.labels import check_class_labels
 from mli.table.sampling import splitmix_uniform
-from mli.models.tree_kernels import (apply as _route, best_splits, bin_features,
+from mli.models.tree_kernels import (apply as _route, best_splits, bin_features, node_impurity,
                                          equal_count_cuts, histograms)
 
 __all__ = ["TreeAlgorithm", "grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
@@ -81,12 +81,19 @@ def _midpoint(a, b):
     return np.where(mid == b, a, mid)             # as scikit-learn: never the upper value
 
 
-def bin_thresholds(values, max_bins):
+def bin_thresholds(values, max_bins, weights=None):
     """At most ``max_bins - 1`` split thresholds for one feature's (sampled) values: the
     midpoints of adjacent distinct values, all of them when there are at most ``max_bins``,
     else those cutting the values into bins of about equal counts
-    (:func:`~mli.models.tree_kernels.equal_count_cuts`)."""
-    v, counts = np.unique(values, return_counts=True)
+    (:func:`~mli.models.tree_kernels.equal_count_cuts`); with ``weights`` (one per value),
+    equal weights, values of weight 0 left out."""
+    values = np.asarray(values)
+    if weights is None:
+        v, counts = np.unique(values, return_counts=True)
+    else:
+        keep = np.asarray(weights) > 0
+        v, inv = np.unique(values[keep], return_inverse=True)
+        counts = np.bincount(inv.ravel(), weights=np.asarray(weights)[keep], minlength=len(v))
     return _midpoint(v[:-1], v[1:])[equal_count_cuts(counts, max_bins)]
 
 
@@ -95,15 +102,16 @@ def _dense(A):
 
 
 def _sample_part(index, bundle, offsets, frac, seed, classification):
-    X, y = bundle
+    X, y, *w = bundle
     if y is None:
         raise ValueError("trees need labels: pass y (arrays) or label='column' (tables)")
     keep = splitmix_uniform(seed, np.arange(offsets[index], offsets[index + 1])) < frac
-    return _dense(X.array[keep]).astype(np.float64), np.unique(y) if classification else None
+    return (_dense(X.array[keep]).astype(np.float64), np.unique(y) if classification else None,
+            w[0][keep] if w else None)
 
 
-def _bin_part(index, bundle, edges, classes, offsets, n_trees, seed):
-    X, y = bundle
+def _bin_part(index, bundle, edges, classes, offsets, n_trees, seed, trees=1):
+    X, y, *sw = bundle
     Xb = bin_features(_dense(X.array), edges)
     y = np.searchsorted(classes, y) if classes is not None else y
     w = None
@@ -112,6 +120,8 @@ def _bin_part(index, bundle, edges, classes, offsets, n_trees, seed):
         u = np.column_stack([splitmix_uniform(seed * 1_000_003 + t, rows)
                              for t in range(n_trees)])
         w = np.searchsorted(_POISSON_CDF, u, side="right").astype(np.uint8)
+    if sw:  # the rows' weights (times their bootstrap counts), one column per tree
+        w = sw[0][:, None] * (np.ones((1, trees)) if w is None else w)
     return Xb, np.asarray(y, np.float64), w
 
 
@@ -138,7 +148,8 @@ def _hist_part(index, bundle, key, spec, last, tree, slot, sfeat, off, n_classes
     if last:
         _drop_part(index, bundle, key)
     # class counts travel as int32: exact, as a count is at most 255 * rows < 2**31
-    return hist.astype(np.int32) if n_classes and len(y) < 1 << 23 else hist
+    counts = n_classes and len(y) < 1 << 23 and (w is None or w.dtype == np.uint8)
+    return hist.astype(np.int32) if counts else hist
 
 
 def _sum64(a, b):
@@ -182,11 +193,14 @@ def _prepare_bins(data, max_bins, seed, classification):
     parts = data.blocks.map_collect(_sample_part, offsets, SAMPLE_ROWS / offsets[-1], seed,
                                     classification, with_index=True)
     sample = np.vstack([p[0] for p in parts])
-    edges = [bin_thresholds(col, max_bins) for col in sample.T]
-    # every value seen, one per bin: a split gets the midpoint of the node's values on
-    # either side (scikit-learn's threshold); otherwise the middle bin edge of the gap
+    weights = np.concatenate([p[2] for p in parts]) if data.weighted else None
+    edges = [bin_thresholds(col, max_bins, weights) for col in sample.T]
+    # every value seen (of a row of weight > 0), one per bin: a split gets the midpoint of
+    # the node's values on either side (scikit-learn's threshold); otherwise the middle bin
+    # edge of the gap
+    seen = sample if weights is None else sample[weights > 0]
     values = [v if len(v) <= max_bins and len(sample) == offsets[-1] else None
-              for v in map(np.unique, sample.T)]
+              for v in map(np.unique, seen.T)]
     classes = np.unique(np.concatenate([p[1] for p in parts])) if classification else None
     if classification:
         check_class_labels(classes, "a classification tree (task='classification')")
@@ -201,6 +215,7 @@ class TreeAlgorithm(Algorithm):
     :class:`~mli.algorithms.DecisionTree`); not an algorithm itself."""
 
     _abstract = True
+    _weights = True  # weighted class counts / target moments; min_samples_leaf: leaf weight
     task = Param("classification", Options({"classification", "regression"}))
     max_depth = Param(5, Interval(int, 0, None, closed="left"))
     max_bins = Param(32, Interval(int, 2, 65536, closed="both"))
@@ -223,7 +238,7 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
     usable = np.flatnonzero(n_bins > 1) if (n_bins > 1).any() else np.arange(1)
     k = min(_subset_size(max_features, d, classification), len(usable))
     slot_bytes = k * n_bins.max() * n_stats * 8
-    spec = (edges, classes, offsets, n_trees if bootstrap else 0, seed)
+    spec = (edges, classes, offsets, n_trees if bootstrap else 0, seed, n_trees)
     key, n_cls = f"tree-{uuid.uuid4().hex[:12]}", n_stats if classification else 0
     feature, tbin, threshold, left, right, stats, tree_of = [], [], [], [], [], [], []
     local, live = None, True   # rows gathered on the driver; binned files on the workers
@@ -254,7 +269,7 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
 
     # same candidate features in a node and its children (a tree, exact class counts): the
     # larger child's histogram is its parent's minus its sibling's (no row adds to it)
-    subtract = classification and k == len(usable)
+    subtract = classification and k == len(usable) and not data.weighted
     roots, pairs = [node(t, None) for t in range(n_trees)], {}
     frontier, rows = list(roots), offsets[-1]
     try:
@@ -308,7 +323,8 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
                         small, large = sorted(kids, key=lambda c: weight(stats[c]))
                         kept[large] = (small, hist[i])
             frontier, pairs = (nxt if depth + 1 < est.max_depth else []), kept
-            rows = min(rows, sum(weight(stats[nd]) for nd in frontier))
+            if not data.weighted:  # (weights are not row counts: keep the upper bound)
+                rows = min(rows, sum(weight(stats[nd]) for nd in frontier))
             if not frontier:
                 break
     finally:
@@ -320,8 +336,9 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
     st = np.array(stats, np.float64)
     value = (st / np.maximum(st.sum(1, keepdims=True), 1e-300) if classification
              else st[:, 1:2] / np.maximum(st[:, :1], 1e-300))
+    node_weight, impurity = node_impurity(st, kind)
     return model_cls(roots, feature, threshold, left, right, value, classes, n_features=d,
-                     task=est.task)
+                     task=est.task, node_weight=node_weight, impurity=impurity)
 
 
 class TreeEnsembleModel(Model):
@@ -340,21 +357,59 @@ class TreeEnsembleModel(Model):
     classes_ : ndarray or None
         The class labels (classification).
     task : str
+    node_weight, impurity : ndarray of float64, shape (n_nodes,), or None
+        The (bootstrap- and sample-) weighted number of training rows reaching each node and
+        their impurity (the criterion the tree was grown with); None in a model saved
+        before they were recorded.
+    feature_importances_ : ndarray of float64, shape (n_features,)
+        Mean decrease in impurity (scikit-learn's and Spark's definition).
     """
 
-    _arrays = ("roots", "feature", "threshold", "left", "right", "value", "classes_")
+    _arrays = ("roots", "feature", "threshold", "left", "right", "value", "classes_",
+               "node_weight", "impurity")
     _nonfinite_arrays = ("threshold",)  # NaN marks a leaf (it has no split)
     _attributes = ("task",)
+    _added_attributes = {"node_weight": None, "impurity": None}
 
     def __init__(self, roots, feature, threshold, left, right, value, classes, *, n_features,
-                 task):
+                 task, node_weight=None, impurity=None):
         self.roots, self.feature, self.left, self.right = (
             np.asarray(a, np.int64) for a in (roots, feature, left, right))
         self.threshold = np.asarray(threshold, np.float64)
         self.value = np.asarray(value, np.float64)
         self.classes_ = None if classes is None else np.asarray(classes, np.float64)
         self.task = str(task)
+        self.node_weight, self.impurity = (None if a is None else np.asarray(a, np.float64)
+                                           for a in (node_weight, impurity))
         super().__init__(n_features=n_features)
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Each feature's share of the impurity decrease: per tree, the weighted decrease
+        ``w_i imp_i - w_l imp_l - w_r imp_r`` of every split summed per feature and
+        normalized to 1; then averaged over the trees that split and normalized to 1 (all
+        zeros when no tree splits), as scikit-learn's ``feature_importances_``."""
+        if self.node_weight is None or self.impurity is None:
+            raise AttributeError("feature_importances_ needs the nodes' weights and "
+                                 "impurities, which this model (saved by an older mli) lacks; "
+                                 "fit it again")
+        wimp = self.node_weight * self.impurity
+        inner = np.flatnonzero(self.feature >= 0)
+        tree = np.zeros(self.n_nodes, np.int64)
+        for t, r in enumerate(self.roots):          # children come after their parent
+            tree[r] = t
+        for i in inner:
+            tree[self.left[i]] = tree[self.right[i]] = tree[i]
+        per_tree = np.zeros((self.n_trees, self.n_features))
+        np.add.at(per_tree, (tree[inner], self.feature[inner]),
+                  wimp[inner] - wimp[self.left[inner]] - wimp[self.right[inner]])
+        per_tree = np.maximum(per_tree, 0.0)
+        totals = per_tree.sum(axis=1)
+        split = totals > 0
+        if not split.any():
+            return np.zeros(self.n_features)
+        mean = (per_tree[split] / totals[split, None]).mean(axis=0)
+        return mean / mean.sum()
 
     @property
     def n_trees(self) -> int:

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    soft_threshold)
 from mli.optimize.losses import HingeLoss, LogisticLoss, SquaredLoss
-from mli.optimize.objective import pack, xy_bundle
+from mli.optimize.objective import pack, unweighted, xy_bundle
 from mli.optimize.cocoa_kernels import sdca_csr, sdca_dense
 
 __all__ = ["CoCoA", "sdca_local", "LOSS_KINDS"]
@@ -64,6 +64,7 @@ def sdca_local(index, bundle, alphas, loss, kind, v, bias, sb, l1, l2, n, sigma,
     variables, the matching change of ``v`` (with the intercept feature's entry last), and
     the summed loss at the round's starting model (for the history).
     """
+    unweighted(bundle, "cocoa")
     A, y = xy_bundle(bundle)
     y = np.asarray(y, dtype=np.float64)
     alpha0 = alphas[index]

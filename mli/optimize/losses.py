@@ -6,6 +6,9 @@ Every loss is a small immutable object with pure, vectorized methods over one bl
   over the block's rows (not means), so that per-partition results add up;
 * :meth:`Loss.predict_margin` ``(X, w, b) -> z``, the linear predictor ``X @ w + b``.
 
+With row weights ``sw`` (``value_grad(X, y, w, b, sw)``) every sum is weighted: row ``i``
+counts ``sw[i]`` times.
+
 ``X`` is a 2-D float ndarray, a scipy sparse matrix (CSR) or a :class:`mli.LocalMatrix`
 (unwrapped to its ``.array``); the work is two BLAS / sparse mat-vecs (``X @ w`` and
 ``X.T @ r``), in float32 for float32 blocks (results and sums are float64). ``w`` is a vector of ``n_features`` (binary and regression losses) or a
@@ -58,7 +61,8 @@ def _matvec_t(A, r: np.ndarray) -> np.ndarray:
 
 
 class Loss:
-    """Base class. Subclasses implement :meth:`value_grad_margin`."""
+    """Base class. Subclasses implement :meth:`losses_grad_margin` (or
+    :meth:`value_grad_margin`, weighted sums included)."""
 
     #: number of linear outputs (columns of ``w``); ``1`` means ``w`` is a vector
     n_outputs: int = 1
@@ -70,16 +74,17 @@ class Loss:
         """``d^2 loss / d z^2`` per row (single-output losses with ``has_hessian``)."""
         raise NotImplementedError(f"{type(self).__name__} has no second derivative")
 
-    def value_grad_hess(self, X, y: np.ndarray, w: np.ndarray, b=0.0):
+    def value_grad_hess(self, X, y: np.ndarray, w: np.ndarray, b=0.0, sw=None):
         """:meth:`value_grad` plus the Hessian sums of the block: ``X^T diag(h) X``,
-        ``X^T h`` and ``sum h`` (``h`` from :meth:`hess_margin`), for single-output losses."""
+        ``X^T h`` and ``sum h`` (``h`` from :meth:`hess_margin`, times ``sw``), for
+        single-output losses."""
         A = as_array(X)
         d = A.shape[1]
         if A.shape[0] == 0:
             return 0.0, np.zeros(d), 0.0, np.zeros((d, d)), np.zeros(d), 0.0
         z = self.predict_margin(A, w, b)
-        value, dz = self.value_grad_margin(z, y)
-        h = self.hess_margin(z, y)
+        value, dz = self._weighted(z, y, sw)
+        h = self.hess_margin(z, y) if sw is None else self.hess_margin(z, y) * sw
         return (float(value), _matvec_t(A, dz), float(dz.sum()), _weighted_gram(A, h),
                 _matvec_t(A, h), float(h.sum()))
 
@@ -87,11 +92,23 @@ class Loss:
         """The linear predictor ``X @ w + b`` (shape ``(n,)`` or ``(n, n_classes)``)."""
         return _matvec(as_array(X), w) + b
 
-    def value_grad_margin(self, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(sum of losses, d loss / d z)`` for margins ``z`` and labels ``y``."""
+    def value_grad_margin(self, z: np.ndarray, y: np.ndarray, sw=None
+                          ) -> tuple[float, np.ndarray]:
+        """``(sum of losses, d loss / d z)`` for margins ``z`` and labels ``y``; with row
+        weights ``sw``, the weighted sum and ``sw * d loss / d z``."""
+        losses, dz = self.losses_grad_margin(z, y)
+        if sw is None:
+            return float(losses.sum()), dz
+        return float(sw @ losses), dz * (sw if dz.ndim == 1 else sw[:, None])
+
+    def losses_grad_margin(self, z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(loss of each row, d loss / d z)``."""
         raise NotImplementedError
 
-    def value_grad(self, X, y: np.ndarray, w: np.ndarray, b=0.0):
+    def _weighted(self, z, y, sw):
+        return self.value_grad_margin(z, y) if sw is None else self.value_grad_margin(z, y, sw)
+
+    def value_grad(self, X, y: np.ndarray, w: np.ndarray, b=0.0, sw=None):
         """Loss and gradients summed over the block's rows.
 
         Parameters
@@ -100,6 +117,8 @@ class Loss:
         y : ndarray, shape (n,)
         w : ndarray, shape (d,) or (d, n_outputs)
         b : float or ndarray of shape (n_outputs,)
+        sw : ndarray of shape (n,), optional
+            Row weights: row ``i`` counts ``sw[i]`` times.
 
         Returns
         -------
@@ -114,22 +133,23 @@ class Loss:
         if isinstance(A, np.ndarray) and A.shape[0] > 2 * CHUNK_ROWS:
             # dense: chunks small enough that the second product reads them from cache
             # (one pass over memory instead of two)
-            parts = [self.value_grad(A[lo:lo + CHUNK_ROWS], y[lo:lo + CHUNK_ROWS], w, b)
+            parts = [self.value_grad(A[lo:lo + CHUNK_ROWS], y[lo:lo + CHUNK_ROWS], w, b,
+                                     None if sw is None else sw[lo:lo + CHUNK_ROWS])
                      for lo in range(0, A.shape[0], CHUNK_ROWS)]
             return (float(sum(p[0] for p in parts)), sum(p[1] for p in parts),
                     sum(p[2] for p in parts))
         z = self.predict_margin(A, w, b)
-        value, dz = self.value_grad_margin(z, y)
+        value, dz = self._weighted(z, y, sw)
         gw = _matvec_t(A, dz)
         gb = dz.sum(axis=0)
         return float(value), gw, (float(gb) if np.ndim(gb) == 0 else gb)
 
-    def value(self, X, y: np.ndarray, w: np.ndarray, b=0.0) -> float:
-        """The summed loss only."""
+    def value(self, X, y: np.ndarray, w: np.ndarray, b=0.0, sw=None) -> float:
+        """The summed (weighted) loss only."""
         A = as_array(X)
         if A.shape[0] == 0:
             return 0.0
-        return float(self.value_grad_margin(self.predict_margin(A, w, b), y)[0])
+        return float(self._weighted(self.predict_margin(A, w, b), y, sw)[0])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -170,12 +190,10 @@ class LogisticLoss(Loss):
         p = expit(z)
         return p * (1.0 - p)
 
-    def value_grad_margin(self, z, y):
+    def losses_grad_margin(self, z, y):
         s = _signs(y)
         m = s * z
-        value = np.logaddexp(0.0, -m).sum()
-        dz = -s * expit(-m)
-        return float(value), dz
+        return np.logaddexp(0.0, -m), -s * expit(-m)
 
 
 class HingeLoss(Loss):
@@ -188,13 +206,11 @@ class HingeLoss(Loss):
     name = "hinge"
     curvature0 = 0.25  #: that of its smooth surrogate, the logistic loss
 
-    def value_grad_margin(self, z, y):
+    def losses_grad_margin(self, z, y):
         s = _signs(y)
         slack = 1.0 - s * z
         active = slack > 0.0
-        value = slack[active].sum()
-        dz = np.where(active, -s, 0.0)
-        return float(value), dz
+        return np.where(active, slack, 0.0), np.where(active, -s, 0.0)
 
 
 class SquaredLoss(Loss):
@@ -207,9 +223,12 @@ class SquaredLoss(Loss):
     def hess_margin(self, z, y):
         return np.ones_like(z)
 
-    def value_grad_margin(self, z, y):
+    def value_grad_margin(self, z, y, sw=None):
         r = z - np.asarray(y, dtype=np.float64)
-        return 0.5 * float(r @ r), r
+        if sw is None:
+            return 0.5 * float(r @ r), r
+        wr = sw * r
+        return 0.5 * float(wr @ r), wr
 
 
 class MultinomialLogisticLoss(Loss):
@@ -236,7 +255,7 @@ class MultinomialLogisticLoss(Loss):
     def __repr__(self) -> str:
         return f"MultinomialLogisticLoss(n_classes={self.n_classes})"
 
-    def value_grad_margin(self, z, y):
+    def losses_grad_margin(self, z, y):
         k = self.n_classes
         labels = np.asarray(y).astype(np.intp)
         if labels.size and (labels.min() < 0 or labels.max() >= k
@@ -248,7 +267,6 @@ class MultinomialLogisticLoss(Loss):
         expz = np.exp(shifted)
         total = expz.sum(axis=1)
         lse = np.log(total)
-        value = float((lse - shifted[rows, labels]).sum())
         p = expz / total[:, None]
         p[rows, labels] -= 1.0
-        return value, p
+        return lse - shifted[rows, labels], p

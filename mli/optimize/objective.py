@@ -6,7 +6,10 @@
                  + \\lambda\\left(\\frac{1-\\alpha}{2}\\lVert w\\rVert_2^2
                  + \\alpha\\lVert w\\rVert_1\\right)
 
-with ``reg`` = :math:`\\lambda`, ``l1_ratio`` = :math:`\\alpha`. The intercept ``b`` is not
+with ``reg`` = :math:`\\lambda`, ``l1_ratio`` = :math:`\\alpha`. Blocks of ``(X, y, w)``
+bundles weight the rows: the mean loss is :math:`\\sum_i w_i \\ell_i / \\sum_i w_i` (a row
+of weight 2 counts as that row twice; the weights' scale does not matter, as in pyspark.ml's
+``weightCol``). The intercept ``b`` is not
 regularized and features are used as given (no standardization). The smooth part (mean loss
 + L2 term) is computed by :meth:`Objective.value_grad`, one distributed pass; optimizers that
 handle the L1 term themselves (OWL-QN, proximal methods) read its strength from
@@ -71,11 +74,12 @@ def pack(w, b, fit_intercept: bool) -> np.ndarray:
 
 
 def xy_bundle(bundle):
-    """Check and return an ``(X, y)`` bundle (``X`` unwrapped to its array)."""
-    if not (isinstance(bundle, (tuple, list)) and len(bundle) == 2):
-        raise ValueError("the optimizers need blocks whose bundles are (X, y) pairs, got a "
-                         f"{type(bundle).__name__}")
-    X, y = bundle
+    """Check and return an ``(X, y)`` bundle (``X`` unwrapped to its array); of an
+    ``(X, y, w)`` bundle (weighted rows), its ``(X, y)``."""
+    if not (isinstance(bundle, (tuple, list)) and len(bundle) in (2, 3)):
+        raise ValueError("the optimizers need blocks whose bundles are (X, y) pairs or "
+                         f"(X, y, weights) triples, got a {type(bundle).__name__}")
+    X, y = bundle[0], bundle[1]
     A = as_array(X)
     if A.ndim != 2 or np.ndim(y) != 1 or A.shape[0] != np.shape(y)[0]:
         raise ValueError(f"a block's X (shape {A.shape}) and y (shape {np.shape(y)}) do not "
@@ -83,38 +87,54 @@ def xy_bundle(bundle):
     return A, y
 
 
+def unweighted(bundle, method: str):
+    """ValueError if ``bundle`` carries row weights that ``method`` cannot use."""
+    if len(bundle) == 3:
+        raise ValueError(f"method={method!r} does not take sample weights; use 'lbfgs', "
+                         "'newton', 'owlqn', 'gd' or 'fista'")
+
+
+def _weight_sum(bundle, rows: int) -> float:
+    """The rows' total weight (their number when unweighted)."""
+    return float(bundle[2].sum()) if len(bundle) == 3 else float(rows)
+
+
 def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
                        fit_intercept: bool):
-    """One partition's ``(loss_sum, grad_theta_sum)`` (runs inside a Spark task)."""
+    """One partition's ``(loss_sum, grad_theta_sum, weight_sum)`` (runs inside a Spark
+    task); sums weighted by the rows' weights of an ``(X, y, w)`` bundle."""
     X, y = xy_bundle(bundle)
+    sw = bundle[2] if len(bundle) == 3 else None
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
-    value, gw, gb = loss.value_grad(X, y, w, b)
+    value, gw, gb = loss.value_grad(X, y, w, b, sw)
     g = np.empty(theta.shape[0])
     nw = gw.size
     g[:nw] = np.ravel(gw)
     if fit_intercept:
         g[nw:] = gb
-    return value, g
+    return value, g, _weight_sum(bundle, len(y))
 
 
 def _value_grad_hess_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
                             fit_intercept: bool):
-    """One partition's ``(loss_sum, grad_theta_sum, hessian_theta_sum)``."""
+    """One partition's ``(loss_sum, grad_theta_sum, hessian_theta_sum, weight_sum)``."""
     X, y = xy_bundle(bundle)
+    sw = bundle[2] if len(bundle) == 3 else None
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
-    value, gw, gb, hww, hwb, hbb = loss.value_grad_hess(X, y, w, b)
+    value, gw, gb, hww, hwb, hbb = loss.value_grad_hess(X, y, w, b, sw)
     d = n_features
     g, H = np.empty(theta.shape[0]), np.empty((theta.shape[0], theta.shape[0]))
     g[:d], H[:d, :d] = gw, hww
     if fit_intercept:
         g[d], H[:d, d], H[d, :d], H[d, d] = gb, hwb, hwb, hbb
-    return value, g, H
+    return value, g, H, _weight_sum(bundle, len(y))
 
 
 def _value_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int, fit_intercept: bool):
     X, y = xy_bundle(bundle)
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
-    return loss.value(X, y, w, b)
+    return loss.value(X, y, w, b, bundle[2] if len(bundle) == 3 else None), \
+        _weight_sum(bundle, len(y))
 
 
 def _n_cols_kernel(bundle):
@@ -145,12 +165,17 @@ class LocalBlocks:
     """
 
     def __init__(self, bundles: Sequence[tuple[Any, np.ndarray]]):
-        if isinstance(bundles, tuple) and len(bundles) == 2 and not isinstance(bundles[0], tuple):
+        if isinstance(bundles, tuple) and len(bundles) in (2, 3) \
+                and not isinstance(bundles[0], tuple):
             bundles = [bundles]
-        self.bundles = [(X, np.asarray(y, dtype=np.float64)) for X, y in bundles]
-        for X, y in self.bundles:
+        self.bundles = [(b[0], np.asarray(b[1], dtype=np.float64))
+                        + tuple(np.asarray(w, dtype=np.float64) for w in b[2:])
+                        for b in bundles]
+        for X, y, *w in self.bundles:
             if as_array(X).shape[0] != y.shape[0]:
                 raise ValueError(f"X has {as_array(X).shape[0]} rows but y has {y.shape[0]}")
+            if w and w[0].shape != y.shape:
+                raise ValueError(f"y has {y.shape[0]} rows but the weights {w[0].shape}")
 
     @property
     def num_partitions(self) -> int:
@@ -158,7 +183,7 @@ class LocalBlocks:
 
     @property
     def partition_rows(self) -> list[int]:
-        return [int(as_array(X).shape[0]) for X, _ in self.bundles]
+        return [int(as_array(b[0]).shape[0]) for b in self.bundles]
 
     @property
     def num_rows(self) -> int:
@@ -232,6 +257,7 @@ class Objective:
             n_features = cols.pop()
         self.n_features = check_int("n_features", n_features, 1)
         self.n_rows = int(blocks.num_rows)
+        self.weight_sum = float(self.n_rows)  # of weighted rows: set by the first pass
         if self.n_rows < 1:
             raise ValueError("the objective needs at least one row of data, the blocks are empty")
         k = loss.n_outputs
@@ -276,10 +302,11 @@ class Objective:
     def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Smooth part (mean loss + L2 term) and its gradient: one distributed pass."""
         theta = self._check(theta)
-        value, g = self.map_reduce(_value_grad_kernel, self.loss, theta, self.n_features,
-                                   self.fit_intercept)
-        value = float(value) / self.n_rows
-        g = np.asarray(g, dtype=np.float64) / self.n_rows
+        value, g, total = self.map_reduce(_value_grad_kernel, self.loss, theta,
+                                          self.n_features, self.fit_intercept)
+        total = self._total(total)
+        value = float(value) / total
+        g = np.asarray(g, dtype=np.float64) / total
         if self.l2:
             m = self.l1_mask
             value += 0.5 * self.l2 * float(theta[m] @ theta[m])
@@ -293,17 +320,26 @@ class Objective:
         if self.n_outputs != 1 or not self.loss.has_hessian:
             raise ValueError(f"{self.loss!r} has no Hessian here (single-output logistic or "
                              "squared losses only)")
-        value, g, H = self.map_reduce(_value_grad_hess_kernel, self.loss, theta,
-                                      self.n_features, self.fit_intercept)
-        value = float(value) / self.n_rows
-        g = np.asarray(g, dtype=np.float64) / self.n_rows
-        H = np.asarray(H, dtype=np.float64) / self.n_rows
+        value, g, H, total = self.map_reduce(_value_grad_hess_kernel, self.loss, theta,
+                                             self.n_features, self.fit_intercept)
+        total = self._total(total)
+        value = float(value) / total
+        g = np.asarray(g, dtype=np.float64) / total
+        H = np.asarray(H, dtype=np.float64) / total
         if self.l2:
             m = self.l1_mask
             value += 0.5 * self.l2 * float(theta[m] @ theta[m])
             g[m] += self.l2 * theta[m]
             H[np.flatnonzero(m), np.flatnonzero(m)] += self.l2
         return value, g, H
+
+    def _total(self, weight_sum) -> float:
+        """The rows' total weight, as a pass summed it (their number when unweighted): the
+        mean loss is the weighted sum over it."""
+        self.weight_sum = float(weight_sum)
+        if not self.weight_sum > 0:
+            raise ValueError("the rows' weights sum to 0: nothing to fit")
+        return self.weight_sum
 
     def l1_penalty(self, theta: np.ndarray) -> float:
         """``l1 * ||w||_1`` (no pass)."""
@@ -314,9 +350,9 @@ class Objective:
     def value(self, theta: np.ndarray) -> float:
         """The full objective (smooth part + L1 term): one distributed pass."""
         theta = self._check(theta)
-        total = self.map_reduce(_value_kernel, self.loss, theta, self.n_features,
-                                self.fit_intercept)
-        value = float(total) / self.n_rows
+        value, total = self.map_reduce(_value_kernel, self.loss, theta, self.n_features,
+                                       self.fit_intercept)
+        value = float(value) / self._total(total)
         m = self.l1_mask
         return value + 0.5 * self.l2 * float(theta[m] @ theta[m]) + self.l1_penalty(theta)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
                    initial_theta, soft_threshold)
-from mli.optimize.objective import pack, unpack, xy_bundle
+from mli.optimize.objective import pack, unpack, unweighted, xy_bundle
 
 __all__ = ["ParallelSGD", "sgd_partition"]
 
@@ -30,6 +30,7 @@ def sgd_partition(index: int, bundle, loss, theta: np.ndarray, n_features: int,
     Returns ``(n_p * theta_p, n_p, loss_sum_p)`` where ``loss_sum_p`` sums the mini-batch
     losses seen during the epoch (each evaluated before its step).
     """
+    unweighted(bundle, "sgd")
     A, y = xy_bundle(bundle)
     n = A.shape[0]
     if n == 0:

@@ -199,6 +199,9 @@ class Pipeline(Algorithm):
 
     def _fit_all(self, data, y, label, fit_kwargs, keep_output: bool):
         validate_params(self)
+        if "sample_weight" in fit_kwargs:  # (the featurized rows would need their weights)
+            raise TypeError("Pipeline.fit does not take sample_weight; fit the final "
+                            "algorithm on the featurized table with it instead")
         if not len(self.stages):
             raise ValueError("cannot fit an empty pipeline (no stages)")
         before = self.get_params()

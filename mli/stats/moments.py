@@ -50,7 +50,7 @@ def _array(X):
     return getattr(X, "array", X)
 
 
-def moments(X, y=None, *, full: bool = False) -> Moments:
+def moments(X, y=None, *, full: bool = False, weights=None) -> Moments:
     """The moments of the rows of ``X`` (dense or CSR), with ``y`` appended as a last column.
 
     Parameters
@@ -59,29 +59,41 @@ def moments(X, y=None, *, full: bool = False) -> Moments:
     y : ndarray of shape (n,), optional
     full : bool
         The whole scatter matrix (``(d, d)``) instead of its diagonal.
+    weights : ndarray of shape (n,), optional
+        Row weights (>= 0): ``n`` is then their sum, the mean and the scatter weighted
+        (a row of weight 2 counts twice); :func:`merge` combines such moments unchanged.
     """
     A = _array(X)
     if y is not None:
         col = np.asarray(y, dtype=np.float64).reshape(-1, 1)
         A = sp.hstack([A, sp.csr_matrix(col)], format="csr") if sp.issparse(A) \
             else np.hstack([A, col])
-    n, d = A.shape
-    if n == 0:
+    rows, d = A.shape
+    n = float(rows) if weights is None else float(np.sum(weights))
+    if rows == 0 or n == 0:
         return Moments(0.0, np.zeros(d), np.zeros((d, d) if full else d))
     if sp.issparse(A):
         A = A.astype(np.float64)
-        mean = np.asarray(A.sum(axis=0)).ravel() / n
+        W = A if weights is None else sp.diags(np.asarray(weights, np.float64)) @ A
+        mean = np.asarray(W.sum(axis=0)).ravel() / n
         if full:
-            m2 = np.asarray((A.T @ A).toarray()) - n * np.outer(mean, mean)
+            m2 = np.asarray((W.T @ A).toarray()) - n * np.outer(mean, mean)
         else:
-            m2 = np.asarray(A.multiply(A).sum(axis=0)).ravel() - n * mean * mean
-        return Moments(float(n), mean, m2)
-    mean = A.mean(axis=0, dtype=np.float64)
+            m2 = np.asarray(W.multiply(A).sum(axis=0)).ravel() - n * mean * mean
+        return Moments(n, mean, m2)
+    if weights is None:
+        mean = A.mean(axis=0, dtype=np.float64)
+    else:
+        mean = np.asarray(weights, np.float64) @ A.astype(np.float64, copy=False) / n
     m2 = np.zeros((d, d) if full else d)
-    for s in range(0, n, _CHUNK):
+    for s in range(0, rows, _CHUNK):
         D = A[s:s + _CHUNK].astype(np.float64) - mean
-        m2 += D.T @ D if full else np.einsum("ij,ij->j", D, D)
-    return Moments(float(n), mean, m2)
+        if weights is None:
+            m2 += D.T @ D if full else np.einsum("ij,ij->j", D, D)
+        else:
+            wD = D * np.asarray(weights[s:s + _CHUNK], np.float64)[:, None]
+            m2 += wD.T @ D if full else np.einsum("ij,ij->j", wD, D)
+    return Moments(n, mean, m2)
 
 
 def merge(a: Moments | None, b: Moments | None) -> Moments | None:
@@ -100,13 +112,14 @@ def merge(a: Moments | None, b: Moments | None) -> Moments | None:
 
 def block_moments(bundle, full: bool = True) -> Moments:
     """:func:`moments` of a training bundle ``(X, y)``: of ``[X, y]`` (``y`` last), or of
-    ``X`` when the bundle has no labels."""
-    X, y = bundle
-    return moments(X, y, full=full)
+    ``X`` when the bundle has no labels; of an ``(X, y, w)`` bundle, weighted by ``w``."""
+    X, y, *w = bundle
+    return moments(X, y, full=full, weights=w[0] if w else None)
 
 
-def grouped_moments(X, labels, *, full: bool = False) -> dict:
-    """``{label: Moments}`` of the rows of ``X`` with each distinct label.
+def grouped_moments(X, labels, *, full: bool = False, weights=None) -> dict:
+    """``{label: Moments}`` of the rows of ``X`` with each distinct label (weighted by
+    ``weights``, one per row, when given).
 
     Diagonal moments are numba kernels (:mod:`mli.stats.kernels`); no class's rows are
     copied out of the block. Dense ``X``: two sweeps (per-class sums, then squared
@@ -116,39 +129,45 @@ def grouped_moments(X, labels, *, full: bool = False) -> dict:
     A = _array(X)
     labels = np.asarray(labels)
     if full:
-        return {float(c): moments(A[labels == c], full=full) for c in np.unique(labels)}
+        return {float(c): moments(A[labels == c], full=full,
+                                  weights=None if weights is None else weights[labels == c])
+                for c in np.unique(labels)}
     classes, idx = np.unique(labels, return_inverse=True)
+    wt = (np.ones(len(labels)) if weights is None
+          else np.ascontiguousarray(weights, dtype=np.float64))
     if sp.issparse(A):  # uncentered, as moments() of a sparse block: the zeros stay implicit
         A = sp.csr_matrix(A)
         counts, sums, squares = grouped_csr(A.data, A.indices, A.indptr, idx.ravel(),
-                                            len(classes), A.shape[1])
-        mean = sums / counts[:, None]  # every class has a row (np.unique of the labels)
+                                            len(classes), A.shape[1], wt)
+        mean = sums / np.maximum(counts, 1e-300)[:, None]
         m2 = squares - counts[:, None] * mean * mean
     else:
-        counts, mean, m2 = grouped_dense(A, idx.ravel(), len(classes))
+        counts, mean, m2 = grouped_dense(A, idx.ravel(), len(classes), wt)
     return {float(c): Moments(float(counts[k]), mean[k], m2[k]) for k, c in enumerate(classes)}
 
 
-def _grouped_dense_numpy(A, labels) -> dict:
+def _grouped_dense_numpy(A, labels, weights=None) -> dict:
     """The numpy reference of the dense path of :func:`grouped_moments`: in row chunks,
     per-class sums and then centered squares as products with the chunk's class-indicator
-    matrix (temporaries stay chunk-sized)."""
+    matrix, weighted (temporaries stay chunk-sized)."""
     classes, idx = np.unique(labels, return_inverse=True)
-    counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
-    sums = _class_sums(A, idx, len(classes), lambda rows, chunk: chunk)
-    mean = sums / counts[:, None]
-    m2 = _class_sums(A, idx, len(classes),
+    wt = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64)
+    counts = np.bincount(idx, weights=wt, minlength=len(classes)).astype(np.float64)
+    sums = _class_sums(A, idx, len(classes), wt, lambda rows, chunk: chunk)
+    mean = sums / np.maximum(counts, 1e-300)[:, None]
+    m2 = _class_sums(A, idx, len(classes), wt,
                      lambda rows, chunk: np.square(chunk - mean[idx[rows]]))
     return {float(c): Moments(float(counts[k]), mean[k], m2[k]) for k, c in enumerate(classes)}
 
 
-def _class_sums(A, idx, K, term):
-    """``sum over the rows of class k of term(rows, A[rows])``, as (K, d), by row chunks."""
+def _class_sums(A, idx, K, wt, term):
+    """``sum over the rows i of class k of wt[i] * term(rows, A[rows])[i]``, as (K, d), by
+    row chunks."""
     out = np.zeros((K, A.shape[1]))
     for s in range(0, A.shape[0], _CHUNK):
         rows = slice(s, min(s + _CHUNK, A.shape[0]))
         onehot = np.zeros((K, rows.stop - s))
-        onehot[idx[rows], np.arange(rows.stop - s)] = 1.0
+        onehot[idx[rows], np.arange(rows.stop - s)] = wt[rows]
         out += onehot @ term(rows, A[rows].astype(np.float64, copy=False))
     return out
 
@@ -182,7 +201,7 @@ class ClassMoments(NamedTuple):
 
 
 def _labeled_moments(bundle, statistics, args, owner, full):
-    X, y = bundle
+    X, y, *w = bundle
     if y is None:
         raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
     A = _array(X)
@@ -191,7 +210,7 @@ def _labeled_moments(bundle, statistics, args, owner, full):
             A = statistics(A, *args)
         except ValueError as e:
             raise ValueError(f"{owner}: {e}") from None
-    return grouped_moments(A, y, full=full)
+    return grouped_moments(A, y, full=full, weights=w[0] if w else None)
 
 
 def class_moments(blocks, statistics: Callable | None = None, *args, owner: str = "classifier",
@@ -202,7 +221,8 @@ def class_moments(blocks, statistics: Callable | None = None, *args, owner: str 
     Parameters
     ----------
     blocks : BlockRDD
-        ``(X, y)`` bundles (``data.blocks`` of :class:`mli.table.mltable.LabeledData`).
+        ``(X, y)`` bundles (``data.blocks`` of :class:`mli.table.mltable.LabeledData`), or
+        ``(X, y, w)``: the moments are then weighted (counts are sums of weights).
     statistics : callable, optional
         ``statistics(A, *args) -> A'``: applied to each block's matrix (ndarray or CSR)
         before its moments are taken, e.g. a feature map or a check of the values (raise

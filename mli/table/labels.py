@@ -12,13 +12,13 @@ import numpy as np
 
 from mli.table.mltable import LabeledData
 
-__all__ = ["find_classes", "encode", "check_class_labels"]
+__all__ = ["find_classes", "encode", "check_class_labels", "check_class_weights"]
 
 MAX_CLASSES = 10_000
 
 
 def _unique(bundle):
-    _X, y = bundle
+    y = bundle[1]
     return np.unique(np.asarray(y))
 
 
@@ -36,8 +36,12 @@ def find_classes(data: LabeledData, owner: str = "classifier", *, min_classes: i
     parts = data.blocks.map_collect(_has_labels)
     if not all(parts):
         raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
-    classes = data.blocks.map_reduce(_unique, combine=_union)
-    classes = check_class_labels(classes, owner)
+    if getattr(data, "weighted", False):
+        totals = data.blocks.map_reduce(_class_weights, combine=_add_weights)
+        classes = check_class_labels(sorted(totals), owner)
+        check_class_weights(classes, [totals[c] for c in classes], owner)
+    else:
+        classes = check_class_labels(data.blocks.map_reduce(_unique, combine=_union), owner)
     if len(classes) < min_classes:
         raise ValueError(f"{owner} needs at least {min_classes} classes in the labels, got "
                          f"{len(classes)} ({classes.tolist()})")
@@ -61,13 +65,39 @@ def check_class_labels(classes, owner: str = "classifier") -> np.ndarray:
     return classes
 
 
+def check_class_weights(classes, totals, owner: str = "classifier") -> None:
+    """ValueError naming the first class whose rows all have weight 0 (its model would
+    be undefined: a log-prior or intercept of minus infinity)."""
+    for c, t in zip(classes, totals):
+        if not t > 0:
+            raise ValueError(f"{owner}: every row of class {c:g} has sample_weight 0; drop "
+                             "those rows or give them a weight > 0")
+
+
+def _class_weights(bundle):
+    y, w = np.asarray(bundle[1]), bundle[2]
+    classes, idx = np.unique(y, return_inverse=True)
+    sums = np.bincount(idx.ravel(), weights=w, minlength=len(classes))
+    return dict(zip(classes.tolist(), sums.tolist()))
+
+
+def _add_weights(a, b):
+    out = dict(a)
+    for c, v in b.items():
+        out[c] = out.get(c, 0.0) + v
+    if len(out) > MAX_CLASSES:
+        raise ValueError(f"more than {MAX_CLASSES} distinct labels: is the label column "
+                         "continuous? (classifiers need class labels)")
+    return out
+
+
 def _has_labels(bundle):
     return bundle[1] is not None
 
 
 def _encode_block(classes, bundle):
-    X, y = bundle
-    return (X, np.searchsorted(classes, np.asarray(y)).astype(np.float64))
+    X, y, *w = bundle  # (X, y) or (X, y, weights)
+    return (X, np.searchsorted(classes, np.asarray(y)).astype(np.float64), *w)
 
 
 def encode(data: LabeledData, classes: np.ndarray) -> LabeledData:

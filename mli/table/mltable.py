@@ -245,16 +245,37 @@ def _apply_batch(fn, args, width, block):
     return out
 
 
-def _split_label(label_idx, feature_cols, block_columns, bundle):
-    """LocalMatrix with the label column -> (X LocalMatrix, y float64)."""
+def _column(a, j) -> np.ndarray:
+    return np.asarray(a[:, j].toarray() if sp.issparse(a) else a[:, j], dtype=np.float64).ravel()
+
+
+def _split_label(label_idx, feature_cols, block_columns, bundle, weight_idx=None):
+    """LocalMatrix with the label column -> (X LocalMatrix, y float64), plus the row weights
+    ``w`` (float64) when ``weight_idx`` names a weight column: ``(X, y, w)``."""
     a = bundle.array
-    y = np.asarray(a[:, label_idx].toarray() if sp.issparse(a) else a[:, label_idx],
-                   dtype=np.float64).ravel()
+    y = None if label_idx is None else _column(a, label_idx)
     if sp.issparse(a):
         X = a[:, feature_cols]
     else:
         X = np.ascontiguousarray(a[:, feature_cols])
-    return (LocalMatrix(X), y)
+    if weight_idx is None:
+        return (LocalMatrix(X), y)
+    return (LocalMatrix(X), y, check_weights(_column(a, weight_idx), block_columns[weight_idx]))
+
+
+def check_weights(w: np.ndarray, name: str = "sample_weight") -> np.ndarray:
+    """``w`` if every weight is finite and >= 0, else ValueError naming the first bad row."""
+    bad = ~(np.isfinite(w) & (w >= 0))
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ValueError(f"{name} must hold finite weights >= 0, but it holds "
+                         f"{show_value(w[r])} (row {r} of its block)")
+    return w
+
+
+def _attach_weights(index, bundle, parts):
+    """``(X, y)`` of partition ``index`` -> ``(X, y, w)`` with that partition's weights."""
+    return (bundle[0], bundle[1], parts[index])
 
 
 def _check_labeled(feature_names, index, bundle):
@@ -929,28 +950,33 @@ class MLTable:
         return frames.spark_frame(self.ctx, self.columns, rows=self.rdd)
 
     # ------------------------------------------------------------------ labeled view
-    def labeled(self, label: str | None) -> "LabeledData":
-        """(features, label) blocks for training, cached on the table per label column."""
-        key = label
+    def labeled(self, label: str | None, weight: str | None = None) -> "LabeledData":
+        """(features, label) blocks for training, cached on the table per label column;
+        (features, label, weights) blocks when ``weight`` names a column of row weights
+        (finite, >= 0; neither a feature nor the label)."""
+        key = label if weight is None else (label, weight)
         if key in self._labeled:
             return self._labeled[key]
         if not self.is_numeric:
             raise self._non_numeric_error("features")
-        if self._label_source is not None and self._label_source[0] == label:
+        if weight is None and self._label_source is not None and self._label_source[0] == label:
             _, names, store = self._label_source  # validated by from_numpy
-        elif label is not None:
-            li = self._col_index(label)
-            feats = [j for j in range(self.num_cols) if j != li]
+        elif label is not None or weight is not None:
+            li = None if label is None else self._col_index(label)
+            wi = None if weight is None else self._col_index(weight)
+            if wi is not None and wi == li:
+                raise ValueError(f"the weight column '{weight}' is also the label column")
+            feats = [j for j in range(self.num_cols) if j not in (li, wi)]
             if not feats:
-                raise ValueError(f"no feature columns: the table has only the label column "
-                                 f"'{self.columns[li]}'")
+                raise ValueError("no feature columns: the table has only the label and weight "
+                                 f"columns {[c for c in (label, weight) if c is not None]}")
             names = [self.columns[j] for j in feats]
-            store = self.blocks.map(functools.partial(_split_label, li, feats, self.columns),
-                                    name="labeled")
+            store = self.blocks.map(functools.partial(_split_label, li, feats, self.columns,
+                                                      weight_idx=wi), name="labeled")
         else:
             names = list(self.columns)
             store = BlockView(self.blocks, _unlabeled, name="features")
-        data = LabeledData(store, names, self._ctx)
+        data = LabeledData(store, names, self._ctx, weighted=weight is not None)
         self._labeled[key] = data
         return data
 
@@ -1171,20 +1197,25 @@ def _opt_names(columns):
 
 
 class LabeledData:
-    """Training data as resident ``(X: LocalMatrix, y: ndarray | None)`` blocks."""
+    """Training data as resident ``(X: LocalMatrix, y: ndarray | None)`` blocks, or
+    ``(X, y, w)`` blocks with ``w`` the rows' weights (float64, finite, >= 0) when
+    ``weighted`` (``fit(..., sample_weight=...)``)."""
 
     _mli_kind = "labeled"  # what mli.table.kinds.input_kind says of it
 
-    def __init__(self, blocks: BlockRDD, feature_names: Sequence[str], ctx: MLContext):
+    def __init__(self, blocks: BlockRDD, feature_names: Sequence[str], ctx: MLContext,
+                 weighted: bool = False):
         self.blocks = blocks
         self.feature_names = list(feature_names)
         self.ctx = ctx
+        self.weighted = bool(weighted)
         self._children: list[LabeledData] = []
 
     def derive(self, fn: Callable, *, name: str = "derived") -> "LabeledData":
-        """New training data whose bundle ``p`` is ``fn((X, y))`` of this one (lazy, resident
-        once used). Released together with this data."""
-        child = LabeledData(self.blocks.map(fn, name=name), self.feature_names, self.ctx)
+        """New training data whose bundle ``p`` is ``fn((X, y))`` (``fn((X, y, w))`` when
+        weighted) of this one (lazy, resident once used). Released together with this data."""
+        child = LabeledData(self.blocks.map(fn, name=name), self.feature_names, self.ctx,
+                            self.weighted)
         self._children.append(child)
         return child
 
@@ -1218,33 +1249,82 @@ def _labels_of(bundle):
 
 
 def as_labeled(data, y=None, *, label: str | None = None, ctx: MLContext | None = None,
-               num_partitions: int | None = None) -> LabeledData:
+               num_partitions: int | None = None, sample_weight=None) -> LabeledData:
     """Normalize training input into :class:`LabeledData`.
 
     ``fit(X, y)`` with numpy/scipy arrays, or ``fit(table, label="column")`` with an MLTable,
-    a pandas DataFrame or a Spark DataFrame. Raises ValueError/TypeError on bad input.
+    a pandas DataFrame or a Spark DataFrame. ``sample_weight``: the rows' weights, an array
+    of one finite weight >= 0 per row (arrays, pandas), or the name of a weight column
+    (tables): the data is then weighted (``(X, y, w)`` bundles). Raises ValueError/TypeError
+    on bad input.
     """
     ctx = get_context(ctx)
     if isinstance(data, LabeledData):
+        if sample_weight is not None:
+            raise ValueError("sample_weight cannot be added to prepared training data "
+                             "(LabeledData); pass it with the table or arrays")
         return data
     if isinstance(data, (np.ndarray, LocalMatrix)) or sp.issparse(data) or isinstance(data, list):
         if label is not None:
             raise ValueError("label= names a column of a table; with arrays pass y instead")
+        if isinstance(sample_weight, str):
+            raise ValueError(f"sample_weight={sample_weight!r} names a column, but arrays have "
+                             "none: pass one weight per row")
         table = MLTable.from_numpy(data, y, num_partitions=num_partitions, ctx=ctx,
                                    label="__label__")
         d = table.labeled("__label__" if y is not None else None)
-        return d
+        if sample_weight is None:
+            return d
+        w = _weight_array(sample_weight, table.num_rows)
+        bounds = np.cumsum([0] + list(table._partition_rows))
+        parts = [w[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+        return LabeledData(d.blocks.map(_attach_weights, parts, with_index=True, name="weighted"),
+                           d.feature_names, ctx, weighted=True)
     if y is not None:
         raise ValueError("y is for array input; with a table pass label='column name'")
+    weight = None
+    if sample_weight is not None and not isinstance(sample_weight, str):
+        import pandas as pd
+
+        if not isinstance(data, pd.DataFrame):
+            raise ValueError("with a table or Spark DataFrame, sample_weight names its weight "
+                             f"column (a str), got {type(sample_weight).__name__}")
+        weight = "__weight__"
+        data = data.assign(**{weight: _weight_array(sample_weight, len(data))})
+    elif sample_weight is not None:
+        weight = sample_weight
     table = MLTable.from_data(data, ctx=ctx, num_partitions=num_partitions)
     if num_partitions is not None and table.num_partitions != num_partitions:
         table = table.repartition(num_partitions)
     if label is not None and str(label) not in table.columns:
         raise ValueError(f"label column '{label}' not found; columns are {list(table.columns)}")
-    d = table.labeled(label)
+    if weight is not None and str(weight) not in table.columns:
+        raise ValueError(f"sample_weight column '{weight}' not found; columns are "
+                         f"{list(table.columns)}")
+    d = table.labeled(label, weight)
     if d.num_rows == 0:
         raise ValueError("cannot fit on an empty table (0 rows)")
     return d
+
+
+def _weight_array(w, n: int) -> np.ndarray:
+    """Row weights given as an array: 1-D, ``n`` of them, finite numbers >= 0, not all 0."""
+    try:
+        w = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must be a 1-D array of numbers") from None
+    if w.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-D (one weight per row), got shape {w.shape}")
+    if len(w) != n:
+        raise ValueError(f"sample_weight has {len(w)} weights but the data has {n} rows")
+    bad = ~(np.isfinite(w) & (w >= 0))
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ValueError(f"sample_weight must hold finite weights >= 0, but row {r} is "
+                         f"{show_value(w[r])}")
+    if not w.any():
+        raise ValueError("sample_weight is 0 for every row: nothing to fit")
+    return w
 
 
 def as_matrix(data) -> np.ndarray | sp.csr_matrix:
