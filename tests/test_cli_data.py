@@ -71,6 +71,27 @@ def test_train_evaluate_predict_csv(ctx, capsys, files, tmp_path):
                                   saved.predict(ref[["a", "b", "c", "d"]]).to_numpy())
 
 
+def test_train_with_a_weight_column(ctx, capsys, files, tmp_path):
+    """--weight names a column of row weights: it is not a feature, and the model is the
+    one mli fits with those weights."""
+    data = pd.read_csv(files / "data.csv")
+    data.assign(w=np.arange(len(data)) % 3).to_csv(tmp_path / "w.csv", index=False)
+    model = str(tmp_path / "lr")
+    code, out, err = run(ctx, capsys, "train", str(tmp_path / "w.csv"), "--label", "clicked",
+                         "--algorithm", "logistic_regression", "--param", "reg=0.01",
+                         "--weight", "w", "--test-fraction", "0", "--out", model)
+    assert code == 0, err
+    assert "4 features, label 'clicked'" in out
+    saved = mli.load(model)
+    assert saved.feature_names == ("a", "b", "c", "d")
+    from mli.algorithms import LogisticRegression
+
+    ref = LogisticRegression(reg=0.01).fit(
+        data[["a", "b", "c", "d"]].to_numpy(), data["clicked"].to_numpy(),
+        sample_weight=np.arange(len(data)) % 3)
+    np.testing.assert_allclose(saved.coef_, ref.coef_, rtol=1e-6)
+
+
 def test_tsv_libsvm_and_parquet(ctx, capsys, files, tmp_path):
     code, out, err = run(ctx, capsys, "train", str(files / "data.tsv"), "--label", "clicked",
                          "--algorithm", "NaiveBayes", "--param", "kind='gaussian'")
@@ -150,6 +171,8 @@ def test_plot_without_matplotlib_fails_before_any_work(ctx, capsys, files, monke
     (["train", "{data}", "--algorithm", "logistic_regression"], "needs --label COLUMN"),
     (["train", "{data}", "--label", "clicked", "--algorithm", "logistic_regression",
       "--test-fraction", "1.5"], "--test-fraction must be in [0, 1)"),
+    (["train", "{data}", "--label", "clicked", "--algorithm", "logistic_regression",
+      "--weight", "zz"], "--weight 'zz' is not a column of the data"),
     (["predict", "{dir}/missing-model", "{data}", "--out", "{dir}/o.csv"],
      "cannot load model from"),
     (["predict", "{dir}", "{data}", "--out", "{dir}/o.txt"], "--out must end in .csv or "

@@ -32,7 +32,7 @@ CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals
           "spark_ml_estimators_pipeline_and_persistence",
           "sklearn_estimator_fits_through_the_connect_session",
           "a_remote_context_removes_its_blocks_when_it_stops",
-          "cli_train_evaluate_predict_over_connect"]
+          "cli_train_evaluate_predict_over_connect", "weights_and_sparse_vectors_over_connect"]
 
 
 @pytest.fixture(scope="module")

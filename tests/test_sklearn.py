@@ -21,7 +21,23 @@ ESTIMATORS = [S.LogisticRegression(), S.LinearSVC(), S.LinearRegression(), S.Nai
               S.RandomForestRegressor(n_trees=5), S.KMeans(n_clusters=3)]
 
 
-@parametrize_with_checks(ESTIMATORS)
+#: checks expected to fail, with the reason (scikit-learn declares the same two for its own
+#: RandomForestClassifier / RandomForestRegressor); strict: a pass would be reported
+BOOTSTRAP = ("a bootstrap draws Poisson(1) counts per row, so a row repeated twice is drawn "
+             "independently twice, a row of weight 2 once with its count doubled: equal in "
+             "expectation, not the same forest (tests/test_weights.py checks the forest "
+             "without bootstrap)")
+
+
+def expected_failures(estimator):
+    if isinstance(estimator, (S.RandomForestClassifier, S.RandomForestRegressor)):
+        return {"check_sample_weight_equivalence_on_dense_data": BOOTSTRAP,
+                "check_sample_weight_equivalence_on_sparse_data": BOOTSTRAP}
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures,
+                         xfail_strict=True)
 def test_sklearn_check_suite(estimator, check, ctx):
     check(estimator)
 

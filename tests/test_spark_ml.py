@@ -218,3 +218,99 @@ def test_wrap_checks_its_input(binary):
     out = M.wrap(fitted, featuresCol=["x0", "x1", "x2", "x3"]).transform(binary)
     assert out.columns[:len(binary.columns)] == binary.columns
 
+
+
+def test_weight_col_matches_pyspark_ml(binary):
+    """weightCol: the weighted models of pyspark.ml (logistic and linear regression), the
+    weighted evaluators agree; an unset or empty weightCol is unweighted."""
+    from pyspark.sql import functions as F
+
+    df = binary.withColumn("w", (F.col("id") % 4).cast("double"))
+    ours = M.LogisticRegression(reg=0.01, tol=1e-10, weightCol="w").fit(df)
+    ref = C.LogisticRegression(regParam=0.01, standardization=False, tol=1e-10, maxIter=200,
+                               weightCol="w").fit(df)
+    np.testing.assert_allclose(ours.coefficientMatrix, ref.coefficientMatrix.toArray(),
+                               atol=1e-4)
+    ev = BinaryClassificationEvaluator(weightCol="w")
+    assert ev.evaluate(ours.transform(df)) == pytest.approx(ev.evaluate(ref.transform(df)),
+                                                            abs=1e-4)
+    # (regParam 0: pyspark.ml divides a ridge term by the label's standard deviation)
+    lin = M.LinearRegression(labelCol="target", weightCol="w").fit(df)
+    lref = R.LinearRegression(regParam=0.0, standardization=False, labelCol="target",
+                              weightCol="w", solver="normal").fit(df)
+    np.testing.assert_allclose(lin.mliModel.coef_, lref.coefficients.toArray(), atol=1e-6)
+    plain = M.LogisticRegression(reg=0.01, tol=1e-10).fit(df).coefficientMatrix
+    empty = M.LogisticRegression(reg=0.01, tol=1e-10, weightCol="").fit(df).coefficientMatrix
+    np.testing.assert_array_equal(plain, empty)
+    assert not np.allclose(plain, ours.coefficientMatrix)
+    assert not M.ALS().hasParam("weightCol")   # ALS does not weight ratings
+    tree = M.DecisionTree(weightCol="w").fit(df).mliModel
+    assert tree.feature_importances_.shape == (4,)
+    for bad, match in (("nope", "weightCol 'nope' is not a column"),
+                       ("label", "weightCol 'label' is also the label column"),
+                       ("features", "weightCol 'features' must be numeric")):
+        with pytest.raises(ValueError, match=match):
+            M.LogisticRegression(weightCol=bad).fit(df)
+    with pytest.raises(ValueError, match="w must hold finite weights >= 0"):
+        M.LogisticRegression(weightCol="w").fit(df.withColumn("w", F.lit(-1.0)))
+
+
+def test_sparse_vectors_stay_sparse(ctx):
+    """Hashed text (2^18 features) as pyspark.ml makes it: the vectors become CSR blocks
+    (no per-row arrays of 2^18 doubles), the model scores them sparse, and it ranks the test
+    set as pyspark.ml's LogisticRegression does."""
+    from pyspark.ml.feature import HashingTF, Tokenizer
+
+    import mli
+    from mli.algorithms import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    vocab = np.array([f"w{i}" for i in range(2000)])
+    docs = [(" ".join(rng.choice(vocab[:1000] if i % 2 else vocab[1000:], 6).tolist()
+                      + rng.choice(vocab, 6).tolist()), float(i % 2), i) for i in range(1200)]
+    raw = ctx.spark.createDataFrame(docs, ["text", "label", "id"])
+    words = Tokenizer(inputCol="text", outputCol="words").transform(raw)
+    df = HashingTF(inputCol="words", outputCol="features", numFeatures=1 << 18) \
+        .transform(words).repartition(3).cache()
+    table = mli.MLTable.from_spark(df.select("features", "label"))
+    assert table.num_cols == (1 << 18) + 1 and table.columns[0] == "features_0"
+    kinds = table.blocks.map_collect(lambda b: type(b.array).__name__)
+    assert set(kinds) == {"csr_matrix"}
+    train, test = df.randomSplit([0.7, 0.3], seed=1)
+    ours = M.LogisticRegression(reg=1e-3).fit(train)
+    ref = C.LogisticRegression(regParam=1e-3, standardization=False).fit(train)
+    ev = BinaryClassificationEvaluator()
+    scored = ours.transform(test)
+    assert scored.columns == test.columns + ["prediction", "probability", "rawPrediction"]
+    assert ev.evaluate(scored) == pytest.approx(ev.evaluate(ref.transform(test)), abs=2e-3)
+    # mli's own API takes the vector column too (one column per entry)
+    core = LogisticRegression(reg=1e-3).fit(train.select("features", "label"), label="label")
+    assert core.n_features == 1 << 18
+    np.testing.assert_allclose(core.coef_, ours.mliModel.coef_, rtol=1e-6, atol=1e-9)
+
+
+def test_vector_columns_of_mixed_kinds_and_bad_vectors(ctx):
+    from pyspark.ml.linalg import Vectors
+
+    import mli
+
+    good = ctx.spark.createDataFrame([(Vectors.dense([1.0, 2.0]), 1.0),
+                                      (Vectors.sparse(2, [0], [3.0]), 0.0)], ["f", "label"])
+    table = mli.MLTable.from_spark(good)
+    assert table.columns == ("f_0", "f_1", "label")
+    np.testing.assert_array_equal(table.to_numpy(), [[1, 2, 1], [3, 0, 0]])
+    ragged = ctx.spark.createDataFrame([(Vectors.dense([1.0, 2.0]), 1.0),
+                                        (Vectors.sparse(3, [0], [3.0]), 0.0)], ["f", "label"])
+    with pytest.raises(ValueError, match="column 'f': row 0 of partition 0 holds a vector of "
+                                         "size 2, but the column's vectors have 3 entries"):
+        mli.MLTable.from_spark(ragged.coalesce(1)).to_numpy()
+    from pyspark.sql import functions as F
+
+    nulls = good.withColumn("f", F.when(F.col("label") == 0.0, F.lit(None))
+                            .otherwise(F.col("f")))
+    with pytest.raises(ValueError, match="column 'f': row 1 of partition 0 is missing"):
+        mli.MLTable.from_spark(nulls.coalesce(1)).to_numpy()
+    nan = ctx.spark.createDataFrame([(Vectors.dense([1.0, float("nan")]), 1.0)], ["f", "label"])
+    with pytest.raises(ValueError, match="features must be finite.*column 'f_1'"):
+        mli.MLTable.from_spark(nan).to_numpy()
+

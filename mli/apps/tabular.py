@@ -125,9 +125,10 @@ def read_frame(spark, path: str, fmt: str, num_features: int | None = None):
     return df
 
 
-def feature_spec(df, fmt: str, label: str | None, features: str | None):
+def feature_spec(df, fmt: str, label: str | None, features: str | None,
+                 weight: str | None = None):
     """``featuresCol`` for the data: LibSVM's vector, the listed columns, or every numeric
-    column but the label."""
+    column but the label (and the weight column)."""
     from mli.table.frames import NUMERIC_SPARK
 
     if fmt == "libsvm":
@@ -142,8 +143,11 @@ def feature_spec(df, fmt: str, label: str | None, features: str | None):
             raise UsageError(f"--features names column(s) {missing} that the data does not "
                              f"have; its columns are {df.columns}")
         return cols
+    if weight is not None and weight not in df.columns:
+        raise UsageError(f"--weight {weight!r} is not a column of the data; its columns are "
+                         f"{df.columns}")
     cols = [f.name for f in df.schema.fields
-            if f.name != label and type(f.dataType).__name__ in NUMERIC_SPARK]
+            if f.name not in (label, weight) and type(f.dataType).__name__ in NUMERIC_SPARK]
     if not cols:
         raise UsageError(f"the data has no numeric feature columns besides the label; its "
                          f"columns are {df.columns}")
@@ -260,6 +264,8 @@ def _train(args) -> int:
     if required:
         raise UsageError(f"{cls.__name__} needs "
                          f"{' '.join(f'--param {n}=VALUE' for n in required)}")
+    if args.weight and not cls._weights:
+        raise UsageError(f"{cls.__name__} does not take row weights (leave out --weight)")
     est = cls(**params)
     est._validate()  # bad --param values before Spark starts
     fmt = data_format(args.data, args.format)
@@ -269,13 +275,13 @@ def _train(args) -> int:
         raise UsageError(f"--out {args.out} exists; pass --overwrite to replace it")
     with _context(args) as ctx:
         df = read_frame(ctx.spark, args.data, fmt)
-        features = feature_spec(df, fmt, excluded, args.features)
+        features = feature_spec(df, fmt, excluded, args.features, args.weight)
         if args.test_fraction > 0:
             train_df, test_df = df.randomSplit([1 - args.test_fraction, args.test_fraction],
                                                seed=args.seed)
         else:
             train_df, test_df = df, None
-        frame, names = training_frame(train_df, features, label, cls.__name__)
+        frame, names = training_frame(train_df, features, label, cls.__name__, args.weight)
         history: list[tuple[int, float, float]] = []
         if "callback" in cls._param_names():
             def progress(it, loss, secs):
@@ -285,7 +291,7 @@ def _train(args) -> int:
         print(f"mli train: {cls.__name__} on {args.data} ({fmt}), "
               f"{len(names)} features, label {label!r}; Spark {ctx.master_url}", flush=True)
         t = time.perf_counter()
-        model = est.fit(frame, label=label) if supervised else est.fit(frame)
+        model = est.fit(frame, label=label, sample_weight=args.weight)
         print(f"fitted in {time.perf_counter() - t:.1f} s"
               + (f" ({model.n_iter} iterations)" if hasattr(model, "n_iter") else ""))
         if test_df is not None and supervised:
@@ -459,6 +465,8 @@ def add_parsers(sub) -> None:
                    help="a hyperparameter, repeatable (e.g. --param reg=0.01)")
     t.add_argument("--features", help="comma-separated feature columns (default: every "
                                       "numeric column but the label)")
+    t.add_argument("--weight", metavar="COLUMN", help="a column of row weights (>= 0; a "
+                   "row of weight 2 counts twice); not a feature")
     t.add_argument("--test-fraction", type=float, default=0.2,
                    help="rows held out for the metrics (default 0.2; 0: none)")
     t.add_argument("--seed", type=int, default=0, help="seed of the train/test split")

@@ -25,8 +25,9 @@ KMeans' ``k`` is ``n_clusters`` (default 8). As scikit-learn does, ``fit`` retur
 ``self`` and sets attributes ending in ``_`` (``model_`` is the fitted mli model, which
 ``mli.Model.save`` can save); class labels can be any values ``numpy.unique`` sorts
 (strings, ints, floats); a DataFrame's column names are recorded (``feature_names_in_``) and
-a DataFrame with other names at predict raises ValueError. ``sample_weight`` is not
-accepted yet (the mli algorithms do not weight rows).
+a DataFrame with other names at predict raises ValueError. ``fit`` takes
+``sample_weight`` (finite, >= 0; a row of weight 2 counts as that row twice); the tree
+models also have ``feature_importances_``.
 
 Examples
 --------
@@ -51,7 +52,7 @@ import numpy as np
 try:
     from sklearn.base import (BaseEstimator, ClassifierMixin, ClusterMixin, RegressorMixin)
     from sklearn.utils.multiclass import check_classification_targets, type_of_target
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("mli.interop.sklearn needs scikit-learn: pip install scikit-learn "
                       "(or mli[sklearn])") from exc
@@ -132,9 +133,12 @@ class _Adapter(BaseEstimator):
     def _needs_y(self) -> bool:
         return True
 
-    def _fit_mli(self, X, y=None):
-        self.model_ = self._mli_estimator().fit(X, y)
-        for name in ("n_iter_", "converged_"):
+    def _fit_mli(self, X, y=None, sample_weight=None):
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        self.model_ = self._mli_estimator().fit(X, y, sample_weight=sample_weight)
+        for name in ("n_iter_", "converged_", "feature_importances_"):
             if hasattr(self.model_, name):
                 setattr(self, name, getattr(self.model_, name))
         return self.model_
@@ -148,8 +152,9 @@ class _Adapter(BaseEstimator):
 class _Classifier(ClassifierMixin, _Adapter):
     """Labels of any sortable kind: mli fits on their index in ``classes_``."""
 
-    def fit(self, X, y):
-        """Fit on ``X`` (n_samples, n_features) and class labels ``y``; returns ``self``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (n_samples, n_features) and class labels ``y``, each row weighted by
+        ``sample_weight`` (optional); returns ``self``."""
         X, y = self._validate(X, y, reset=True)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -157,7 +162,7 @@ class _Classifier(ClassifierMixin, _Adapter):
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
                              f"the data, but the data contains only one class: "
                              f"{self.classes_[0]!r}")
-        self._fit_mli(X, codes.astype(np.float64))
+        self._fit_mli(X, codes.astype(np.float64), sample_weight)
         return self
 
     def predict(self, X):
@@ -186,8 +191,8 @@ class _ProbabilisticClassifier(_Classifier):
 class _LinearMixin:
     """``coef_`` and ``intercept_`` of a fitted linear model."""
 
-    def _fit_mli(self, X, y=None):
-        model = super()._fit_mli(X, y)
+    def _fit_mli(self, X, y=None, sample_weight=None):
+        model = super()._fit_mli(X, y, sample_weight)
         self.coef_ = np.array(model.coef_)
         self.intercept_ = np.array(model.intercept_)
         return model
@@ -215,14 +220,15 @@ class LinearSVC(_LinearClassifierMixin, _Classifier):
 
     _algorithm = algorithms.LinearSVM
 
-    def fit(self, X, y):
-        """Fit on ``X`` and binary labels ``y``; returns ``self``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` and binary labels ``y`` (rows weighted by ``sample_weight``);
+        returns ``self``."""
         X, y = self._validate(X, y, reset=True)
         if type_of_target(y) == "multiclass":
             raise ValueError(f"Only binary classification is supported (mli's LinearSVM); "
                              f"y has {len(np.unique(y))} classes. Use LogisticRegression "
                              "for more than two classes")
-        return super().fit(X, y)
+        return super().fit(X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -231,10 +237,11 @@ class LinearSVC(_LinearClassifierMixin, _Classifier):
 
 
 class _Regressor(RegressorMixin, _Adapter):
-    def fit(self, X, y):
-        """Fit on ``X`` and a numeric target ``y``; returns ``self``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` and a numeric target ``y`` (rows weighted by ``sample_weight``);
+        returns ``self``."""
         X, y = self._validate(X, y, reset=True, y_numeric=True)
-        self._fit_mli(X, np.asarray(y, dtype=np.float64))
+        self._fit_mli(X, np.asarray(y, dtype=np.float64), sample_weight)
         return self
 
     def predict(self, X):
@@ -256,8 +263,9 @@ class NaiveBayes(_ProbabilisticClassifier):
 
     _algorithm = algorithms.NaiveBayes
 
-    def fit(self, X, y):
-        """Fit on ``X`` (non-negative counts for ``kind="multinomial"``) and labels ``y``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (non-negative counts for ``kind="multinomial"``) and labels ``y``
+        (rows weighted by ``sample_weight``)."""
         if self.kind == "multinomial":
             X, y = self._validate(X, y, reset=True)
             low = X.min() if X.shape[0] and X.shape[1] else 0.0
@@ -265,7 +273,7 @@ class NaiveBayes(_ProbabilisticClassifier):
                 raise ValueError(f"Negative values in data passed to NaiveBayes(kind="
                                  f"'multinomial'), e.g. {float(low):g}: it models counts; use "
                                  "kind='gaussian' for real values")
-        return super().fit(X, y)
+        return super().fit(X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -316,10 +324,11 @@ class KMeans(ClusterMixin, _Adapter):
     def _needs_y(self) -> bool:
         return False
 
-    def fit(self, X, y=None):
-        """Cluster the rows of ``X`` (``y`` is ignored); returns ``self``."""
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster the rows of ``X`` (``y`` is ignored), each weighted by ``sample_weight``
+        (optional); returns ``self``."""
         X, _ = self._validate(X, reset=True)
-        model = self._fit_mli(X)
+        model = self._fit_mli(X, None, sample_weight)
         self.cluster_centers_ = np.array(model.cluster_centers_)
         self.inertia_ = float(model.inertia_)
         self.labels_ = np.asarray(model.predict(X)).astype(np.intp)

@@ -13,9 +13,9 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import functions as F, types as T
 
-from mli.table.frames import NUMERIC_SPARK
+from mli.table.frames import NUMERIC_SPARK, SPARSE_MIN_WIDTH, vector_matrix, vector_widths
 
-__all__ = ["feature_expr", "vector_size", "training_frame", "predict_batch", "arrow_batch",
+__all__ = ["feature_expr", "training_frame", "predict_batch", "arrow_batch",
            "sql_linear", "raw_scores", "typed", "typed_arrow"]
 
 
@@ -50,18 +50,10 @@ def feature_expr(df, features: Any, owner: str):
                      f"{dtype.simpleString()}")
 
 
-def vector_size(df, column: str) -> int | None:
-    """The vector size pyspark.ml's feature stages record in the column's metadata
-    (``ml_attr.num_attrs``; VectorAssembler, HashingTF...), or None: then a job looks."""
-    try:
-        n = df.schema[column].metadata.get("ml_attr", {}).get("num_attrs")
-    except (KeyError, AttributeError):
-        return None
-    return int(n) if isinstance(n, int) and n > 0 else None
-
-
-def training_frame(df, features: Any, label: str | None, owner: str = "mli"):
-    """The DataFrame an mli algorithm fits on: one numeric column per feature and the label.
+def training_frame(df, features: Any, label: str | None, owner: str = "mli",
+                   weight: str | None = None):
+    """The DataFrame an mli algorithm fits on: one numeric column per feature, the label
+    (and the row weights, when ``weight`` names their column).
 
     Parameters
     ----------
@@ -73,12 +65,25 @@ def training_frame(df, features: Any, label: str | None, owner: str = "mli"):
         The label column (numeric), or None (unsupervised).
     owner : str
         Named in error messages.
+    weight : str, optional
+        A numeric column of row weights (pyspark.ml's ``weightCol``), kept under its name.
 
     Returns
     -------
     (DataFrame, list of str)
         The frame and its feature column names.
     """
+    if weight is not None:
+        if weight not in df.columns:
+            raise ValueError(f"{owner}: weightCol '{weight}' is not a column of the DataFrame; "
+                             f"its columns are {list(df.columns)}")
+        wtype = df.schema[weight].dataType
+        if type(wtype).__name__ not in NUMERIC_SPARK:
+            raise ValueError(f"{owner}: weightCol '{weight}' must be numeric, it is "
+                             f"{wtype.simpleString()}")
+        if weight == label or (isinstance(features, list) and weight in features):
+            raise ValueError(f"{owner}: weightCol '{weight}' is also "
+                             f"{'the label' if weight == label else 'a feature'} column")
     if label is not None and label not in df.columns:
         raise ValueError(f"{owner}: labelCol '{label}' is not a column of the DataFrame; its "
                          f"columns are {list(df.columns)}")
@@ -92,10 +97,18 @@ def training_frame(df, features: Any, label: str | None, owner: str = "mli"):
         feature_expr(df, features, owner)  # the columns exist and are numeric
         names = list(features)
         cols = [F.col(c).cast("double").alias(c) for c in names]
+    elif features in df.columns and isinstance(df.schema[features].dataType, VectorUDT):
+        # the vectors go to mli as they are: CSR blocks when wide (hashed text), no
+        # per-row arrays (mli.table.frames spreads them over columns <name>_<j>)
+        d = vector_widths(df, [features])[0]
+        if d < 1:
+            raise ValueError(f"{owner}: featuresCol '{features}' holds empty vectors (or the "
+                             "DataFrame is empty)")
+        names = [f"{features}_{j}" for j in range(d)]
+        # (the width travels in pyspark.ml's metadata: no second job to find it)
+        cols = [F.col(features).alias(features, metadata={"ml_attr": {"num_attrs": d}})]
     else:
         expr, d = feature_expr(df, features, owner)
-        if d is None:
-            d = vector_size(df, features)
         if d is None:
             arr = df.select(expr.alias("f")).select(F.size("f").alias("d"))
             first = arr.first()
@@ -105,10 +118,10 @@ def training_frame(df, features: Any, label: str | None, owner: str = "mli"):
             if d < 1:
                 raise ValueError(f"{owner}: featuresCol '{features}' holds empty vectors")
         names = [f"{features}_{j}" for j in range(d)]
-        tmp = df.select(expr.alias("__mli_f"), *([F.col(label)] if label else []))
-        df = tmp
+        keep = [F.col(c) for c in (label, weight) if c is not None]
+        df = df.select(expr.alias("__mli_f"), *keep)
         cols = [F.col("__mli_f")[j].alias(n) for j, n in enumerate(names)]
-    sel = cols + ([F.col(label).cast("double").alias(label)] if label is not None else [])
+    sel = cols + [F.col(c).cast("double").alias(c) for c in (label, weight) if c is not None]
     return df.select(*sel), names
 
 
@@ -146,14 +159,17 @@ def arrow_batch(model, outputs: tuple, rows):
     n, d = len(rows), model.n_features
     if rows.null_count:
         raise ValueError("a row's features are null (missing)")
-    if n:
+    if pa.types.is_struct(rows.type):  # pyspark.ml vectors: CSR rows when wide
+        X = vector_matrix(rows, d, d >= SPARSE_MIN_WIDTH, column="featuresCol")
+    elif n:
         lengths = pc.list_value_length(rows).to_numpy(zero_copy_only=False)
         if (lengths != d).any():
             bad = int(np.argmax(lengths != d))
             raise ValueError(f"a row has {int(lengths[bad])} features, but the model was "
                              f"fitted with {d}")
-    X = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    X = X.reshape(n, d)
+    if not pa.types.is_struct(rows.type):
+        X = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        X = X.reshape(n, d)
     arrays, names = [], []
 
     def vectors(m):
@@ -237,8 +253,14 @@ def sql_linear(model, arr, outputs: tuple) -> dict | None:
 
 
 def raw_scores(model, X, proba):
-    """pyspark.ml's rawPrediction of a model scored in Python (linear models are scored
-    by :func:`sql_linear`): log-probabilities for Naive Bayes, else the probabilities."""
+    """pyspark.ml's rawPrediction of a model scored in Python: the margins of a linear
+    model (``[-m, m]`` for two classes, as :func:`sql_linear`), log-probabilities for Naive
+    Bayes, else the probabilities."""
+    from mli.models.linear import LinearModel
+
+    if isinstance(model, LinearModel):
+        z = np.asarray(model.decision_function(X), dtype=np.float64)
+        return np.column_stack([-z, z]) if z.ndim == 1 else z
     if hasattr(model, "predict_log_proba"):
         return np.asarray(model.predict_log_proba(X), dtype=np.float64)
     return proba

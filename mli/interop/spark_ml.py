@@ -37,7 +37,7 @@ import numpy as np
 
 try:
     from pyspark.ml import Estimator as _SparkEstimator, Model as _SparkModel
-    from pyspark.ml.functions import array_to_vector
+    from pyspark.ml.functions import array_to_vector, vector_to_array
     from pyspark.ml.param import Param, Params, TypeConverters
     from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader,
                                  DefaultParamsWritable, DefaultParamsWriter, MLReader,
@@ -52,6 +52,7 @@ from mli.interop.spark_columns import (arrow_batch, feature_expr,
                                        predict_batch, sql_linear, training_frame, typed,
                                        typed_arrow)
 from mli.engine import fs
+from mli.table.frames import SPARSE_MIN_WIDTH, is_vector
 
 __all__ = ["LogisticRegression", "LinearSVM", "LinearRegression", "NaiveBayes",
            "DecisionTree", "RandomForest", "KMeans", "ALS", "wrap", "training_frame"]
@@ -153,6 +154,12 @@ class _MLIEstimator(_SparkEstimator, DefaultParamsReadable, DefaultParamsWritabl
         for name in cls._mli_param_names():
             setattr(cls, name, Param(Params._dummy(), name, _param_doc(cls._algorithm, name),
                                      typeConverter=_any))
+        if cls._algorithm._weights:  # pyspark.ml's weightCol: unset or "" means unweighted
+            cls.weightCol = Param(Params._dummy(), "weightCol",
+                                  "row weight column name (finite, >= 0); unset or empty: "
+                                  "every row weighs 1", typeConverter=TypeConverters.toString)
+            cls.getWeightCol = lambda self: self.getOrDefault(self.weightCol)
+            cls.setWeightCol = lambda self, value: self._set(weightCol=value)
 
     @classmethod
     def _mli_param_names(cls) -> list[str]:
@@ -183,9 +190,11 @@ class _MLIEstimator(_SparkEstimator, DefaultParamsReadable, DefaultParamsWritabl
         est = self._mli_estimator()
         est._validate()  # a bad hyperparameter is reported before any Spark job
         label = self.getOrDefault(self.labelCol) if self._labeled else None
+        weight = (self.getOrDefault(self.weightCol) or None
+                  if self.hasParam("weightCol") and self.isDefined(self.weightCol) else None)
         frame, _names = training_frame(dataset, self.getOrDefault(self.featuresCol), label,
-                                        type(self).__name__)
-        fitted = est.fit(frame, label=label) if label is not None else est.fit(frame)
+                                        type(self).__name__, weight)
+        fitted = est.fit(frame, label=label, sample_weight=weight)
         model = self._model_class(fitted)
         model._resetUid(self.uid + "_model")
         return self._copyValues(model)
@@ -241,7 +250,16 @@ class _MLIModel(_SparkModel, MLWritable):
                              "new names")
         from mli.models.linear import LinearModel
 
-        if isinstance(self._mli, LinearModel):  # scored in the JVM (no Python worker)
+        features = self.getOrDefault(self.featuresCol)
+        vectors = (hasattr(F, "arrow_udf") and isinstance(features, str)
+                   and is_vector(dataset.schema[features].dataType))
+        wide = self._mli.n_features >= SPARSE_MIN_WIDTH
+        if vectors:  # the vectors as they are (Arrow structs): CSR rows when wide
+            expr = F.col(features)
+        if isinstance(self._mli, LinearModel) and not (vectors and wide):
+            # scored in the JVM (no Python worker); a wide vector is scored sparse in Python
+            if vectors:
+                expr = vector_to_array(F.col(features), "float64")
             tmp_in = "__mli_in"
             out = dataset.withColumn(tmp_in, expr)
             sql = sql_linear(self._mli, F.col(tmp_in), outputs)

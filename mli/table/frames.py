@@ -23,11 +23,14 @@ from mli.linalg.localmatrix import LocalMatrix
 log = logging.getLogger("mli")
 
 __all__ = ["Source", "spark_source", "spark_frame", "NUMERIC_SPARK", "arrow_matrix",
-           "arrow_to_block", "first_nonfinite", "show_value", "validate_block"]
+           "arrow_to_block", "first_nonfinite", "show_value", "validate_block",
+           "SPARSE_MIN_WIDTH", "vector_matrix", "vector_widths", "is_vector"]
 
 NUMERIC_SPARK = {"ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType",
                   "BooleanType", "DecimalType"}
 _CHUNK_BYTES = 256 << 20
+#: a DataFrame with a vector column at least this wide becomes CSR blocks (else dense)
+SPARSE_MIN_WIDTH = 1024
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,169 @@ def _npy_rows_to_block(rows):
     yield LocalMatrix(np.vstack(mats) if len(mats) > 1 else mats[0])
 
 
+# ---------------------------------------------------------------------------- vector columns
+
+
+def is_vector(dtype) -> bool:
+    """Whether a Spark type is pyspark.ml's vector type (``VectorUDT``)."""
+    return type(dtype).__name__ == "VectorUDT"
+
+
+def vector_matrix(arr, d: int, sparse: bool, part: int = 0, column: str = "features"):
+    """A column of pyspark.ml vectors as Arrow gives it (structs of ``type``, ``size``,
+    ``indices``, ``values``; type 0 sparse, 1 dense) -> an ``(n, d)`` float64 CSR matrix
+    (``sparse``) or ndarray, with no per-row Python objects. A null vector or one of
+    another size is refused, naming the row and partition."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    if arr.null_count:
+        i = int(np.argmax(np.asarray(arr.is_null())))
+        raise ValueError(f"column '{column}': row {i} of partition {part} is missing (null)")
+    kind, size, indices, values = arr.flatten()
+    kind = kind.to_numpy(zero_copy_only=False)
+    voff = values.offsets.to_numpy()
+    lengths = np.diff(voff)
+    is_sparse = kind == 0
+    width = np.where(is_sparse, size.fill_null(-1).to_numpy(zero_copy_only=False), lengths)
+    if n and (width != d).any():
+        i = int(np.argmax(width != d))
+        raise ValueError(f"column '{column}': row {i} of partition {part} holds a vector of "
+                         f"size {int(width[i])}, but the column's vectors have {d} entries")
+    vals = values.flatten().to_numpy(zero_copy_only=False).astype(np.float64)  # (writable)
+    row = np.repeat(np.arange(n), lengths)
+    col = np.arange(len(vals)) - np.repeat(voff[:-1] - voff[0], lengths)
+    if is_sparse.any():
+        col[is_sparse[row]] = indices.flatten().to_numpy(zero_copy_only=False)
+    if not sparse:
+        out = np.zeros((n, d))
+        out[row, col] = vals
+        return out
+    out = sp.csr_matrix((vals, col, voff - voff[0]), shape=(n, d))
+    out.sort_indices()
+    out.eliminate_zeros()  # (a dense vector's zeros)
+    return out
+
+
+def _vector_width_part(columns, batches):
+    import pyarrow as pa
+
+    widest = np.zeros(len(columns), np.int64)
+    for b in batches:
+        for j in range(len(columns)):
+            kind, size, _indices, values = b.column(j).flatten()
+            w = np.where(kind.to_numpy(zero_copy_only=False) == 0,
+                         size.fill_null(0).to_numpy(zero_copy_only=False),
+                         np.diff(values.offsets.to_numpy()))
+            widest[j] = max(widest[j], int(w.max(initial=0)))
+    yield pa.RecordBatch.from_arrays([pa.array(np.arange(len(columns))), pa.array(widest)],
+                                     names=["j", "width"])
+
+
+def vector_widths(df, columns) -> list[int]:
+    """The number of entries of each vector column: from the metadata pyspark.ml's feature
+    stages record (``ml_attr.num_attrs``: VectorAssembler, HashingTF...), else one job
+    reads the vectors' sizes."""
+    widths = {}
+    for c in columns:
+        n = (df.schema[c].metadata or {}).get("ml_attr", {}).get("num_attrs")
+        if isinstance(n, int) and n > 0:
+            widths[c] = n
+    todo = [c for c in columns if c not in widths]
+    if todo:
+        rows = (df.select(*todo).mapInArrow(functools.partial(_vector_width_part, todo),
+                                            "j long, width long").collect())
+        for c, j in zip(todo, range(len(todo))):
+            widths[c] = max([int(r["width"]) for r in rows if r["j"] == j], default=0)
+    return [widths[c] for c in columns]
+
+
+def arrow_vector_block(spec, sparse, batches, part):
+    """One partition's Arrow batches of numeric and vector columns (``spec``: a ``(name,
+    width)`` per column, width None for a number) -> one validated LocalMatrix: each vector
+    spread over ``width`` columns, CSR when ``sparse``."""
+    names = [f"{c}_{j}" if w else c for c, w in spec for j in range(w or 1)]
+    mats = []
+    for b in batches:
+        parts = []
+        for j, (c, w) in enumerate(spec):
+            col = b.column(j)
+            if w:
+                parts.append(vector_matrix(col, w, sparse, part, c))
+                continue
+            if col.null_count:
+                i = int(np.argmax(np.asarray(col.is_null())))
+                raise ValueError(f"column '{c}' must be numeric: a row of partition {part} is "
+                                 f"missing (null) (row {i} of its batch)")
+            v = np.asarray(col.to_numpy(zero_copy_only=False), np.float64).reshape(-1, 1)
+            parts.append(sp.csr_matrix(v) if sparse else v)
+        if b.num_rows:
+            mats.append(sp.hstack(parts, format="csr") if sparse else np.hstack(parts))
+    if not mats:
+        width = len(names)
+        a = sp.csr_matrix((0, width)) if sparse else np.zeros((0, width))
+    else:
+        a = sp.vstack(mats, format="csr") if sparse else np.vstack(mats)
+    return validate_block(names, LocalMatrix(a), part)
+
+
+def _arrow_to_payload(spec, sparse, batches):
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    part = TaskContext.get().partitionId() if TaskContext.get() else 0
+    a = arrow_vector_block(spec, sparse, batches, part).array
+    buf = _io.BytesIO()
+    if sparse:
+        sp.save_npz(buf, a, compressed=False)
+    else:
+        np.save(buf, a, allow_pickle=False)
+    yield pa.RecordBatch.from_arrays([pa.array([buf.getvalue()], type=pa.binary())],
+                                     names=["npy"])
+
+
+def _payload_rows_to_block(rows):
+    """npy (dense) or npz (CSR, a zip file) payloads -> one LocalMatrix (no pickle)."""
+    mats = []
+    for r in rows:
+        data = bytes(r[0])
+        mats.append(sp.load_npz(_io.BytesIO(data)) if data[:2] == b"PK"
+                    else np.load(_io.BytesIO(data), allow_pickle=False))
+    if any(sp.issparse(m) for m in mats):
+        yield LocalMatrix(sp.vstack(mats, format="csr") if len(mats) > 1 else mats[0])
+    else:
+        yield LocalMatrix(np.vstack(mats) if len(mats) > 1 else mats[0])
+
+
+def _vector_source(df, ctx) -> Source:
+    """A DataFrame of numeric and vector columns: each vector column spread over columns
+    ``<name>_0 .. <name>_<width-1>``; CSR blocks when a vector column has at least
+    :data:`SPARSE_MIN_WIDTH` entries (hashed text), else dense ones."""
+    vec = [c for c, f in zip(df.columns, df.schema.fields) if is_vector(f.dataType)]
+    widths = dict(zip(vec, vector_widths(df, vec)))
+    spec = [(c, widths.get(c)) for c in df.columns]
+    empty = [c for c in vec if widths[c] < 1]
+    if empty:
+        raise ValueError(f"vector column(s) {empty} hold no entries (or the DataFrame is "
+                         "empty)")
+    sparse = max(widths.values()) >= SPARSE_MIN_WIDTH
+    cols = [f"{c}_{j}" if w else c for c, w in spec for j in range(w or 1)]
+    if ctx.is_connect:
+        store = BlockRDD.from_dataframe(df, functools.partial(arrow_vector_block, spec, sparse),
+                                        ctx, name="table")
+        return Source(ctx, cols, blocks=functools.partial(getattr, store, "source_rdd"),
+                      numeric=True, origin=store)
+    blocks = (df.mapInArrow(functools.partial(task_safe(_arrow_to_payload), spec, sparse),
+                            "npy binary")
+              .rdd.mapPartitions(_payload_rows_to_block, preservesPartitioning=True))
+    return Source(ctx, cols, blocks=blocks, numeric=True)
+
+
 def spark_source(df, *, ctx: MLContext | None = None) -> Source:
-    """A Spark DataFrame's table (numeric columns -> blocks via Arrow)."""
+    """A Spark DataFrame's table (numeric columns -> blocks via Arrow; a pyspark.ml vector
+    column becomes one column per entry, named ``<column>_<j>``)."""
     if not hasattr(df, "schema") or not hasattr(df, "mapInArrow"):
         raise TypeError(f"expected a Spark DataFrame, got {type(df).__name__}")
     ctx = context_for_dataframe(df, ctx)
@@ -139,6 +303,8 @@ def spark_source(df, *, ctx: MLContext | None = None) -> Source:
     if not cols:
         raise ValueError("the DataFrame has no columns")
     types = [type(f.dataType).__name__ for f in df.schema.fields]
+    if "VectorUDT" in types and all(t in NUMERIC_SPARK or t == "VectorUDT" for t in types):
+        return _vector_source(df, ctx)
     if ctx.is_connect:
         # the executors write the blocks (DataFrame API only); nothing goes to the driver
         if not all(t in NUMERIC_SPARK for t in types):

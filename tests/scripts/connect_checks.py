@@ -306,6 +306,38 @@ def spark_ml_estimators_pipeline_and_persistence(spark, url):
 
 
 @check
+def weights_and_sparse_vectors_over_connect(spark, url):
+    """sample_weight as a column of a Connect DataFrame equals the numpy fit with those
+    weights; hashed text (2^18-entry vectors) trains from CSR blocks the executors write and
+    is scored by the pyspark.ml adapter (weightCol set)."""
+    from pyspark.ml.feature import HashingTF, Tokenizer
+    from pyspark.sql import functions as F
+
+    from mli.algorithms import LogisticRegression
+    from mli.interop import spark_ml as M
+
+    X, y = data(1200, 4, seed=9)
+    w = np.arange(len(y)) % 3.0
+    pdf = pd.DataFrame(X, columns=list("abcd")).assign(label=y, w=w)
+    remote = LogisticRegression(reg=0.01).fit(spark.createDataFrame(pdf).repartition(3),
+                                              label="label", sample_weight="w")
+    local = LogisticRegression(reg=0.01).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(remote.coef_, local.coef_, rtol=1e-8)
+    rng = np.random.default_rng(2)
+    vocab = np.array([f"w{i}" for i in range(500)])
+    docs = pd.DataFrame({"text": [" ".join(rng.choice(vocab[:250] if i % 2 else vocab[250:], 8))
+                                  for i in range(600)], "label": np.arange(600) % 2 * 1.0})
+    text = HashingTF(inputCol="words", outputCol="features", numFeatures=1 << 18).transform(
+        Tokenizer(inputCol="text", outputCol="words").transform(spark.createDataFrame(docs)))
+    text = text.withColumn("w", F.lit(1.0))
+    table = mli.MLTable.from_spark(text.select("features", "label"))
+    assert table.num_cols == (1 << 18) + 1, table.num_cols
+    model = M.LogisticRegression(reg=1e-3, weightCol="w").fit(text)
+    out = model.transform(text).select("label", "prediction").toPandas()
+    assert (out.label == out.prediction).mean() > 0.95, (out.label == out.prediction).mean()
+
+
+@check
 def sklearn_estimator_fits_through_the_connect_session(spark, url):
     from sklearn.model_selection import cross_val_score
 
