@@ -5,13 +5,16 @@
   BinaryClassificationEvaluator's AUC), with ``mli.interop.spark_ml.LogisticRegression`` and
   with pyspark.ml's ``LogisticRegression(standardization=False)`` as the stage; then one fit
   and a ``transform`` + evaluation of the whole DataFrame;
+* pyspark.ml on hashed text: ``HashingTF`` (2^18 features, sparse vectors) of ``--docs``
+  generated documents, one fit + ``transform`` + AUC of the held-out 30%, with the mli
+  adapter (CSR blocks) and with pyspark.ml's ``LogisticRegression(standardization=False)``;
 * scikit-learn: ``cross_val_score`` (3 folds) of ``mli.interop.sklearn.LogisticRegression``
   and of scikit-learn's ``LogisticRegression`` (lbfgs) on the same numpy arrays.
 
 Each row is the median of ``--repeats`` runs; ratios are peer time / mli time (> 1: mli is
 faster). The AUCs are printed so a faster but worse model would show.
 
-Run: python bench/bench_interop.py [--rows 200000] [--cols 20] [--repeats 3]
+Run: python bench/bench_interop.py [--rows 200000] [--cols 20] [--docs 20000] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--cols", type=int, default=20)
+    ap.add_argument("--docs", type=int, default=20_000)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
 
@@ -85,6 +89,27 @@ def main() -> None:
                                                        maxIter=100)), args.repeats)
     rows.append(("pyspark.ml fit + transform + AUC, LR", t_ours, t_peer, auc_ours, auc_peer))
 
+    from pyspark.ml.feature import HashingTF, Tokenizer
+
+    vocab = np.array([f"w{i}" for i in range(20_000)])
+    topics = rng.integers(0, 2, args.docs)
+    docs = [(" ".join(np.r_[rng.choice(vocab[:10_000] if t else vocab[10_000:], 10),
+                            rng.choice(vocab, 20)]), float(t)) for t in topics]
+    text = HashingTF(inputCol="words", outputCol="features", numFeatures=1 << 18).transform(
+        Tokenizer(inputCol="text", outputCol="words").transform(
+            spark.createDataFrame(docs, ["text", "label"]).repartition(2)))
+    train, test = (part.cache() for part in text.randomSplit([0.7, 0.3], seed=0))
+    train.count(), test.count()
+
+    def text_score(est):
+        return ev.evaluate(est.fit(train).transform(test))
+
+    t_ours, auc_ours = timed(lambda: text_score(M.LogisticRegression(reg=1e-4)), args.repeats)
+    t_peer, auc_peer = timed(lambda: text_score(SparkLR(regParam=1e-4, standardization=False,
+                                                        maxIter=100)), args.repeats)
+    rows.append((f"HashingTF 2^18 text, fit+transform+AUC ({args.docs:,})", t_ours, t_peer,
+                 auc_ours, auc_peer))
+
     m = min(n, 100_000)
     Xs, ys = X[:m], y[:m]
     t_ours, acc_ours = timed(lambda: cross_val_score(S.LogisticRegression(reg=1e-3), Xs, ys,
@@ -96,10 +121,10 @@ def main() -> None:
                  acc_ours, acc_peer))
 
     print(f"bench_interop: {n:,} x {d}, local[2], median of {args.repeats}")
-    print(f"{'benchmark':<46} {'mli s':>8} {'peer s':>8} {'peer/mli':>9} "
+    print(f"{'benchmark':<52} {'mli s':>8} {'peer s':>8} {'peer/mli':>9} "
           f"{'metric mli':>11} {'metric peer':>12}")
     for name, a, b, ma, mb in rows:
-        print(f"{name:<46} {a:8.2f} {b:8.2f} {b / a:9.2f} {ma:11.4f} {mb:12.4f}")
+        print(f"{name:<52} {a:8.2f} {b:8.2f} {b / a:9.2f} {ma:11.4f} {mb:12.4f}")
     ctx.stop()
 
 
