@@ -299,21 +299,32 @@ def test_session_scratch_dir(ctx):
                                              f"{mctx._process_start(os.getpid())}")
 
 
-def test_stop_removes_the_application_scratch_dir():
+@pytest.mark.parametrize("local_dirs", [False, True])
+def test_stop_removes_the_application_scratch_and_checkpoint_dirs(local_dirs, tmp_path):
     import subprocess
     import sys
+
+    env = dict(os.environ)
+    env.pop("SPARK_LOCAL_DIRS", None)
+    if local_dirs:  # the user's scratch place: no mli scratch dir, a temporary checkpoint dir
+        env["SPARK_LOCAL_DIRS"] = str(tmp_path)
 
     code = ("import os, mli\n"
             "c = mli.MLContext('local[1]')\n"
             "c.spark.range(3).count()\n"
-            "d = c._scratch\n"
-            "print(d, d is not None and os.path.isdir(d))\n"
+            "d, k = c._scratch, c.sc.getCheckpointDir().removeprefix('file:')\n"
+            "print(d, d is not None and os.path.isdir(d), k, os.path.isdir(k))\n"
             "c.stop()\n"
-            "print(d, d is not None and os.path.exists(d))\n")
+            "print(d is not None and os.path.exists(d), os.path.exists(k))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
-    before, after = out.stdout.split()[1], out.stdout.split()[3]
-    if out.stdout.split()[0] == "None":
+    scratch, scratch_made, _ckpt, ckpt_made, scratch_left, ckpt_left = out.stdout.split()
+    # a checkpoint directory in every case (pyspark.ml's ALS needs one), removed at stop
+    assert ckpt_made == "True" and ckpt_left == "False"
+    if local_dirs:
+        assert scratch == "None"
+        return
+    if scratch == "None":
         pytest.skip("no memory-backed scratch space here (/dev/shm missing or full)")
-    assert before == "True" and after == "False"
+    assert scratch_made == "True" and scratch_left == "False"

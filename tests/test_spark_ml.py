@@ -12,6 +12,7 @@ from pyspark.ml.evaluation import (BinaryClassificationEvaluator, ClusteringEval
                                    MulticlassClassificationEvaluator, RegressionEvaluator)
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import vector_to_array
+from pyspark.ml.recommendation import ALS as SparkALS
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 
 from mli.interop import spark_ml as M
@@ -177,16 +178,38 @@ def test_bad_input_gets_clear_errors(binary):
         model.setFeaturesCol("f2").transform(narrow).collect()
 
 
-def test_als_estimator_transform_tuning_and_persistence(ctx, tmp_path):
-    # (not compared with pyspark.ml's ALS in this session: evaluating its transform kills
-    # the driver JVM under mli's logging configuration, and under a plain session with
-    # setLogLevel("OFF") too; the adapter is checked against mli's own predict instead)
-    rng = np.random.default_rng(3)
+def _ratings(seed=3):
+    rng = np.random.default_rng(seed)
     U, V = rng.standard_normal((60, 4)), rng.standard_normal((40, 4))
     users, items = np.nonzero(rng.random((60, 40)) < 0.5)
     ratings = (U[users] * V[items]).sum(axis=1) + 3 + 0.1 * rng.standard_normal(len(users))
-    pdf = pd.DataFrame({"user": users, "item": items, "rating": ratings,
-                        "id": range(len(users))})
+    return pd.DataFrame({"user": users, "item": items, "rating": ratings,
+                         "id": range(len(users))})
+
+
+def test_als_matches_pyspark_ml_als(ctx):
+    # same objective (reg scaled by each row's rating count, as regParam), same held-out
+    # ratings: the same columns out and the RegressionEvaluator's RMSE within 5%.
+    # (pyspark.ml's ALS checkpoints every 10 iterations: the MLContext sets the directory
+    # it needs in local mode; without one its lineage overflows the JVM's stack)
+    pdf = _ratings()
+    test = pdf.sample(frac=0.2, random_state=0)
+    train = pdf.drop(test.index)
+    test = test[test.user.isin(train.user) & test.item.isin(train.item)]
+    tr, te = ctx.spark.createDataFrame(train), ctx.spark.createDataFrame(test)
+    ev = RegressionEvaluator(labelCol="rating", metricName="rmse")
+    ref = SparkALS(rank=4, regParam=0.05, maxIter=15, seed=0, userCol="user", itemCol="item",
+                   ratingCol="rating").fit(tr).transform(te)
+    ours = M.ALS(rank=4, reg=0.05, max_iter=15, seed=0).fit(tr).transform(te)
+    assert ours.columns == ref.columns == te.columns + ["prediction"]
+    rmse_ref, rmse_ours = ev.evaluate(ref), ev.evaluate(ours)
+    assert rmse_ours == pytest.approx(rmse_ref, rel=0.05)
+    assert rmse_ours < 0.5 * test.rating.std()        # (both learned the ratings)
+
+
+def test_als_estimator_transform_tuning_and_persistence(ctx, tmp_path):
+    pdf = _ratings()
+    ratings = pdf.rating.to_numpy()
     df = ctx.spark.createDataFrame(pdf)
     ours = M.ALS(rank=4, reg=0.05, max_iter=15, seed=0).fit(df)
     a = ours.transform(df)

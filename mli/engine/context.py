@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 from typing import Any, Callable
 
@@ -137,6 +138,7 @@ class MLContext:
         self._previous_defaults: list = []  # defaults displaced by `with` (restored on exit)
         self._parallelism_found: int | None = None
         self._scratch: str | None = None  # this application's scratch dir (local mode)
+        self._checkpoints: str | None = None  # its checkpoint dir, when not in _scratch
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -316,6 +318,16 @@ class MLContext:
                 raise JavaNotFoundError(JAVA_HELP.format(what="Spark's Java process did not start")) from None
             raise
         spark.sparkContext.setLogLevel(os.environ.get("MLI_SPARK_LOG_LEVEL", "ERROR"))
+        if (master is not None and master.startswith("local") and active is None
+                and spark.sparkContext.getCheckpointDir() is None):
+            # pyspark.ml's iterative estimators (ALS, trees) checkpoint their lineage only
+            # when a directory is set; without one, ALS past ~10 iterations overflows the
+            # task deserializer's stack and the StackOverflowError ends the local JVM.
+            # (On a cluster the directory must be on shared storage: the user's to set.)
+            if self._scratch is None:
+                self._checkpoints = tempfile.mkdtemp(prefix="mli-checkpoints-")
+            spark.sparkContext.setCheckpointDir(self._checkpoints
+                                                or os.path.join(self._scratch, "checkpoints"))
         log.info("Spark %s started: master=%s, parallelism=%s", spark.version,
                  spark.sparkContext.master, spark.sparkContext.defaultParallelism)
         return spark
@@ -335,9 +347,10 @@ class MLContext:
                 if self._owner:
                     _run_stop_hooks(self)
                     self._spark.stop()
-                    if self._scratch is not None:
-                        shutil.rmtree(self._scratch, ignore_errors=True)
-                        self._scratch = None
+                    for d in (self._scratch, self._checkpoints):
+                        if d is not None:
+                            shutil.rmtree(d, ignore_errors=True)
+                    self._scratch = self._checkpoints = None
                 self._spark = None
                 self._owner = False
         with _default_lock:
