@@ -185,3 +185,38 @@ def test_wrong_input_gets_one_line(ctx, capsys, files, argv, message):
     assert code == 2
     assert message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_values_and_mismatched_data_are_refused_before_any_work(ctx, capsys, files, tmp_path):
+    # a hole in a feature or the label, wherever the train/test split puts its row
+    data = pd.read_csv(files / "data.csv")
+    holes = data.copy()
+    holes.loc[[5, 9], "b"] = np.nan
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    unlabeled = data.copy()
+    unlabeled.loc[3, "clicked"] = np.nan
+    unlabeled.to_csv(tmp_path / "unlabeled.csv", index=False)
+    data.drop(columns="b").to_csv(tmp_path / "narrow.csv", index=False)
+    model = str(tmp_path / "m")
+    assert run(ctx, capsys, "train", str(files / "data.csv"), "--label", "clicked",
+               "--algorithm", "naive_bayes", "--param", "kind=gaussian", "--out", model)[0] == 0
+    for argv, message in [
+            (["train", "{d}/holes.csv", "--label", "clicked", "--algorithm",
+              "logistic_regression"], "column 'b' has 2 missing (empty or null) values"),
+            (["train", "{d}/unlabeled.csv", "--label", "clicked", "--algorithm",
+              "logistic_regression"], "column 'clicked' has 1 missing (empty or null) value;"),
+            (["evaluate", model, "{d}/holes.csv", "--label", "clicked"],
+             "column 'b' has 2 missing"),
+            (["predict", model, "{d}/holes.csv", "--out", "{d}/o.csv"],
+             "column 'b' has 2 missing"),
+            (["evaluate", model, "{d}/narrow.csv", "--label", "clicked"],
+             "the data lacks feature column(s) ['b'] that the model was trained on"),
+            (["evaluate", model, str(files / "data.csv"), "--label", "clicked", "--format",
+              "parquet"], "cannot read " + str(files / "data.csv") + " as parquet"),
+            (["predict", model, "{d}/holes.csv", "--out", "{d}/narrow.csv"],
+             "narrow.csv exists; pass --overwrite")]:
+        code, out, err = run(ctx, capsys, *[a.format(d=tmp_path) for a in argv])
+        assert code == 2 and message in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
+

@@ -3,6 +3,8 @@ the code so the reference cannot rot.
 
 * ``docs/tutorial.md`` and ``docs/optimizers.md``: every ```python block runs, in order, in one
   namespace per document (a block preceded by ``<!-- skip -->`` is not run).
+* ``docs/cli.md``: its ```python blocks run (they write the example files), then each
+  ``mli ...`` line of its ```bash blocks preceded by ``<!-- test -->`` runs through the CLI.
 * ``docs/api.md``: only ```python blocks preceded by ``<!-- test -->`` run (one namespace).
   Every API entry is checked: a heading whose first code span is a dotted ``mli...`` name sets
   the *owner*; every bullet that starts with a code span under it names an attribute of the
@@ -23,11 +25,13 @@ import importlib
 import inspect
 import io
 import re
+import shlex
 import sys
 import types
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pyspark import cloudpickle
 
@@ -49,8 +53,9 @@ class Block:
     mark: str | None
 
 
-def code_blocks(path: Path) -> list[Block]:
-    """The ```python blocks of a markdown file, with the marker comment before each."""
+def code_blocks(path: Path, want: str = "python") -> list[Block]:
+    """The ```python (or ``want``) blocks of a markdown file, with the marker comment
+    before each."""
     lines = path.read_text(encoding="utf-8").splitlines()
     out: list[Block] = []
     i = 0
@@ -65,7 +70,7 @@ def code_blocks(path: Path) -> list[Block]:
             j += 1
         if j == len(lines):
             raise AssertionError(f"{path.name}:{i + 1}: unclosed code fence")
-        if lang == "python":
+        if lang == want:
             k = i - 1
             while k >= 0 and not lines[k].strip():
                 k -= 1
@@ -198,6 +203,30 @@ def test_spark_ml_doc_runs(ctx):
     assert "['a', 'b', 'c', 'label', 'id', 'features'" in output
     auc = [line for line in output.splitlines() if line.startswith("AUC:")][0].split()[-1]
     assert f"reloaded AUC: {auc}" in output and float(auc) > 0.9
+
+
+def test_cli_doc_runs(ctx, tmp_path, monkeypatch, capsys):
+    """docs/cli.md: its python block writes the example files, then every command of its
+    ``<!-- test -->`` bash block runs (on the session's Spark) and succeeds."""
+    from mli.apps import cli
+
+    monkeypatch.chdir(tmp_path)
+    with doc_module("mli_doc_cli") as mod:
+        run_blocks(doc_blocks("cli.md"), mod)
+    commands = [line for b in code_blocks(DOCS / "cli.md", "bash") if b.mark == "test"
+                for line in b.code.splitlines() if line.startswith("mli ")]
+    assert len(commands) >= 3
+    for line in commands:
+        code = cli.main([*shlex.split(line)[1:], "--master", ctx.sc.master])
+        out = capsys.readouterr()
+        assert code == 0, f"docs/cli.md: `{line}` failed:\n{out.err}"
+        if line.startswith("mli train clicks.csv --label clicked --algorithm logistic"):
+            acc = float(out.out.split("  accuracy", 1)[1].split()[0])
+            assert "weights 'w'" in out.out and "iteration   1  loss" in out.out
+            assert acc > 0.9, out.out
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert list(scored.columns) == ["a", "b", "c", "d", "name", "prediction", "p_0", "p_1"]
+    assert len(scored) == 2000
 
 
 def test_api_examples_run(ctx):

@@ -337,3 +337,18 @@ def test_vector_columns_of_mixed_kinds_and_bad_vectors(ctx):
     with pytest.raises(ValueError, match="features must be finite.*column 'f_1'"):
         mli.MLTable.from_spark(nan).to_numpy()
 
+
+def test_a_null_feature_is_refused_at_transform(ctx, binary):
+    # pyspark.ml's VectorAssembler refuses nulls ("handleInvalid"); the adapters' models
+    # refuse them too, naming the column, on the SQL (linear) and the Python paths
+    pdf = binary.toPandas()
+    cols = [f"x{j}" for j in range(4)]
+    holes = pdf.copy()
+    holes.loc[3, cols[1]] = np.nan
+    holes = ctx.spark.createDataFrame(holes[cols + ["label"]]).replace(float("nan"), None)
+    for est in (M.LogisticRegression(featuresCol=cols), M.NaiveBayes(featuresCol=cols,
+                                                                     kind="gaussian")):
+        model = est.fit(binary)
+        with pytest.raises(Exception, match=f"featuresCol column '{cols[1]}' is null"):
+            model.transform(holes).collect()
+

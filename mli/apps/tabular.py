@@ -95,11 +95,18 @@ def data_format(path: str, given: str | None) -> str:
                      f"{{{','.join(FORMATS)}}}")
 
 
+def spark_path(path: str) -> str:
+    """A local path made absolute (Spark's JVM resolves a relative one against its own
+    working directory, not this process's); a URL (``hdfs://...``) as it is."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def read_frame(spark, path: str, fmt: str, num_features: int | None = None):
     """A Spark DataFrame of ``path``; FileNotFoundError / UsageError with the path, never
     a JVM trace."""
     if "://" not in path and not any(ch in path for ch in "*?[") and not os.path.exists(path):
         raise FileNotFoundError(f"no such file or directory: {path}")
+    shown, path = path, spark_path(path)
     try:
         if fmt in ("csv", "tsv"):
             df = spark.read.csv(path, header=True, inferSchema=True,
@@ -121,7 +128,7 @@ def read_frame(spark, path: str, fmt: str, num_features: int | None = None):
         raise
     except Exception as exc:  # noqa: BLE001 - a Spark reader error, shown in one line
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot read {path} as {fmt}: {text}") from None
+        raise UsageError(f"cannot read {shown} as {fmt}: {text}") from None
     return df
 
 
@@ -276,6 +283,8 @@ def _train(args) -> int:
     with _context(args) as ctx:
         df = read_frame(ctx.spark, args.data, fmt)
         features = feature_spec(df, fmt, excluded, args.features, args.weight)
+        if isinstance(features, list):  # (the whole file, whichever side of the split)
+            check_complete(df, [*features, label, args.weight], args.data)
         if args.test_fraction > 0:
             train_df, test_df = df.randomSplit([1 - args.test_fraction, args.test_fraction],
                                                seed=args.seed)
@@ -289,14 +298,16 @@ def _train(args) -> int:
                 print(f"  iteration {it:3d}  loss {loss:.6f}  {secs:7.2f} s", flush=True)
             est = est.set_params(callback=progress)
         print(f"mli train: {cls.__name__} on {args.data} ({fmt}), "
-              f"{len(names)} features, label {label!r}; Spark {ctx.master_url}", flush=True)
+              f"{len(names)} features, label {label!r}"
+              + (f", weights {args.weight!r}" if args.weight else "")
+              + f"; Spark {ctx.master_url}", flush=True)
         t = time.perf_counter()
         model = est.fit(frame, label=label, sample_weight=args.weight)
         print(f"fitted in {time.perf_counter() - t:.1f} s"
               + (f" ({model.n_iter} iterations)" if hasattr(model, "n_iter") else ""))
         if test_df is not None and supervised:
             y, pred, proba = _scored(model, test_df, features, label)
-            _print_metrics(f"held-out metrics ({args.test_fraction:.0%} of the rows)",
+            _print_metrics(f"held-out metrics, {args.test_fraction:.0%} of the rows",
                            metrics(_kind(model), y, pred, proba,
                                    getattr(model, "classes_", None)), len(y))
         elif not supervised:
@@ -324,7 +335,7 @@ def _evaluate(args) -> int:
             raise UsageError("mli evaluate needs a classifier or a regressor; this model is "
                              "KMeans (use mli predict)")
         df = read_frame(ctx.spark, args.data, fmt, num_features=model.n_features)
-        features = _model_features(model, df, fmt, args.label)
+        features = _usable_features(model, df, fmt, args.label, args.data)
         y, pred, proba = _scored(model, df, features, args.label)
         _print_metrics(f"mli evaluate: {type(model).__name__} on {args.data}",
                        metrics(kind, y, pred, proba, getattr(model, "classes_", None)), len(y))
@@ -333,6 +344,23 @@ def _evaluate(args) -> int:
         print(f"{'confusion matrix' if kind == 'classification' else 'predicted vs true'} "
               f"written to {args.plot}")
     return 0
+
+
+def check_complete(df, columns, path: str) -> None:
+    """One job: refuse a null (missing value) in any of ``columns``, naming the column and
+    how many rows, before any fit or scoring sees it."""
+    from pyspark.sql import functions as F
+
+    columns = [c for c in dict.fromkeys(columns) if c is not None]
+    if not columns:
+        return
+    counts = df.select(*[F.sum(F.col(c).isNull().cast("long")).alias(f"n{j}")
+                         for j, c in enumerate(columns)]).first()
+    for j, c in enumerate(columns):
+        n = int(counts[f"n{j}"] or 0)
+        if n:
+            raise UsageError(f"{path}: column {c!r} has {n:,} missing (empty or null) "
+                             f"value{'s' if n > 1 else ''}; fill or drop those rows first")
 
 
 def _model_features(model, df, fmt: str, label: str | None):
@@ -352,6 +380,14 @@ def _model_features(model, df, fmt: str, label: str | None):
     return feature_spec(df, fmt, label, None)
 
 
+def _usable_features(model, df, fmt: str, label: str | None, path: str):
+    """The model's feature columns in ``df``, checked for missing values (with the label)."""
+    features = _model_features(model, df, fmt, label)
+    if isinstance(features, list):
+        check_complete(df, [*features, label], path)
+    return features
+
+
 def _predict(args) -> int:
     import mli
     from pyspark.ml.functions import vector_to_array
@@ -368,7 +404,7 @@ def _predict(args) -> int:
     with _context(args) as ctx:
         model = mli.load(args.model)
         df = read_frame(ctx.spark, args.data, fmt, num_features=model.n_features)
-        features = _model_features(model, df, fmt, None)
+        features = _usable_features(model, df, fmt, None, args.data)
         kind = _kind(model)
         cols = {"featuresCol": features}
         if kind == "classification":
@@ -384,10 +420,11 @@ def _predict(args) -> int:
         if vectors and out_fmt == "csv":
             scored = scored.drop(*vectors)       # CSV holds no vectors
         writer = scored.write.mode("overwrite") if args.overwrite else scored.write
-        (writer.option("header", "true").csv(args.out) if out_fmt == "csv"
-         else writer.parquet(args.out))
-        n = ctx.spark.read.parquet(args.out).count() if out_fmt == "parquet" else \
-            ctx.spark.read.option("header", "true").csv(args.out).count()
+        out = spark_path(args.out)
+        (writer.option("header", "true").csv(out) if out_fmt == "csv"
+         else writer.parquet(out))
+        n = ctx.spark.read.parquet(out).count() if out_fmt == "parquet" else \
+            ctx.spark.read.option("header", "true").csv(out).count()
     print(f"mli predict: {n:,} rows with predictions written to {args.out} ({out_fmt})")
     return 0
 

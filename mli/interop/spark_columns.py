@@ -22,9 +22,17 @@ __all__ = ["feature_expr", "training_frame", "predict_batch", "arrow_batch",
 # ============================================================================ features
 
 
+def _present(expr, owner: str, what: str):
+    """``expr``, or (when a row holds null there) a task error naming the column: scoring
+    never turns a missing value into a null or NaN prediction."""
+    msg = f"{owner}: {what} is null (a missing value) in a row; fill or drop those rows first"
+    return F.when(expr.isNull(), F.raise_error(F.lit(msg))).otherwise(expr)
+
+
 def feature_expr(df, features: Any, owner: str):
     """``(array<double> column expression, number of features or None)`` for
-    ``featuresCol``, with a clear error for a missing or non-numeric column."""
+    ``featuresCol``, with a clear error for a missing or non-numeric column (and, when the
+    expression is evaluated, for a null value)."""
     fields = {f.name: f.dataType for f in df.schema.fields}
     names = features if isinstance(features, list) else [features]
     missing = [c for c in names if c not in fields]
@@ -37,14 +45,18 @@ def feature_expr(df, features: Any, owner: str):
         if odd:
             raise ValueError(f"{owner}: featuresCol columns must be numeric; "
                              f"{', '.join(odd)} are not")
-        return F.array(*[F.col(c).cast("double") for c in names]), len(names)
+        return F.array(*[_present(F.col(c).cast("double"), owner, f"featuresCol column '{c}'")
+                         for c in names]), len(names)
     dtype = fields[features]
+    what = f"featuresCol '{features}'"
     if isinstance(dtype, VectorUDT):
-        return vector_to_array(F.col(features), "float64"), None
+        return vector_to_array(_present(F.col(features), owner, what), "float64"), None
     if isinstance(dtype, T.ArrayType) and type(dtype.elementType).__name__ in NUMERIC_SPARK:
-        return F.col(features).cast("array<double>"), None
+        arr = _present(F.col(features).cast("array<double>"), owner, what)
+        return F.when(F.exists(arr, lambda x: x.isNull()), F.raise_error(F.lit(
+            f"{owner}: {what} holds a null element in a row"))).otherwise(arr), None
     if type(dtype).__name__ in NUMERIC_SPARK:
-        return F.array(F.col(features).cast("double")), 1
+        return F.array(_present(F.col(features).cast("double"), owner, what)), 1
     raise ValueError(f"{owner}: featuresCol '{features}' must be a vector column "
                      f"(VectorUDT), an array of numbers or a list of numeric columns; it is "
                      f"{dtype.simpleString()}")
