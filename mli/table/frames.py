@@ -179,6 +179,22 @@ def vector_matrix(arr, d: int, sparse: bool, part: int = 0, column: str = "featu
     return out
 
 
+def _list_matrix(arr, d: int, part: int, column: str) -> np.ndarray:
+    """A column of dense vectors already turned into ``list<double>`` in the JVM
+    (``vector_to_array``: Arrow moves a list of doubles several times faster than the
+    vector structs) -> an ``(n, d)`` ndarray; null rows and other sizes refused."""
+    if arr.null_count:
+        i = int(np.argmax(np.asarray(arr.is_null())))
+        raise ValueError(f"column '{column}': row {i} of partition {part} is missing (null)")
+    lengths = np.diff(arr.offsets.to_numpy())
+    if len(arr) and (lengths != d).any():
+        i = int(np.argmax(lengths != d))
+        raise ValueError(f"column '{column}': row {i} of partition {part} holds a vector of "
+                         f"size {int(lengths[i])}, but the column's vectors have {d} entries")
+    vals = arr.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+    return vals.reshape(len(arr), d)
+
+
 def _vector_width_part(columns, batches):
     import pyarrow as pa
 
@@ -216,12 +232,17 @@ def arrow_vector_block(spec, sparse, batches, part):
     """One partition's Arrow batches of numeric and vector columns (``spec``: a ``(name,
     width)`` per column, width None for a number) -> one validated LocalMatrix: each vector
     spread over ``width`` columns, CSR when ``sparse``."""
+    import pyarrow as pa
+
     names = [f"{c}_{j}" if w else c for c, w in spec for j in range(w or 1)]
     mats = []
     for b in batches:
         parts = []
         for j, (c, w) in enumerate(spec):
             col = b.column(j)
+            if w and not pa.types.is_struct(col.type):  # (vector_to_array's list<double>)
+                parts.append(_list_matrix(col, w, part, c))
+                continue
             if w:
                 parts.append(vector_matrix(col, w, sparse, part, c))
                 continue
@@ -281,6 +302,13 @@ def _vector_source(df, ctx) -> Source:
         raise ValueError(f"vector column(s) {empty} hold no entries (or the DataFrame is "
                          "empty)")
     sparse = max(widths.values()) >= SPARSE_MIN_WIDTH
+    if not sparse:  # dense blocks: the JVM unpacks the vectors (Arrow lists, not structs)
+        from pyspark.ml.functions import vector_to_array
+
+        from pyspark.sql import functions as F
+
+        df = df.select(*[F.when(F.col(c).isNotNull(), vector_to_array(c, "float64")).alias(c)
+                         if w else c for c, w in spec])  # (a null stays null: refused)
     cols = [f"{c}_{j}" if w else c for c, w in spec for j in range(w or 1)]
     if ctx.is_connect:
         store = BlockRDD.from_dataframe(df, functools.partial(arrow_vector_block, spec, sparse),

@@ -309,7 +309,8 @@ def spark_ml_estimators_pipeline_and_persistence(spark, url):
 def weights_and_sparse_vectors_over_connect(spark, url):
     """sample_weight as a column of a Connect DataFrame equals the numpy fit with those
     weights; hashed text (2^18-entry vectors) trains from CSR blocks the executors write and
-    is scored by the pyspark.ml adapter (weightCol set)."""
+    is scored by the pyspark.ml adapter (weightCol set); dense vectors fit as the numpy
+    arrays do."""
     from pyspark.ml.feature import HashingTF, Tokenizer
     from pyspark.sql import functions as F
 
@@ -335,6 +336,21 @@ def weights_and_sparse_vectors_over_connect(spark, url):
     model = M.LogisticRegression(reg=1e-3, weightCol="w").fit(text)
     out = model.transform(text).select("label", "prediction").toPandas()
     assert (out.label == out.prediction).mean() > 0.95, (out.label == out.prediction).mean()
+    # narrow (dense) vectors: the JVM unpacks them into arrays first; a null one is refused
+    from pyspark.ml.feature import VectorAssembler
+
+    vec = VectorAssembler(inputCols=list("abcd"), outputCol="features").transform(
+        spark.createDataFrame(pdf).repartition(3)).select("features", "label", "w")
+    dense = LogisticRegression(reg=0.01).fit(vec, label="label", sample_weight="w")
+    np.testing.assert_allclose(dense.coef_, local.coef_, rtol=1e-8)
+    holes = vec.withColumn("features", F.when(F.col("w") == 2.0, F.lit(None))
+                           .otherwise(F.col("features")))
+    try:
+        mli.MLTable.from_spark(holes).to_numpy()
+    except ValueError as exc:
+        assert "column 'features': row" in str(exc) and "is missing (null)" in str(exc), exc
+    else:
+        raise AssertionError("a null vector was not refused")
 
 
 @check
