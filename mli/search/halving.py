@@ -1,0 +1,123 @@
+"""Successive halving (Jamieson & Talwalkar 2016; the bandit schedule of TuPAQ, Sparks et
+al. 2015): give every configuration a small budget, keep the best ``1/eta``, give the
+survivors ``eta`` times the budget, until one is left or the budget reaches its maximum.
+
+The schedule is independent of what it trains. ``run(i, config, state, start, stop)``
+advances configuration ``i`` from ``start`` to ``stop`` passes over the data, resuming from
+``state`` (None the first time; what ``run`` returned the time before) and returns
+``(state, metric)``. A promoted configuration therefore continues where it stopped: no
+pass is repeated, and the passes a configuration receives add up to its last rung's budget.
+
+>>> from mli.search import successive_halving
+>>> quality = [0.2, 0.9, 0.5, 0.7]            # a synthetic objective: metric = q * passes
+>>> def run(i, config, state, start, stop):
+...     return stop, config["q"] * stop
+>>> best, trials = successive_halving([{"q": q} for q in quality], run, min_resource=1,
+...                                   max_resource=4, eta=2)
+>>> best, [(t.index, t.resource) for t in trials]
+(1, [(0, 1), (1, 1), (2, 1), (3, 1), (1, 2), (3, 2), (1, 4)])
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["Trial", "successive_halving", "rungs"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluation: configuration ``index`` trained to ``resource`` passes (in total)
+    scored ``metric`` at ``rung``; ``seconds`` its run's time (this step only)."""
+
+    index: int
+    config: dict
+    rung: int
+    resource: int
+    metric: float
+    seconds: float
+
+
+def rungs(min_resource: int, max_resource: int, eta: int) -> list[int]:
+    """The budgets of the rungs: ``min_resource * eta**k`` below ``max_resource``, then
+    ``max_resource``."""
+    for name, v in (("min_resource", min_resource), ("max_resource", max_resource),
+                    ("eta", eta)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{name} must be an int, got {v!r}")
+    if min_resource < 1:
+        raise ValueError(f"min_resource must be >= 1 (passes), got {min_resource}")
+    if max_resource < min_resource:
+        raise ValueError(f"max_resource ({max_resource}) must be >= min_resource "
+                         f"({min_resource})")
+    if eta < 2:
+        raise ValueError(f"eta must be >= 2 (the factor kept out of each rung is 1/eta), "
+                         f"got {eta}")
+    out, r = [], min_resource
+    while r < max_resource:
+        out.append(r)
+        r *= eta
+    return out + [max_resource]
+
+
+def successive_halving(configs: list[dict], run: Callable, *, min_resource: int = 1,
+                       max_resource: int = 27, eta: int = 3, greater_is_better: bool = True,
+                       callback: Callable | None = None) -> tuple[int, list[Trial]]:
+    """Successive halving over ``configs``.
+
+    Parameters
+    ----------
+    configs : list of dict
+        The configurations (e.g. from :func:`mli.search.sample_configs`).
+    run : callable ``(index, config, state, start, stop) -> (state, metric)``
+        Train configuration ``index`` from ``start`` to ``stop`` passes, resuming from
+        ``state`` (None at first); return the new state and the validation metric.
+    min_resource, max_resource : int
+        Passes of the first rung, and at most.
+    eta : int >= 2
+        Each rung keeps the best ``n // eta`` (at least one) and multiplies the budget by
+        ``eta``.
+    greater_is_better : bool
+        Whether a larger metric is better (accuracy, AUC) or smaller (RMSE, loss). A NaN
+        metric ranks last; ties go to the configuration listed first.
+    callback : callable ``(trial) -> None``, optional
+        Called after each evaluation (progress).
+
+    Returns
+    -------
+    (int, list of Trial)
+        The index of the best configuration (ranked at the last rung it reached) and
+        every evaluation, in order.
+    """
+    if not isinstance(configs, (list, tuple)) or not configs:
+        raise ValueError("successive_halving needs at least one configuration")
+    if not callable(run):
+        raise TypeError(f"run must be callable (index, config, state, start, stop) -> "
+                        f"(state, metric), got {type(run).__name__}")
+    budgets = rungs(min_resource, max_resource, eta)
+    sign = 1.0 if greater_is_better else -1.0
+    states: dict[int, Any] = {}
+    done = {i: 0 for i in range(len(configs))}
+    alive = list(range(len(configs)))
+    trials: list[Trial] = []
+    for k, budget in enumerate(budgets):
+        scores = {}
+        for i in alive:
+            t0 = time.perf_counter()
+            states[i], metric = run(i, configs[i], states.get(i), done[i], budget)
+            done[i] = budget
+            metric = float(metric)
+            scores[i] = -math.inf if math.isnan(metric) else sign * metric
+            trials.append(Trial(i, dict(configs[i]), k, budget, metric,
+                                time.perf_counter() - t0))
+            if callback is not None:
+                callback(trials[-1])
+        ranked = sorted(alive, key=lambda i: (-scores[i], i))
+        if k == len(budgets) - 1:
+            return ranked[0], trials
+        # (a last survivor still climbs to max_resource, resuming: the model it returns is
+        # trained fully)
+        alive = sorted(ranked[:max(1, len(ranked) // eta)])
+    raise AssertionError("unreachable")  # (the last rung returns)
