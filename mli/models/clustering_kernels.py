@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from mli.table.mltable import row_weights
 from mli.table.sampling import dense_rows, row_uniforms
 
 __all__ = ["nearest", "lloyd_stats", "total_cost", "sample_candidates", "weighted_sample",
@@ -62,11 +63,6 @@ def _array(X):
     return getattr(X, "array", X)
 
 
-def _weights(bundle):
-    """The row weights of an ``(X, y, w)`` bundle, else None (every row counts once)."""
-    return bundle[2] if isinstance(bundle, tuple) and len(bundle) == 3 else None
-
-
 def nearest(X, centers):
     """``(labels, squared distances)`` of every row of ``X`` (dense or CSR) to its nearest
     center (ties: the lowest index)."""
@@ -99,7 +95,7 @@ def lloyd_stats(X, centers):
     the sums and counts of the rows assigned to each center, ``cost`` their summed squared
     distances to it, ``sqsum`` the rows' summed squared norms; all weighted by the rows'
     weights of an ``(X, y, w)`` bundle."""
-    A, w = _array(X), _weights(X)
+    A, w = _array(X), row_weights(X)
     k, d = np.shape(centers)
     labels, d2, xsq = _nearest(A, centers)
     sums, counts = np.zeros((k, d)), np.zeros(k)
@@ -116,7 +112,7 @@ def lloyd_stats(X, centers):
 def total_cost(X, centers):
     """The summed (weighted) squared distances of the rows of a block to their nearest
     center."""
-    d2, w = _nearest(_array(X), centers)[1], _weights(X)
+    d2, w = _nearest(_array(X), centers)[1], row_weights(X)
     return float(d2.sum() if w is None else w @ d2)
 
 
@@ -126,7 +122,7 @@ def sample_candidates(index, bundle, centers, seed, offsets, top):
     is sampled when ``u < l d^2 / phi``, i.e. ``d^2 / u > phi / l`` (``u`` uniform per
     ``(seed, global row)``, see :mod:`mli.table.sampling`). Weighted rows (``(X, y, w)``)
     count ``w`` times: ``w d^2`` in place of ``d^2``, their weights in the candidates'."""
-    X, w = _array(bundle), _weights(bundle)
+    X, w = _array(bundle), row_weights(bundle)
     labels, d2, _ = _nearest(X, centers)
     if w is not None:
         d2 = w * d2
@@ -140,7 +136,7 @@ def weighted_sample(index, bundle, seed, offsets, k):
     """A partition's ``k`` rows of largest key ``log(u) / w`` (``-inf`` for weight 0), with
     their keys: the ``k`` largest keys over all partitions are a sample without replacement
     with probabilities proportional to the weights (Efraimidis & Spirakis, 2006)."""
-    X, w = _array(bundle), _weights(bundle)
+    X, w = _array(bundle), row_weights(bundle)
     u = row_uniforms(seed, offsets, index)
     with np.errstate(divide="ignore"):
         key = np.log1p(-u) / (np.ones(len(u)) if w is None else w)
@@ -159,7 +155,7 @@ def nearest_reference(X, centers):
 
 def lloyd_stats_reference(X, centers):
     """:func:`lloyd_stats` in plain numpy (for tests)."""
-    A, w = _array(X), _weights(X)
+    A, w = _array(X), row_weights(X)
     A = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
     labels, d2 = nearest_reference(A, centers)
     k = len(centers)

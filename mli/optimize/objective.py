@@ -31,6 +31,7 @@ from mli.engine.blocks import tree_add
 from mli.engine.collective import tree_reduce
 from mli.optimize.base import check_float, check_int
 from mli.optimize.losses import Loss, as_array
+from mli.table.mltable import row_weights
 
 __all__ = ["Objective", "Preconditioned", "LocalBlocks", "unpack", "pack", "theta_size",
            "xy_bundle"]
@@ -89,14 +90,15 @@ def xy_bundle(bundle):
 
 def unweighted(bundle, method: str):
     """ValueError if ``bundle`` carries row weights that ``method`` cannot use."""
-    if len(bundle) == 3:
+    if row_weights(bundle) is not None:
         raise ValueError(f"method={method!r} does not take sample weights; use 'lbfgs', "
                          "'newton', 'owlqn', 'gd' or 'fista'")
 
 
 def _weight_sum(bundle, rows: int) -> float:
     """The rows' total weight (their number when unweighted)."""
-    return float(bundle[2].sum()) if len(bundle) == 3 else float(rows)
+    sw = row_weights(bundle)
+    return float(rows) if sw is None else float(sw.sum())
 
 
 def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
@@ -104,7 +106,7 @@ def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
     """One partition's ``(loss_sum, grad_theta_sum, weight_sum)`` (runs inside a Spark
     task); sums weighted by the rows' weights of an ``(X, y, w)`` bundle."""
     X, y = xy_bundle(bundle)
-    sw = bundle[2] if len(bundle) == 3 else None
+    sw = row_weights(bundle)
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
     value, gw, gb = loss.value_grad(X, y, w, b, sw)
     g = np.empty(theta.shape[0])
@@ -119,7 +121,7 @@ def _value_grad_hess_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: i
                             fit_intercept: bool):
     """One partition's ``(loss_sum, grad_theta_sum, hessian_theta_sum, weight_sum)``."""
     X, y = xy_bundle(bundle)
-    sw = bundle[2] if len(bundle) == 3 else None
+    sw = row_weights(bundle)
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
     value, gw, gb, hww, hwb, hbb = loss.value_grad_hess(X, y, w, b, sw)
     d = n_features
@@ -133,7 +135,7 @@ def _value_grad_hess_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: i
 def _value_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int, fit_intercept: bool):
     X, y = xy_bundle(bundle)
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
-    return loss.value(X, y, w, b, bundle[2] if len(bundle) == 3 else None), \
+    return loss.value(X, y, w, b, row_weights(bundle)), \
         _weight_sum(bundle, len(y))
 
 

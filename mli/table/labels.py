@@ -36,7 +36,7 @@ def find_classes(data: LabeledData, owner: str = "classifier", *, min_classes: i
     parts = data.blocks.map_collect(_has_labels)
     if not all(parts):
         raise ValueError(f"{owner} needs labels: pass y (arrays) or label='column' (tables)")
-    if getattr(data, "weighted", False):
+    if data.weighted:
         totals = data.blocks.map_reduce(_class_weights, combine=_add_weights)
         classes = check_class_labels(sorted(totals), owner)
         check_class_weights(classes, [totals[c] for c in classes], owner)

@@ -273,6 +273,12 @@ def check_weights(w: np.ndarray, name: str = "sample_weight") -> np.ndarray:
     return w
 
 
+def row_weights(bundle) -> np.ndarray | None:
+    """The rows' weights of a weighted training bundle ``(X, y, w)``, else None (every row
+    counts once: ``(X, y)`` or a bare block)."""
+    return bundle[2] if isinstance(bundle, (tuple, list)) and len(bundle) == 3 else None
+
+
 def _attach_weights(index, bundle, parts):
     """``(X, y)`` of partition ``index`` -> ``(X, y, w)`` with that partition's weights."""
     return (bundle[0], bundle[1], parts[index])
