@@ -13,7 +13,9 @@ pure functions and explicit state in the style of optax:
   (full batch, proximal for L1), :class:`ProximalGradient` (FISTA), :class:`ParallelSGD`
   (MLI's local SGD + model averaging), :class:`CoCoA` (CoCoA+: local dual coordinate ascent
   per partition, updates added or averaged; few rounds when passes are expensive);
-* :func:`minimize`: pick an optimizer and run it.
+* :func:`minimize`: pick an optimizer and run it (``result.state`` resumes it:
+  ``warm_start=``); :func:`minimize_many`: several configurations in the same passes
+  (:mod:`mli.optimize.batch`).
 
 Examples
 --------
@@ -30,16 +32,17 @@ import numpy as np
 from mli.engine import gang
 from mli.optimize import cost
 from mli.optimize.cost import NEWTON_MAX_PARAMS, PRECONDITION_SPREAD
-from mli.optimize.base import (Callback, OptimizeResult, Optimizer, check_callback, check_float,
-                   check_int)
+from mli.optimize.base import (Callback, MinimizeState, OptimizeResult, Optimizer,
+                               check_callback, check_float, check_int)
 from mli.optimize.cocoa import CoCoA
 from mli.optimize.gd import GradientDescent
-from mli.optimize.lbfgs import LBFGS, LBFGSState, two_loop, update_history
+from mli.optimize.lbfgs import LBFGS, LBFGSState, QuasiNewtonState, two_loop, update_history
 from mli.optimize.newton import Newton
 from mli.optimize.losses import HingeLoss, LogisticLoss, Loss, MultinomialLogisticLoss, SquaredLoss
 from mli.optimize.objective import Preconditioned, LocalBlocks, Objective
 from mli.optimize.owlqn import OWLQN
 from mli.optimize.proximal import ProximalGradient
+from mli.optimize.batch import minimize_many, value_grad_many
 from mli.optimize.sgd import ParallelSGD
 
 __all__ = [
@@ -47,19 +50,23 @@ __all__ = [
     "Objective", "Preconditioned", "LocalBlocks", "OptimizeResult", "Optimizer",
     "NEWTON_MAX_PARAMS", "PRECONDITION_SPREAD", "cost",
     "GradientDescent", "LBFGS", "Newton", "OWLQN", "ProximalGradient", "ParallelSGD", "CoCoA",
-    "LBFGSState", "two_loop", "update_history", "minimize", "METHODS",
+    "LBFGSState", "QuasiNewtonState", "MinimizeState", "two_loop", "update_history",
+    "minimize", "minimize_many", "value_grad_many", "METHODS", "RESUMABLE",
 ]
 
 log = logging.getLogger("mli")
 
 METHODS = ("auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd", "cocoa")
+#: the methods whose runs resume from ``result.state`` (``warm_start=``)
+RESUMABLE = ("lbfgs", "owlqn")
 
 
 def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
              fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
              tol: float = 1e-6, callback: Callback | None = None,
              n_features: int | None = None, theta0: np.ndarray | None = None,
-             precondition: bool | str = "auto", **options) -> OptimizeResult:
+             precondition: bool | str = "auto", warm_start: MinimizeState | None = None,
+             **options) -> OptimizeResult:
     """Minimize mean ``loss`` + elastic-net penalty over ``blocks``.
 
     Parameters
@@ -93,6 +100,10 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
         (word counts) cost far fewer iterations. ``"auto"``: only when those scales are
         unequal (90th / 10th percentile above ``PRECONDITION_SPREAD`` = 2); on evenly
         scaled features the rescaling does not help.
+    warm_start : MinimizeState, optional
+        ``result.state`` of an earlier run on the same data and objective (methods in
+        ``RESUMABLE``): this run continues it for ``max_iter`` further iterations, without
+        repeating a pass -- ``k`` then ``j`` iterations give the model of ``k + j``.
     **options
         Further hyperparameters of the chosen optimizer (``m``, ``ftol``, ``step_size``,
         ``batch_size``, ``seed``...).
@@ -100,14 +111,15 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     Returns
     -------
     OptimizeResult
-        With an extra attribute ``objective`` (to ``unpack`` the solution).
+        With an extra attribute ``objective`` (to ``unpack`` the solution) and ``state``
+        (to resume, methods in ``RESUMABLE``; else None).
     """
     check_callback(callback)
     # local mode: every iteration in one Spark job (mli.engine.gang), the callback on the driver
     result = gang.execute(blocks, _minimize, loss, reg=reg, l1_ratio=l1_ratio,
                           fit_intercept=fit_intercept, method=method, max_iter=max_iter, tol=tol,
                           n_features=n_features, theta0=theta0, precondition=precondition,
-                          callback=callback, **options)
+                          warm_start=warm_start, callback=callback, **options)
     result.objective.blocks = blocks  # (from a gang run: the task's side of the blocks)
     return result
 
@@ -116,14 +128,24 @@ def _minimize(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
               fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
               tol: float = 1e-6, callback: Callback | None = None,
               n_features: int | None = None, theta0: np.ndarray | None = None,
-              precondition: bool | str = "auto", **options) -> OptimizeResult:
+              precondition: bool | str = "auto", warm_start: MinimizeState | None = None,
+              objective: Objective | None = None, **options) -> OptimizeResult:
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     check_int("max_iter", max_iter, 1)
     check_float("tol", tol, 0.0)
-    objective = Objective(blocks, loss, n_features, reg=reg, l1_ratio=l1_ratio,
-                          fit_intercept=fit_intercept)
+    if objective is None:  # (given: a member of a batch, mli.optimize.batch)
+        objective = Objective(blocks, loss, n_features, reg=reg, l1_ratio=l1_ratio,
+                              fit_intercept=fit_intercept)
     newton_ok = loss.has_hessian and objective.n_outputs == 1
+    if warm_start is not None:
+        if not isinstance(warm_start, MinimizeState):
+            raise ValueError(f"warm_start must be the .state of an earlier minimize result, "
+                             f"got {type(warm_start).__name__}")
+        if method not in ("auto", warm_start.method):
+            raise ValueError(f"warm_start comes from method={warm_start.method!r}; it cannot "
+                             f"resume method={method!r}")
+        method = warm_start.method
     if method == "auto":
         method = cost.choose_method(objective.l1, loss.has_hessian, objective.n_outputs,
                                     objective.size)
@@ -154,17 +176,35 @@ def _minimize(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
     if precondition not in (True, False, "auto"):
         raise ValueError(f"precondition must be True, False or 'auto', got {precondition!r}")
     scaled = None
+    if warm_start is not None:
+        if theta0 is not None:
+            raise ValueError("give theta0 or warm_start, not both")
+        size = np.size(getattr(warm_start.inner, "x", None))
+        if size != objective.size:
+            raise ValueError(f"warm_start holds {size} parameters but this problem has "
+                             f"{objective.size} (n_features * n_outputs + intercepts): it "
+                             "comes from another problem")
+        if warm_start.scale is not None:
+            scaled = Preconditioned(objective, warm_start.scale)
+        result = opt.minimize(scaled or objective, callback=callback, state=warm_start.inner)
+        return _finish(result, objective, scaled, method)
     if method == "lbfgs" and precondition is not False:
         scaled = Preconditioned.by_curvature(objective)
         if precondition == "auto" and not cost.precondition(scaled.spread):
             scaled = None
         log.debug("minimize: feature scales spread %.3g -> %s",
                   getattr(scaled, "spread", 0.0), "preconditioned" if scaled else "raw")
+    start = theta0 if scaled is None or theta0 is None else scaled.from_theta(theta0)
+    return _finish(opt.minimize(scaled or objective, start, callback=callback), objective,
+                   scaled, method)
+
+
+def _finish(result: OptimizeResult, objective: Objective, scaled, method: str) -> OptimizeResult:
+    """The result in the objective's coordinates, with its warm-start state."""
+    if result.state is not None:
+        result.state = MinimizeState(method, None if scaled is None else scaled.d,
+                                     result.state)
     if scaled is not None:
-        start = None if theta0 is None else scaled.from_theta(theta0)
-        result = opt.minimize(scaled, start, callback=callback)
         result.x = scaled.to_theta(result.x)
-    else:
-        result = opt.minimize(objective, theta0, callback=callback)
     result.objective = objective
     return result

@@ -8,12 +8,12 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
-__all__ = ["OptimizeResult", "Optimizer", "Callback", "check_int", "check_float",
-           "soft_threshold", "pseudo_gradient"]
+__all__ = ["OptimizeResult", "Optimizer", "Callback", "MinimizeState", "check_int",
+           "check_float", "soft_threshold", "pseudo_gradient"]
 
 log = logging.getLogger("mli")
 
@@ -44,6 +44,10 @@ class OptimizeResult:
         Why the optimizer stopped.
     objective : Objective or None
         Set by :func:`mli.optimize.minimize` (use its ``unpack`` on ``x``).
+    state : object or None
+        Where the optimizer stopped, for a warm start: pass it back as ``state=`` (the
+        quasi-Newton methods; :func:`mli.optimize.minimize`'s ``warm_start=``) and the run
+        continues as if it had not stopped.
     """
 
     x: np.ndarray
@@ -54,11 +58,22 @@ class OptimizeResult:
     history: list = field(default_factory=list)
     message: str = ""
     objective: Any = field(default=None, repr=False, compare=False)
+    state: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (f"OptimizeResult(fun={self.fun:.6g}, n_iter={self.n_iter}, "
                 f"n_passes={self.n_passes}, converged={self.converged}, "
                 f"message={self.message!r})")
+
+
+class MinimizeState(NamedTuple):
+    """Where :func:`mli.optimize.minimize` stopped (``result.state``), to resume it with
+    ``warm_start=``: the method it ran, the preconditioner's scales (None: raw features)
+    and the optimizer's own state (in the preconditioned coordinates)."""
+
+    method: str
+    scale: Optional[np.ndarray]
+    inner: Any
 
 
 # ---------------------------------------------------------------------------- argument checks
@@ -163,13 +178,14 @@ class Tracker:
         self.passes0 = objective.n_passes if objective is not None else 0
 
     def finish(self, x: np.ndarray, fun: float, n_iter: int, converged: bool, message: str,
-               unit: str = "iterations", detail: str = "") -> OptimizeResult:
+               unit: str = "iterations", detail: str = "", state: Any = None) -> OptimizeResult:
         """Log the outcome and build the :class:`OptimizeResult` (passes counted since start)."""
         passes = self.objective.n_passes - self.passes0 if self.objective is not None else 0
         log.info("%s: %s after %d %s, %d passes, loss=%.8g%s", self.name, message, n_iter, unit,
                  passes, fun, detail)
         return OptimizeResult(x=x, fun=float(fun), n_iter=n_iter, n_passes=passes,
-                              converged=converged, history=self.history, message=message)
+                              converged=converged, history=self.history, message=message,
+                              state=state)
 
     def __call__(self, iteration: int, loss: float, **extra) -> bool:
         """Record one iteration; return ``True`` when the callback asks to stop."""

@@ -13,11 +13,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
-                   initial_theta, stop_reason)
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float,
+                               check_int, initial_theta, stop_reason)
 from mli.optimize.linesearch import wolfe_line_search
 
-__all__ = ["LBFGS", "LBFGSState", "two_loop", "update_history"]
+__all__ = ["LBFGS", "LBFGSState", "QuasiNewtonState", "two_loop", "update_history"]
 
 log = logging.getLogger("mli")
 
@@ -28,6 +28,39 @@ class LBFGSState(NamedTuple):
     s: tuple = ()
     y: tuple = ()
     m: int = 10
+
+
+class QuasiNewtonState(NamedTuple):
+    """Where a quasi-Newton run (:class:`LBFGS`, :class:`~mli.optimize.OWLQN`) stopped: the
+    point ``x``, the smooth part's value ``f`` and gradient ``g`` there, the curvature
+    pairs and the iterations made. Given back as ``state=``, the run resumes without a
+    pass: ``k`` iterations then ``j`` more from the state are the ``k + j`` iterations of
+    one run (the same points, the same passes)."""
+
+    x: np.ndarray
+    f: float
+    g: np.ndarray
+    history: LBFGSState
+    iteration: int = 0
+
+
+def resume(objective, theta0, state, m: int):
+    """``(x, f, g, history, iteration)`` to start from: ``state``'s, or ``theta0``'s with a
+    pass for its value and gradient."""
+    if state is None:
+        x = initial_theta(objective, theta0)
+        f, g = objective.value_grad(x)
+        return x, f, g, LBFGSState(m=m), 0
+    if theta0 is not None:
+        raise ValueError("give theta0 or a warm-start state, not both")
+    if not isinstance(state, QuasiNewtonState):
+        raise ValueError(f"state must be the QuasiNewtonState of an earlier run's result, got "
+                         f"{type(state).__name__}")
+    x = initial_theta(objective, state.x)
+    history = state.history if state.history.m == m else LBFGSState(
+        state.history.s[-m:], state.history.y[-m:], m)
+    return x, float(state.f), np.asarray(state.g, dtype=np.float64), history, \
+        int(state.iteration)
 
 
 def update_history(state: LBFGSState, s: np.ndarray, y: np.ndarray) -> LBFGSState:
@@ -100,8 +133,10 @@ class LBFGS(Optimizer):
         self.max_linesearch = check_int("max_linesearch", max_linesearch, 1)
 
     def minimize(self, objective, theta0: np.ndarray | None = None,
-                 callback: Callback | None = None) -> OptimizeResult:
-        """Minimize ``objective`` from ``theta0`` (zeros by default).
+                 callback: Callback | None = None,
+                 state: QuasiNewtonState | None = None) -> OptimizeResult:
+        """Minimize ``objective`` from ``theta0`` (zeros by default), or resume from the
+        ``state`` of an earlier result (at most ``max_iter`` further iterations).
 
         ``callback(iteration, loss, seconds)`` is called after every iteration; returning
         ``True`` stops the run.
@@ -110,16 +145,14 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS handles smooth objectives only; the objective has an L1 "
                              f"term (reg * l1_ratio = {objective.l1:g}); use OWLQN")
         track = Tracker("LBFGS", callback, objective)
-        x = initial_theta(objective, theta0)
-        f, g = objective.value_grad(x)
-        state = LBFGSState(m=self.m)
-        converged, message, it = False, "max_iter reached", 0
+        x, f, g, state, it0 = resume(objective, theta0, state, self.m)
+        converged, message, it = False, "max_iter reached", it0
         if not math.isfinite(f):
             raise FloatingPointError(f"the objective is not finite at theta0 ({f})")
         if np.max(np.abs(g), initial=0.0) <= self.tol:
             converged, message = True, "gradient norm below tol at the starting point"
         else:
-            for it in range(1, self.max_iter + 1):
+            for it in range(it0 + 1, it0 + self.max_iter + 1):
                 p = -two_loop(g, state)
                 d0 = float(g @ p)
                 if not d0 < 0:  # not a descent direction: forget the history
@@ -155,4 +188,5 @@ class LBFGS(Optimizer):
                 if reason:
                     converged, message = reason
                     break
-        return track.finish(x, f, it, converged, message)
+        return track.finish(x, f, it - it0, converged, message,
+                            state=QuasiNewtonState(x, f, g, state, it))

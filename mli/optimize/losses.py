@@ -223,6 +223,10 @@ class SquaredLoss(Loss):
     def hess_margin(self, z, y):
         return np.ones_like(z)
 
+    def losses_grad_margin(self, z, y):
+        r = z - np.asarray(y, dtype=np.float64)
+        return 0.5 * r * r, r
+
     def value_grad_margin(self, z, y, sw=None):
         r = z - np.asarray(y, dtype=np.float64)
         if sw is None:

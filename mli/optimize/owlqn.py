@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
-from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float, check_int,
-                   initial_theta, pseudo_gradient, stop_reason)
-from mli.optimize.lbfgs import LBFGSState, two_loop, update_history
+from mli.optimize.base import (Callback, OptimizeResult, Optimizer, Tracker, check_float,
+                               check_int, pseudo_gradient, stop_reason)
+from mli.optimize.lbfgs import LBFGSState, QuasiNewtonState, resume, two_loop, update_history
 
 __all__ = ["OWLQN", "project_orthant"]
 
@@ -75,22 +75,22 @@ class OWLQN(Optimizer):
         return None
 
     def minimize(self, objective, theta0: np.ndarray | None = None,
-                 callback: Callback | None = None) -> OptimizeResult:
-        """Minimize the full objective (smooth part + L1 term) from ``theta0`` (zeros)."""
+                 callback: Callback | None = None,
+                 state: QuasiNewtonState | None = None) -> OptimizeResult:
+        """Minimize the full objective (smooth part + L1 term) from ``theta0`` (zeros), or
+        resume from the ``state`` of an earlier result (``max_iter`` further iterations)."""
         track = Tracker("OWLQN", callback, objective)
         mask, l1 = objective.l1_mask, objective.l1
-        x = initial_theta(objective, theta0)
-        f, g = objective.value_grad(x)
+        x, f, g, state, it0 = resume(objective, theta0, state, self.m)
         if not math.isfinite(f):
             raise FloatingPointError(f"the objective is not finite at theta0 ({f})")
         F = f + l1 * float(np.abs(x[mask]).sum())
-        state = LBFGSState(m=self.m)
-        converged, message, it = False, "max_iter reached", 0
+        converged, message, it = False, "max_iter reached", it0
         pg = pseudo_gradient(x, g, l1, mask)
         if np.max(np.abs(pg), initial=0.0) <= self.tol:
             converged, message = True, "pseudo-gradient norm below tol at the starting point"
         else:
-            for it in range(1, self.max_iter + 1):
+            for it in range(it0 + 1, it0 + self.max_iter + 1):
                 p = -two_loop(pg, state)
                 p = np.where(p * pg < 0.0, p, 0.0)  # keep only entries that descend along -pg
                 if not float(pg @ p) < 0.0:
@@ -119,5 +119,6 @@ class OWLQN(Optimizer):
                 if reason:
                     converged, message = reason
                     break
-        return track.finish(x, F, it, converged, message,
-                            detail=f", {np.count_nonzero(x[mask])} nonzero weights")
+        return track.finish(x, F, it - it0, converged, message,
+                            detail=f", {np.count_nonzero(x[mask])} nonzero weights",
+                            state=QuasiNewtonState(x, f, g, state, it))
