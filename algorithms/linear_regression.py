@@ -63,6 +63,14 @@ class LinearRegression(LinearAlgorithm):
 
     solver = Param("auto", Options({"auto", "normal", "lbfgs", "owlqn", "fista", "sgd", "cocoa"}))
 
+    _task = "regression"
+
+    def _loss(self, n_classes):
+        return SquaredLoss()
+
+    def _model(self, coef, intercept, classes, n_iter, converged):
+        return LinearRegressionModel(coef[0], intercept[0], n_iter=n_iter, converged=converged)
+
     def _fit(self, data):
         d, method = data.num_features, self.solver
         if method == "auto":

@@ -60,11 +60,18 @@ class LinearSVM(LinearAlgorithm):
 
     solver = Param("auto", Options({"auto", "lbfgs", "owlqn", "cocoa", "gd", "fista", "sgd"}))
 
+    _max_classes = 2
+
+    def _loss(self, n_classes):
+        return HingeLoss()
+
+    def _model(self, coef, intercept, classes, n_iter, converged):
+        return LinearSVMModel(coef, intercept, classes, n_iter=n_iter, converged=converged)
+
     def _fit(self, data):
-        coef, intercept, classes, result = self._fit_classifier(
-            data, lambda k: HingeLoss(), max_classes=2)
-        return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter,
-                              converged=result.converged)
+        coef, intercept, classes, result = self._fit_classifier(data, self._loss,
+                                                                max_classes=2)
+        return self._model(coef, intercept, classes, result.n_iter, result.converged)
 
 
 class LinearSVMModel(LinearClassifierModel):

@@ -52,11 +52,16 @@ class LogisticRegression(LinearAlgorithm):
     solver = Param("auto", Options({"auto", "newton", "lbfgs", "owlqn", "gd", "fista", "sgd",
                                     "cocoa"}))
 
+    def _loss(self, n_classes):
+        return LogisticLoss() if n_classes == 2 else MultinomialLogisticLoss(n_classes)
+
+    def _model(self, coef, intercept, classes, n_iter, converged):
+        return LogisticRegressionModel(coef, intercept, classes, n_iter=n_iter,
+                                       converged=converged)
+
     def _fit(self, data):
-        coef, intercept, classes, result = self._fit_classifier(
-            data, lambda k: LogisticLoss() if k == 2 else MultinomialLogisticLoss(k))
-        return LogisticRegressionModel(coef, intercept, classes, n_iter=result.n_iter,
-                                       converged=result.converged)
+        coef, intercept, classes, result = self._fit_classifier(data, self._loss)
+        return self._model(coef, intercept, classes, result.n_iter, result.converged)
 
 
 class LogisticRegressionModel(LinearClassifierModel, ProbabilisticClassifierModel):

@@ -22,7 +22,7 @@ HERE = Path(__file__).parent
 # every algorithm (both ALS strategies: each is one gang run over resident blocks) and two
 # pipelines (matrix; text: tokenize, hash, TF-IDF, naive Bayes)
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
-              "als_data_parallel", "als_blocked", "pipeline_matrix", "pipeline_text"]
+              "als_data_parallel", "als_blocked", "pipeline_matrix", "pipeline_text", "search"]
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use", "readers", "conformance_of_every_algorithm",
@@ -32,7 +32,8 @@ CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals
           "spark_ml_estimators_pipeline_and_persistence",
           "sklearn_estimator_fits_through_the_connect_session",
           "a_remote_context_removes_its_blocks_when_it_stops",
-          "cli_train_evaluate_predict_over_connect", "weights_and_sparse_vectors_over_connect"]
+          "cli_train_evaluate_predict_over_connect", "weights_and_sparse_vectors_over_connect",
+          "search_over_a_connect_dataframe"]
 
 
 @pytest.fixture(scope="module")

@@ -195,6 +195,19 @@ def test_sklearn_doc_runs(ctx):
     assert mod.search.best_estimator_[-1].model_.params["reg"] in (0.001, 0.1)
 
 
+def test_search_doc_runs(ctx):
+    """docs/search.md: a search, its leaderboard and best model, a custom space, a table,
+    a refused space."""
+    with doc_module("mli_doc_search") as mod:
+        output = run_blocks(doc_blocks("search.md"), mod)
+    assert output.splitlines()[0].endswith(" True")
+    assert "logloss False [0.0, 0.5]" in output
+    assert "('a', 'b', 'c')" in output
+    assert "refused: Invalid search space for LogisticRegression: it has no hyperparameter" \
+        in output
+    assert mod.result.best_metric > 0.7
+
+
 def test_spark_ml_doc_runs(ctx):
     """docs/spark_ml.md: an mli stage in a pyspark.ml pipeline, cross-validated, saved and
     loaded."""

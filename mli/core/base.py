@@ -143,9 +143,31 @@ class Algorithm(BaseEstimator, abc.ABC):
         if model.n_features != labeled.num_features:
             raise RuntimeError(f"{type(model).__name__} reports n_features={model.n_features} "
                                f"but was fitted on {labeled.num_features} features")
-        model._set_fit_info({k: clone_value(v) for k, v in before.items()},
+        return self._stamp(model, labeled, before)
+
+    def _stamp(self, model: "Model", labeled: Any, params: Mapping[str, Any] | None = None
+               ) -> "Model":
+        """Record on a fresh ``model`` the hyperparameters that made it (a copy of
+        ``params``, by default :meth:`get_params`), the data's feature names and this
+        algorithm's registry key."""
+        params = self.get_params() if params is None else params
+        model._set_fit_info({k: clone_value(v) for k, v in params.items()},
                             labeled.feature_names, algorithm=registry.key_of(type(self)))
         return model
+
+    # ------------------------------------------------------------------ partial fits
+    # The ML Optimizer (mli.search, docs/search.md) trains many configurations a few passes
+    # at a time and resumes the promising ones. A ``_resumable`` algorithm implements
+    # ``_partial_setup(data) -> setup`` (one-time work its configurations share),
+    # ``_partial_key()`` (equal keys: trained in the same passes), the classmethod
+    # ``_partial_fit_many(setup, algorithms, states, passes) -> states`` (advance a batch
+    # from its states, None at first; a failed member's state is its exception),
+    # ``_partial_model(setup, state) -> Model`` and ``_partial_params()`` (hyperparameters
+    # the partial fits fix). ``k`` then ``j`` passes must equal ``k + j`` at once.
+    _resumable = False
+
+    def _partial_params(self) -> dict[str, Any]:
+        return {}
 
     def _check_fit_kwargs(self, fit_kwargs: Mapping[str, Any]) -> None:
         """TypeError naming ``fit`` (not the private ``_fit``) for an unknown keyword."""

@@ -8,11 +8,21 @@ choice and its model class::
     class LinearSVM(LinearAlgorithm):
         solver = Param("auto", Options({"auto", "cocoa", "owlqn", ...}))  # its solvers
 
+        def _loss(self, n_classes):
+            return HingeLoss()
+
+        def _model(self, coef, intercept, classes, n_iter, converged):
+            return LinearSVMModel(coef, intercept, classes, n_iter=n_iter,
+                                  converged=converged)
+
         def _fit(self, data):
-            coef, intercept, classes, result = self._fit_classifier(data, HingeLoss(),
+            coef, intercept, classes, result = self._fit_classifier(data, self._loss,
                                                                     max_classes=2)
-            return LinearSVMModel(coef, intercept, classes, n_iter=result.n_iter,
-                                  converged=result.converged)
+            return self._model(coef, intercept, classes, result.n_iter, result.converged)
+
+The same two methods give the ML Optimizer (:mod:`mli.search`) its partial fits: L-BFGS
+(OWL-QN with an L1 term) resumed from its state, the configurations of one search batch in
+the same passes (:func:`mli.optimize.minimize_many`).
 
 Objective (all of them): ``mean loss + reg * ((1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1)``,
 intercept not regularized, features used as given (no hidden standardization).
@@ -26,7 +36,7 @@ Least squares can also be solved from the data's moments: :func:`normal_equation
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -37,10 +47,10 @@ from mli.table.labels import encode, find_classes
 from mli.engine.onepass import one_pass
 from mli.core.params import Interval, Options, Param
 from mli.stats.moments import merge, moments
-from mli.optimize import minimize
+from mli.optimize import minimize, minimize_many
 
 __all__ = ["LinearAlgorithm", "LinearModel", "LinearClassifierModel", "NormalEquations",
-           "normal_equations"]
+           "PartialSetup", "normal_equations"]
 
 
 class LinearAlgorithm(Algorithm):
@@ -96,6 +106,57 @@ class LinearAlgorithm(Algorithm):
         coef = np.atleast_2d(np.asarray(w, dtype=np.float64).T)
         return coef, np.atleast_1d(np.asarray(b, dtype=np.float64)), result
 
+    # -- partial fits (the ML Optimizer, mli.search): L-BFGS / OWL-QN resumed from their
+    # state, the configurations of one batch in the same passes (minimize_many)
+    _resumable = True
+    #: "classification" (labels are classes, found and encoded once) or "regression"
+    _task = "classification"
+    _max_classes: int | None = None
+
+    def _loss(self, n_classes: int | None):  # pragma: no cover - each subclass
+        """The loss for ``n_classes`` classes (None: regression)."""
+        raise NotImplementedError
+
+    def _model(self, coef, intercept, classes, n_iter: int, converged):  # pragma: no cover
+        """The fitted model of ``coef`` ``(outputs, d)``, ``intercept`` and ``classes``."""
+        raise NotImplementedError
+
+    def _partial_setup(self, data) -> PartialSetup:
+        classes = None
+        if self._task == "classification":
+            classes = find_classes(data, type(self).__name__, max_classes=self._max_classes)
+            data = encode(data, classes)
+        return PartialSetup(data, classes,
+                            self._loss(None if classes is None else len(classes)))
+
+    def _partial_key(self):
+        return (type(self), bool(self.fit_intercept), self._partial_method())
+
+    def _partial_params(self) -> dict:
+        return {"solver": self._partial_method()}
+
+    def _partial_method(self) -> str:
+        return "owlqn" if self.reg * self.l1_ratio > 0 else "lbfgs"
+
+    @classmethod
+    def _partial_fit_many(cls, setup: PartialSetup, algorithms, states, passes: int) -> list:
+        first = algorithms[0]
+        configs = [{"reg": float(a.reg), "l1_ratio": float(a.l1_ratio), "tol": float(a.tol)}
+                   for a in algorithms]
+        return minimize_many(setup.loss, setup.data.blocks, configs,
+                             fit_intercept=first.fit_intercept,
+                             method=first._partial_method(), max_iter=int(passes),
+                             n_features=setup.data.num_features,
+                             warm_starts=[None if s is None else s.state for s in states],
+                             errors="return")
+
+    def _partial_model(self, setup: PartialSetup, state) -> Model:
+        w, b = state.objective.unpack(state.x)
+        coef = np.atleast_2d(np.asarray(w, dtype=np.float64).T)
+        intercept = np.atleast_1d(np.asarray(b, dtype=np.float64))
+        return self._model(coef, intercept, setup.classes, state.state.inner.iteration,
+                           state.converged)
+
     def _fit_classifier(self, data, loss: Callable, *, max_classes: int | None = None,
                         method: str | None = None):
         """Find the classes (one pass), encode the labels 0..K-1 and minimize.
@@ -106,6 +167,15 @@ class LinearAlgorithm(Algorithm):
         coef, intercept, result = self._minimize(loss(len(classes)), encode(data, classes),
                                                  method)
         return coef, intercept, classes, result
+
+
+class PartialSetup(NamedTuple):
+    """What the configurations of a linear algorithm share in a search: the (encoded)
+    training data, its classes (None: regression) and the loss."""
+
+    data: Any
+    classes: Optional[np.ndarray]
+    loss: Any
 
 
 class LinearModel(Model):

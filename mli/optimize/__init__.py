@@ -116,7 +116,7 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     """
     check_callback(callback)
     # local mode: every iteration in one Spark job (mli.engine.gang), the callback on the driver
-    result = gang.execute(blocks, _minimize, loss, reg=reg, l1_ratio=l1_ratio,
+    result = gang.execute(blocks, minimize_here, loss, reg=reg, l1_ratio=l1_ratio,
                           fit_intercept=fit_intercept, method=method, max_iter=max_iter, tol=tol,
                           n_features=n_features, theta0=theta0, precondition=precondition,
                           warm_start=warm_start, callback=callback, **options)
@@ -124,12 +124,14 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
     return result
 
 
-def _minimize(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
+def minimize_here(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
               fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
               tol: float = 1e-6, callback: Callback | None = None,
               n_features: int | None = None, theta0: np.ndarray | None = None,
               precondition: bool | str = "auto", warm_start: MinimizeState | None = None,
               objective: Objective | None = None, **options) -> OptimizeResult:
+    """:func:`minimize` on these blocks, in this process: the program a gang run's tasks
+    run (``objective``: an objective over the blocks to use, a batch member's)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     check_int("max_iter", max_iter, 1)

@@ -31,8 +31,8 @@ import numpy as np
 
 from mli.engine import gang
 from mli.optimize.base import MinimizeState, OptimizeResult, check_int
-from mli.optimize.losses import CHUNK_ROWS, Loss, _matvec, _matvec_t, as_array
-from mli.optimize.objective import (Objective, _n_cols_kernel, _value_grad_kernel, _weight_sum,
+from mli.optimize.losses import CHUNK_ROWS, Loss, matvec, matvec_t, as_array
+from mli.optimize.objective import (Objective, n_cols_kernel, value_grad_kernel, weight_sum,
                                     xy_bundle)
 from mli.table.mltable import row_weights
 
@@ -71,14 +71,14 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
     for lo in range(0, n, step):
         Ac, yc = A[lo:lo + step], y[lo:lo + step]
         swc = None if sw is None else sw[lo:lo + step]
-        Z = _matvec(Ac, W) + bias
+        Z = matvec(Ac, W) + bias
         dZ = np.empty_like(Z)
         if k == 1 and type(loss).name in KINDS:  # every model's column in one fused loop
             values += margin_losses(KINDS[type(loss).name], Z,
                                     np.ascontiguousarray(yc, dtype=np.float64),
                                     _NO_WEIGHTS if swc is None else
                                     np.ascontiguousarray(swc, dtype=np.float64), dZ)
-            G += _matvec_t(Ac, dZ)
+            G += matvec_t(Ac, dZ)
             gb += dZ.sum(axis=0)
             continue
         for j in range(B):
@@ -87,7 +87,7 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
                          else loss.value_grad_margin(z, yc, swc))
             values[j] += value
             dZ[:, j * k:(j + 1) * k] = dz.reshape(z.shape[0], k)
-        G += _matvec_t(Ac, dZ)
+        G += matvec_t(Ac, dZ)
         gb += dZ.sum(axis=0)
     grads = np.empty((B, thetas.shape[1]))
     grads[:, :nw] = G.reshape(d, B, k).transpose(1, 0, 2).reshape(B, nw)
@@ -104,7 +104,7 @@ def _pass_kernel(index, bundle, loss, thetas, n_features, fit_intercept, others)
         X, y = xy_bundle(bundle)
         values, grads = value_grad_many(X, y, thetas, loss, n_features, fit_intercept,
                                         row_weights(bundle))
-        vg = (values, grads, _weight_sum(bundle, len(y)))
+        vg = (values, grads, weight_sum(bundle, len(y)))
     rest = tuple(fn(index, bundle, *args) if with_index else fn(bundle, *args)
                  for fn, args, with_index in others)
     return vg, rest
@@ -167,10 +167,10 @@ class _Batch:
 
     def _pass(self, requests: list) -> dict:
         self.passes += 1
-        vg = [(i, args[1]) for i, (fn, args, _) in requests if fn is _value_grad_kernel]
+        vg = [(i, args[1]) for i, (fn, args, _) in requests if fn is value_grad_kernel]
         others, slot, owners = [], {}, {}
         for i, (fn, args, with_index) in requests:
-            if fn is _value_grad_kernel:
+            if fn is value_grad_kernel:
                 continue
             key = (fn, with_index) if not args else None  # (argument-free requests: once)
             if key is None or key not in slot:
@@ -269,10 +269,10 @@ def minimize_many(loss: Loss, blocks, configs: Sequence[dict], *, fit_intercept:
 
 def _minimize_many(blocks, loss, configs, warm_starts, *, fit_intercept, method, max_iter, tol,
                    n_features, precondition, options, callback=None):
-    from mli.optimize import _minimize  # (the package imports this module)
+    from mli.optimize import minimize_here  # (the package imports this module)
 
     if n_features is None:
-        cols = set(blocks.map_collect(_n_cols_kernel))
+        cols = set(blocks.map_collect(n_cols_kernel))
         if len(cols) != 1:
             raise ValueError(f"the blocks disagree on the number of features: {sorted(cols)}")
         n_features = cols.pop()
@@ -289,7 +289,7 @@ def _minimize_many(blocks, loss, configs, warm_starts, *, fit_intercept, method,
     def run(j):
         cfg = configs[j]
         try:
-            results[j] = _minimize(blocks, loss, reg=cfg.get("reg", 0.0),
+            results[j] = minimize_here(blocks, loss, reg=cfg.get("reg", 0.0),
                                    l1_ratio=cfg.get("l1_ratio", 0.0),
                                    fit_intercept=fit_intercept, method=method,
                                    max_iter=cfg.get("max_iter", max_iter),

@@ -50,12 +50,12 @@ def _operand(A, v: np.ndarray) -> np.ndarray:
     return np.asarray(v, dtype=np.float32 if A.dtype == np.float32 else np.float64)
 
 
-def _matvec(A, w: np.ndarray) -> np.ndarray:
+def matvec(A, w: np.ndarray) -> np.ndarray:
     """``A @ w`` as a dense float64 array."""
     return np.asarray(A @ _operand(A, w), dtype=np.float64)
 
 
-def _matvec_t(A, r: np.ndarray) -> np.ndarray:
+def matvec_t(A, r: np.ndarray) -> np.ndarray:
     """``A.T @ r`` as a dense float64 array (vector or matrix)."""
     return np.asarray(A.T @ _operand(A, r), dtype=np.float64)
 
@@ -85,12 +85,12 @@ class Loss:
         z = self.predict_margin(A, w, b)
         value, dz = self._weighted(z, y, sw)
         h = self.hess_margin(z, y) if sw is None else self.hess_margin(z, y) * sw
-        return (float(value), _matvec_t(A, dz), float(dz.sum()), _weighted_gram(A, h),
-                _matvec_t(A, h), float(h.sum()))
+        return (float(value), matvec_t(A, dz), float(dz.sum()), _weighted_gram(A, h),
+                matvec_t(A, h), float(h.sum()))
 
     def predict_margin(self, X, w: np.ndarray, b=0.0) -> np.ndarray:
         """The linear predictor ``X @ w + b`` (shape ``(n,)`` or ``(n, n_classes)``)."""
-        return _matvec(as_array(X), w) + b
+        return matvec(as_array(X), w) + b
 
     def value_grad_margin(self, z: np.ndarray, y: np.ndarray, sw=None
                           ) -> tuple[float, np.ndarray]:
@@ -140,7 +140,7 @@ class Loss:
                     sum(p[2] for p in parts))
         z = self.predict_margin(A, w, b)
         value, dz = self._weighted(z, y, sw)
-        gw = _matvec_t(A, dz)
+        gw = matvec_t(A, dz)
         gb = dz.sum(axis=0)
         return float(value), gw, (float(gb) if np.ndim(gb) == 0 else gb)
 

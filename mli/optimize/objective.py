@@ -95,13 +95,13 @@ def unweighted(bundle, method: str):
                          "'newton', 'owlqn', 'gd' or 'fista'")
 
 
-def _weight_sum(bundle, rows: int) -> float:
+def weight_sum(bundle, rows: int) -> float:
     """The rows' total weight (their number when unweighted)."""
     sw = row_weights(bundle)
     return float(rows) if sw is None else float(sw.sum())
 
 
-def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
+def value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
                        fit_intercept: bool):
     """One partition's ``(loss_sum, grad_theta_sum, weight_sum)`` (runs inside a Spark
     task); sums weighted by the rows' weights of an ``(X, y, w)`` bundle."""
@@ -114,7 +114,7 @@ def _value_grad_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
     g[:nw] = np.ravel(gw)
     if fit_intercept:
         g[nw:] = gb
-    return value, g, _weight_sum(bundle, len(y))
+    return value, g, weight_sum(bundle, len(y))
 
 
 def _value_grad_hess_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int,
@@ -129,17 +129,17 @@ def _value_grad_hess_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: i
     g[:d], H[:d, :d] = gw, hww
     if fit_intercept:
         g[d], H[:d, d], H[d, :d], H[d, d] = gb, hwb, hwb, hbb
-    return value, g, H, _weight_sum(bundle, len(y))
+    return value, g, H, weight_sum(bundle, len(y))
 
 
 def _value_kernel(bundle, loss: Loss, theta: np.ndarray, n_features: int, fit_intercept: bool):
     X, y = xy_bundle(bundle)
     w, b = unpack(theta, n_features, loss.n_outputs, fit_intercept)
     return loss.value(X, y, w, b, row_weights(bundle)), \
-        _weight_sum(bundle, len(y))
+        weight_sum(bundle, len(y))
 
 
-def _n_cols_kernel(bundle):
+def n_cols_kernel(bundle):
     return xy_bundle(bundle)[0].shape[1]
 
 
@@ -253,7 +253,7 @@ class Objective:
         self.fit_intercept = bool(fit_intercept)
         self.n_passes = 0
         if n_features is None:
-            cols = set(blocks.map_collect(_n_cols_kernel))
+            cols = set(blocks.map_collect(n_cols_kernel))
             if len(cols) != 1:
                 raise ValueError(f"the blocks disagree on the number of features: {sorted(cols)}")
             n_features = cols.pop()
@@ -304,7 +304,7 @@ class Objective:
     def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Smooth part (mean loss + L2 term) and its gradient: one distributed pass."""
         theta = self._check(theta)
-        value, g, total = self.map_reduce(_value_grad_kernel, self.loss, theta,
+        value, g, total = self.map_reduce(value_grad_kernel, self.loss, theta,
                                           self.n_features, self.fit_intercept)
         total = self._total(total)
         value = float(value) / total

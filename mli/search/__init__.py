@@ -1,8 +1,13 @@
-"""The ML Optimizer (TuPAQ-style model search), above the algorithms: search spaces
-(:mod:`mli.search.space`) and the successive-halving schedule (:mod:`mli.search.halving`)
-that spends passes over the data on the configurations that earn them."""
+"""The ML Optimizer (TuPAQ-style model search), above the algorithms: :func:`search` (state
+the data, the label and a budget; get the best model, a leaderboard and the history), the
+search spaces (:mod:`mli.search.space`), the successive-halving schedule
+(:mod:`mli.search.halving`) that spends passes over the data on the configurations that earn
+them, and the validation metrics (:mod:`mli.search.metrics`)."""
 from mli.search.halving import Trial, rungs, successive_halving
+from mli.search.metrics import METRICS
 from mli.search.space import Choice, IntRange, LogUniform, Uniform, check_space, sample_configs
+from mli.search.tuner import DEFAULT_SPACES, SearchResult, parse_budget, search
 
-__all__ = ["Trial", "rungs", "successive_halving", "Choice", "IntRange", "LogUniform",
-           "Uniform", "check_space", "sample_configs"]
+__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "METRICS", "parse_budget", "Trial",
+           "rungs", "successive_halving", "Choice", "IntRange", "LogUniform", "Uniform",
+           "check_space", "sample_configs"]

@@ -64,7 +64,8 @@ def rungs(min_resource: int, max_resource: int, eta: int) -> list[int]:
 
 def successive_halving(configs: list[dict], run: Callable, *, min_resource: int = 1,
                        max_resource: int = 27, eta: int = 3, greater_is_better: bool = True,
-                       callback: Callable | None = None) -> tuple[int, list[Trial]]:
+                       callback: Callable | None = None, batch: bool = False,
+                       stop: Callable | None = None) -> tuple[int | None, list[Trial]]:
     """Successive halving over ``configs``.
 
     Parameters
@@ -84,12 +85,20 @@ def successive_halving(configs: list[dict], run: Callable, *, min_resource: int 
         metric ranks last; ties go to the configuration listed first.
     callback : callable ``(trial) -> None``, optional
         Called after each evaluation (progress).
+    batch : bool, default False
+        Call ``run`` once per rung with the list of ``(index, config, state, start, stop)``
+        of every configuration alive, to return the list of ``(state, metric)`` (the rung
+        trained in shared passes; each trial gets an equal share of its time).
+    stop : callable ``(rung, budget, alive, done) -> bool``, optional
+        Asked before each rung (``alive``: the indices about to run, ``done``: the passes
+        each has had): True ends the schedule there (a budget spent).
 
     Returns
     -------
-    (int, list of Trial)
-        The index of the best configuration (ranked at the last rung it reached) and
-        every evaluation, in order.
+    (int or None, list of Trial)
+        The index of the best configuration (ranked at the last rung it completed; None
+        when ``stop`` ended the schedule before the first rung) and every evaluation, in
+        order.
     """
     if not isinstance(configs, (list, tuple)) or not configs:
         raise ValueError("successive_halving needs at least one configuration")
@@ -102,22 +111,42 @@ def successive_halving(configs: list[dict], run: Callable, *, min_resource: int 
     done = {i: 0 for i in range(len(configs))}
     alive = list(range(len(configs)))
     trials: list[Trial] = []
+    best = None
     for k, budget in enumerate(budgets):
+        if stop is not None and stop(k, budget, list(alive), dict(done)):
+            return best, trials
         scores = {}
-        for i in alive:
-            t0 = time.perf_counter()
-            states[i], metric = run(i, configs[i], states.get(i), done[i], budget)
+
+        def record(i, state, metric, seconds):
+            states[i] = state
             done[i] = budget
             metric = float(metric)
             scores[i] = -math.inf if math.isnan(metric) else sign * metric
-            trials.append(Trial(i, dict(configs[i]), k, budget, metric,
-                                time.perf_counter() - t0))
+            trials.append(Trial(i, dict(configs[i]), k, budget, metric, seconds))
             if callback is not None:
                 callback(trials[-1])
+
+        if batch:
+            t0 = time.perf_counter()
+            out = run([(i, configs[i], states.get(i), done[i], budget) for i in alive])
+            if len(out) != len(alive):
+                raise ValueError(f"run returned {len(out)} results for {len(alive)} "
+                                 "configurations")
+            share = (time.perf_counter() - t0) / len(alive)
+            for i, (state, metric) in zip(alive, out):
+                record(i, state, metric, share)
+        else:
+            for i in alive:
+                t0 = time.perf_counter()
+                state, metric = run(i, configs[i], states.get(i), done[i], budget)
+                record(i, state, metric, time.perf_counter() - t0)
         ranked = sorted(alive, key=lambda i: (-scores[i], i))
+        best = ranked[0]
         if k == len(budgets) - 1:
-            return ranked[0], trials
+            return best, trials
         # (a last survivor still climbs to max_resource, resuming: the model it returns is
-        # trained fully)
+        # trained fully); the eliminated configurations' states are dropped
         alive = sorted(ranked[:max(1, len(ranked) // eta)])
+        for i in ranked[len(alive):]:
+            states.pop(i, None)
     raise AssertionError("unreachable")  # (the last rung returns)

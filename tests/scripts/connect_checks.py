@@ -354,6 +354,28 @@ def weights_and_sparse_vectors_over_connect(spark, url):
 
 
 @check
+def search_over_a_connect_dataframe(spark, url):
+    """The ML Optimizer on a Connect DataFrame: split on the server, batched partial fits
+    as gang runs; the best model is what its hyperparameters give; bad input is named."""
+    from mli.algorithms import LogisticRegression
+    from mli.search import search
+
+    X, y = data(n=2000)
+    pdf = pd.DataFrame(X, columns=list("abcd")).assign(label=y)
+    df = spark.createDataFrame(pdf).repartition(2)
+    r = search(df, label="label", algorithms="LogisticRegression", budget=120, seed=0)
+    assert r.passes <= 120 and 0.8 < r.best_metric <= 1.0, r
+    assert r.best_model.feature_names == tuple("abcd")
+    assert r.leaderboard[0]["metric"] == r.best_metric
+    again = LogisticRegression(**r.best_model.params).fit(X, y)  # (all rows: close)
+    np.testing.assert_allclose(again.coef_, r.best_model.coef_, rtol=0.5, atol=0.5)
+    raises(ValueError, "no hyperparameter 'alpha'",
+           lambda: search(df, label="label", algorithms="LogisticRegression",
+                          space={"alpha": 1.0}))
+    raises(ValueError, "label='column'", lambda: search(df, task="classification"))
+
+
+@check
 def sklearn_estimator_fits_through_the_connect_session(spark, url):
     from sklearn.model_selection import cross_val_score
 

@@ -28,6 +28,7 @@ import tempfile
 import numpy as np
 
 import mli
+from mli.search import search
 from mli.algorithms import (ALS, DecisionTree, KMeans, LinearRegression, LinearSVM,
                             LogisticRegression, NaiveBayes, RandomForest)
 
@@ -141,6 +142,8 @@ def main():
                                          strategy="data_parallel").fit(ratings),
         "als_blocked": lambda: ALS(rank=4, max_iter=3, seed=1, strategy="blocked",
                                    num_partitions=4).fit(ratings),
+        # the ML Optimizer: batched partial fits (threads in every task of a gang run)
+        "search": lambda: search(X, y, task="classification", budget=150, seed=0).best_model,
         "pipeline_matrix": lambda: Pipeline([Normalizer(), LogisticRegression(reg=0.01)]).fit(
             X, y),
         "pipeline_text": lambda: Pipeline([Tokenizer(), HashingTF(2 ** 10), TFIDF(),

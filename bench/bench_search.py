@@ -1,0 +1,261 @@
+"""The ML Optimizer (``mli.search.search``) against pyspark.ml's ``TrainValidationSplit``
+and against plain random search in mli, same run, local[2].
+
+Data sets (each split once into a search set and a 20% test set neither side sees):
+
+* ``dense``: generated, ``--rows`` x ``--cols`` (default 400,000 x 100) Gaussian features, a
+  binary label from a sparse linear signal through a logistic link;
+* ``mnist``: the MNIST test set (10,000 x 784 pixels / 255, 10 classes; ../shared/data);
+* ``sms``: the SMS Spam Collection as hashed character 2-4-gram tf-idf (2^16 columns, CSR,
+  L2-normalized; the features are made once, the same matrix for both sides).
+
+Contenders:
+
+* pyspark.ml ``TrainValidationSplit(LogisticRegression(standardization=False),
+  regParam grid of --grid values log-spaced in [1e-6, 1], trainRatio=0.8, parallelism=2,
+  accuracy)`` on a cached DataFrame of the search set (its creation not timed);
+* mli ``search(X, y, algorithms="LogisticRegression", validation=0.2)``: one successive-
+  halving bracket (27 configurations of ``reg`` log-uniform in [1e-6, 1], 3 -> 81 passes,
+  batched), from the numpy arrays (their conversion to blocks timed);
+* mli random search at the same budget (passes) as halving: ``strategy="random"`` (every
+  configuration trained to 81 passes, batched too), over ``--seeds`` seeds against halving
+  with the same seeds.
+
+Reported per data set: medians over ``--repeats`` runs of each side's wall time; the grid's
+best validation accuracy; mli's best, and the time at which mli's best-so-far first reached
+the grid's best (each on its own 20% validation split); both best models' accuracy on the
+test set; the ratio pyspark.ml time / mli time-to-target (issue #17 asks >= 5). Then halving
+vs random: the best validation accuracy per seed, medians and wins. Last, batching: the time
+per model-pass of ``minimize_many`` with B = 1, 8, 16 logistic regressions per pass on the
+dense set (issue #17 asks >= 3x with B >= 8).
+
+Run: python bench/bench_search.py [--datasets dense,mnist,sms] [--rows 400000] [--cols 100]
+     [--grid 9] [--repeats 3] [--seeds 5] [--skip-pyspark]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import logging
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("MLI_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def dense(rows: int, cols: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, cols))
+    w = np.where(rng.random(cols) < 0.2, rng.normal(scale=1.0, size=cols), 0.0)
+    z = X @ w + 0.3
+    y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
+    return X, y
+
+
+def mnist():
+    d = DATA / "mnist-t10k"
+    if not (d / "t10k-images-idx3-ubyte.gz").exists():
+        return None
+    with gzip.open(d / "t10k-images-idx3-ubyte.gz") as f:
+        X = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784) / 255.0
+    with gzip.open(d / "t10k-labels-idx1-ubyte.gz") as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.float64)
+    return X, y
+
+
+def sms():
+    path = DATA / "sms-spam" / "SMSSpamCollection"
+    if not path.exists():
+        return None
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        label, _, text = line.partition("\t")
+        texts.append(text)
+        labels.append(1.0 if label == "spam" else 0.0)
+    counts = HashingVectorizer(analyzer="char", ngram_range=(2, 4), n_features=2 ** 16,
+                               alternate_sign=False, norm=None).transform(texts)
+    X = TfidfTransformer().fit_transform(counts).tocsr()
+    return X, np.array(labels)
+
+
+def split(X, y, seed=0):
+    """(search X, search y, test X, test y): 80 / 20."""
+    perm = np.random.default_rng(seed).permutation(len(y))
+    n_test = len(y) // 5
+    te, tr = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    return X[tr], y[tr], X[te], y[te]
+
+
+def to_df(spark, X, y, partitions=2):
+    from pyspark.ml.linalg import Vectors
+
+    if sp.issparse(X):
+        vecs = [Vectors.sparse(X.shape[1], X.indices[X.indptr[i]:X.indptr[i + 1]].tolist(),
+                               X.data[X.indptr[i]:X.indptr[i + 1]].tolist())
+                for i in range(X.shape[0])]
+    else:
+        vecs = [Vectors.dense(r) for r in X]
+    df = spark.createDataFrame([(float(a), v) for a, v in zip(y, vecs)], ["label", "features"])
+    df = df.repartition(partitions).cache()
+    df.count()
+    return df
+
+
+# ---------------------------------------------------------------------------- contenders
+
+
+def run_pyspark(spark, df, test_df, grid: int):
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+
+    lr = LogisticRegression(standardization=False)
+    params = ParamGridBuilder().addGrid(lr.regParam, list(np.logspace(-6, 0, grid))).build()
+    ev = MulticlassClassificationEvaluator(metricName="accuracy")
+    tvs = TrainValidationSplit(estimator=lr, estimatorParamMaps=params, evaluator=ev,
+                               trainRatio=0.8, parallelism=2, seed=0)
+    t = time.perf_counter()
+    model = tvs.fit(df)
+    seconds = time.perf_counter() - t
+    return seconds, max(model.validationMetrics), ev.evaluate(model.transform(test_df))
+
+
+def run_mli(X, y, Xt, yt, seed=0, **kw):
+    from mli.search import search
+
+    t = time.perf_counter()
+    r = search(X, y, algorithms="LogisticRegression", seed=seed, **kw)
+    seconds = time.perf_counter() - t
+    test = float(np.mean(r.best_model.predict(Xt) == yt))
+    return seconds, r, test
+
+
+def time_to(history, target):
+    for h in history:
+        if h["best_so_far"] >= target:
+            return h["elapsed"]
+    return float("nan")
+
+
+def batching(X, y, sizes=(1, 8, 16), repeats=3):
+    """Median seconds per model-pass of minimize_many with B models per pass."""
+    import mli
+    from mli.optimize import LogisticLoss, minimize_many
+
+    data = mli.MLTable.from_numpy(X, y).labeled("label")
+    minimize_many(LogisticLoss(), data.blocks, [{"reg": 1e-3}], method="lbfgs", max_iter=2)
+    out = {}
+    for B in sizes:
+        per = []
+        for _ in range(repeats):
+            configs = [{"reg": float(r)} for r in np.logspace(-4, 0, B)]
+            t = time.perf_counter()
+            res = minimize_many(LogisticLoss(), data.blocks, configs, method="lbfgs",
+                                max_iter=10, tol=0.0, precondition=False)
+            per.append((time.perf_counter() - t) / sum(r.n_passes for r in res))
+        out[B] = statistics.median(per)
+    data.release()
+    return out
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--datasets", default="dense,mnist,sms")
+    ap.add_argument("--rows", type=int, default=400_000)
+    ap.add_argument("--cols", type=int, default=100)
+    ap.add_argument("--grid", type=int, default=9)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--skip-pyspark", action="store_true")
+    args = ap.parse_args()
+    logging.getLogger("mli").setLevel(logging.ERROR)
+
+    import mli
+
+    ctx = mli.MLContext("local[2]", app_name="bench-search")
+    ctx.sc.setLogLevel("ERROR")
+    loaders = {"dense": lambda: dense(args.rows, args.cols), "mnist": mnist, "sms": sms}
+    rows, versus, dense_xy = [], [], None
+    for name in args.datasets.split(","):
+        loaded = loaders[name]()
+        if loaded is None:
+            print(f"{name}: data not found under {DATA}; skipped", flush=True)
+            continue
+        X, y, Xt, yt = split(*loaded)
+        if name == "dense":
+            dense_xy = (X, y)
+        print(f"{name}: {X.shape[0]} x {X.shape[1]} search rows, {len(yt)} test rows, "
+              f"{len(np.unique(y))} classes", flush=True)
+        spark_t, spark_val, spark_test = [], float("nan"), float("nan")
+        if not args.skip_pyspark:
+            df, test_df = to_df(ctx.spark, X, y), to_df(ctx.spark, Xt, yt)
+            for _ in range(args.repeats):
+                s, spark_val, spark_test = run_pyspark(ctx.spark, df, test_df, args.grid)
+                spark_t.append(s)
+                print(f"  pyspark.ml TVS: {s:.1f} s, best validation {spark_val:.4f}, "
+                      f"test {spark_test:.4f}", flush=True)
+            df.unpersist()
+            test_df.unpersist()
+        ours_t, reach = [], []
+        for _ in range(args.repeats):
+            s, r, test = run_mli(X, y, Xt, yt)
+            ours_t.append(s)
+            reach.append(time_to(r.history, spark_val))
+            print(f"  mli search: {s:.1f} s ({r.passes} passes), best validation "
+                  f"{r.best_metric:.4f} (reg={r.best_params['reg']:.3g}), test {test:.4f}, "
+                  f"reached the grid's best at {reach[-1]:.1f} s", flush=True)
+        rows.append((name, statistics.median(spark_t) if spark_t else float("nan"),
+                     spark_val, spark_test, statistics.median(ours_t), statistics.median(reach),
+                     r.best_metric, test, r.passes))
+        halving, random = [], []
+        for seed in range(args.seeds):
+            _, rh, _ = run_mli(X, y, Xt, yt, seed=seed)
+            _, rr, _ = run_mli(X, y, Xt, yt, seed=seed, strategy="random", budget=rh.passes)
+            halving.append(rh.best_metric)
+            random.append(rr.best_metric)
+            print(f"  seed {seed}: halving {rh.best_metric:.4f} ({rh.passes} passes), random "
+                  f"{rr.best_metric:.4f} ({rr.passes} passes, "
+                  f"{len(rr.leaderboard)} configurations)", flush=True)
+        versus.append((name, halving, random))
+
+    print("\n| data | pyspark.ml TVS s | grid best val | TVS test | mli search s | "
+          "mli reaches grid best s | mli best val | mli test | passes | TVS s / mli reach s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (name, st, sv, stest, ot, reach, ov, otest, passes) in rows:
+        ratio = st / reach if reach == reach and reach > 0 else float("nan")
+        print(f"| {name} | {st:.1f} | {sv:.4f} | {stest:.4f} | {ot:.1f} | {reach:.1f} | "
+              f"{ov:.4f} | {otest:.4f} | {passes} | {ratio:.1f} |")
+    print("\n| data | halving best val (median of seeds) | random best val (median) | "
+          "halving >= random |")
+    print("|---|---|---|---|")
+    for name, h, r in versus:
+        wins = sum(a >= b for a, b in zip(h, r))
+        print(f"| {name} | {statistics.median(h):.4f} | {statistics.median(r):.4f} | "
+              f"{wins} of {len(h)} |")
+    if dense_xy is not None:
+        per = batching(*dense_xy, repeats=args.repeats)
+        print("\n| models per pass B | ms per model-pass | speed-up vs B=1 |")
+        print("|---|---|---|")
+        for B, s in per.items():
+            print(f"| {B} | {1000 * s:.2f} | {per[1] / s:.1f} |")
+    ctx.stop()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

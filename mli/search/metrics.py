@@ -1,0 +1,112 @@
+"""Validation metrics of the search: many models scored in one pass over the validation
+blocks.
+
+Each metric is a few sums per model over the rows (weighted by the rows' weights when the
+data has them), added across blocks, and a final formula on the driver:
+
+=========  ==============  ===================  =================================
+metric     task            better               sums
+=========  ==============  ===================  =================================
+accuracy   classification  greater              correct
+logloss    classification  smaller              -log p(label) (probabilistic models)
+rmse       regression      smaller              squared errors
+mae        regression      smaller              absolute errors
+r2         regression      greater              squared errors, y, y^2
+=========  ==============  ===================  =================================
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from mli.engine.blocks import tree_add
+from mli.table.mltable import row_weights
+
+__all__ = ["METRICS", "Metric", "score_many", "check_metric"]
+
+#: -log of the smallest probability a logloss counts (a label outside the model's classes)
+LOG_FLOOR = -np.log(1e-15)
+
+
+class Metric(NamedTuple):
+    name: str
+    task: str
+    greater_is_better: bool
+
+
+METRICS = {
+    "accuracy": Metric("accuracy", "classification", True),
+    "logloss": Metric("logloss", "classification", False),
+    "rmse": Metric("rmse", "regression", False),
+    "mae": Metric("mae", "regression", False),
+    "r2": Metric("r2", "regression", True),
+}
+
+#: the default metric of each task
+DEFAULT = {"classification": "accuracy", "regression": "rmse"}
+
+
+def check_metric(metric: str | None, task: str) -> Metric:
+    """The :class:`Metric` named ``metric`` (the task's default for None), or ValueError."""
+    if metric is None:
+        return METRICS[DEFAULT[task]]
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; the search knows "
+                         f"{', '.join(sorted(METRICS))}")
+    m = METRICS[metric]
+    if m.task != task:
+        names = sorted(k for k, v in METRICS.items() if v.task == task)
+        raise ValueError(f"metric {metric!r} is for {m.task}, not {task}; for {task} use one "
+                         f"of {', '.join(names)}")
+    return m
+
+
+def _sums(model, X, y, sw, metric: str) -> np.ndarray:
+    """One model's sums on one block."""
+    if metric == "logloss":
+        logp = model._log_proba_block(X)
+        idx = np.clip(np.searchsorted(model.classes_, y), 0, len(model.classes_) - 1)
+        known = model.classes_[idx] == y
+        loss = np.where(known, -logp[np.arange(len(y)), idx], LOG_FLOOR)
+        return np.array([sw @ np.minimum(loss, LOG_FLOOR)])
+    pred = np.asarray(model._predict_block(X), dtype=np.float64)
+    if metric == "accuracy":
+        return np.array([sw @ (pred == y)])
+    err = pred - y
+    if metric == "mae":
+        return np.array([sw @ np.abs(err)])
+    return np.array([sw @ (err * err), sw @ y, sw @ (y * y)])
+
+
+def _score_kernel(bundle, models, metric: str):
+    X, y = bundle[0], np.asarray(bundle[1], dtype=np.float64)
+    sw = row_weights(bundle)
+    sw = np.ones(len(y)) if sw is None else np.asarray(sw, dtype=np.float64)
+    return [_sums(m, X, y, sw, metric) for m in models], float(sw.sum())
+
+
+def _finish(sums: np.ndarray, total: float, metric: str) -> float:
+    if metric in ("accuracy", "logloss", "mae"):
+        return float(sums[0] / total)
+    sse = sums[0]
+    if metric == "rmse":
+        return float(np.sqrt(sse / total))
+    mean = sums[1] / total
+    sst = sums[2] - total * mean * mean
+    return float(1.0 - sse / sst) if sst > 0 else float("nan")
+
+
+def score_many(models: list, blocks, metric: Metric) -> list[float]:
+    """``metric`` of every model on the validation ``blocks`` (one pass for all)."""
+    if not models:
+        return []
+    if metric.name == "logloss":
+        for m in models:
+            if not hasattr(m, "_log_proba_block"):
+                raise ValueError(f"metric 'logloss' needs class probabilities; "
+                                 f"{type(m).__name__} has none (use metric='accuracy')")
+    sums, total = blocks.map_reduce(_score_kernel, models, metric.name, combine=tree_add)
+    if not total > 0:
+        raise ValueError("the validation data has no rows (or all weigh 0)")
+    return [_finish(s, total, metric.name) for s in sums]

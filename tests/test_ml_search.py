@@ -1,0 +1,268 @@
+"""mli.search.search: the ML Optimizer end to end on real Spark (local[2]): partial fits
+resume exactly, batches equal one-at-a-time training, the best model is the model its
+hyperparameters give, budgets hold, a seed repeats the search, bad input is refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mli
+from mli.algorithms import LinearRegression, LinearSVM, LogisticRegression
+from mli.search import Choice, LogUniform, parse_budget, search
+from mli.table.mltable import as_labeled
+
+# (partial fits stop at their passes, unconverged by design)
+pytestmark = pytest.mark.filterwarnings("ignore::mli.errors.ConvergenceWarning")
+
+
+def classification(n=3000, d=8, seed=0, k=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3.0, size=d)
+    W = rng.normal(size=(d, k))
+    y = (X @ W + rng.gumbel(size=(n, k)) * 2).argmax(axis=1).astype(float)
+    return X, y
+
+
+def regression(n=3000, d=8, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X, X @ rng.normal(size=d) + 0.3 + rng.normal(size=n)
+
+
+# ---------------------------------------------------------------------------- partial fits
+
+
+@pytest.mark.parametrize("cls,params,data", [
+    (LogisticRegression, {"reg": 1e-3}, classification),
+    (LogisticRegression, {"reg": 1e-2}, lambda: classification(k=3)),
+    (LogisticRegression, {"reg": 1e-2, "l1_ratio": 0.5}, classification),
+    (LinearSVM, {"reg": 1e-3}, classification),
+    (LinearRegression, {"reg": 1e-2}, regression)])
+def test_partial_fits_resume_to_the_straight_fit(ctx, cls, params, data):
+    """3 then 6 passes, resumed, is the model of 9 passes trained at once -- and the model
+    ``fit`` gives with max_iter=9 and the search's solver."""
+    X, y = data()
+    train = as_labeled(X, y)
+    algo = cls(**params, max_iter=9).set_params(**cls(**params)._partial_params())
+    setup = algo._partial_setup(train)
+    s3 = cls._partial_fit_many(setup, [algo], [None], 3)
+    s9 = cls._partial_fit_many(setup, [algo], s3, 6)[0]
+    straight = cls._partial_fit_many(setup, [algo], [None], 9)[0]
+    np.testing.assert_array_equal(s9.x, straight.x)
+    model = algo._partial_model(setup, s9)
+    fitted = algo.fit(X, y)
+    np.testing.assert_allclose(model.coef_, fitted.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.intercept_, fitted.intercept_, rtol=1e-9, atol=1e-12)
+    assert model.n_iter == fitted.n_iter
+    train.release()
+
+
+def test_a_batch_equals_one_at_a_time(ctx):
+    X, y = classification(k=3)
+    train = as_labeled(X, y)
+    algos = [LogisticRegression(reg=r, solver="lbfgs", max_iter=20) for r in (1e-4, 1e-2, 1.0)]
+    setup = algos[0]._partial_setup(train)
+    batch = LogisticRegression._partial_fit_many(setup, algos, [None] * 3, 20)
+    for algo, got in zip(algos, batch):
+        alone = LogisticRegression._partial_fit_many(setup, [algo], [None], 20)[0]
+        np.testing.assert_allclose(got.x, alone.x, rtol=1e-8, atol=1e-10)
+    train.release()
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def test_search_finds_a_model_as_good_as_its_hyperparameters_give(ctx):
+    X, y = classification(n=4000)
+    r = search(X, y, task="classification", seed=0, budget=400)
+    assert r.metric == "accuracy" and r.greater_is_better
+    assert r.passes <= 400
+    assert r.leaderboard[0]["metric"] == r.best_metric
+    assert [row["rank"] for row in r.leaderboard] == list(range(1, len(r.leaderboard) + 1))
+    metrics = [row["metric"] for row in r.leaderboard]
+    assert metrics == sorted(metrics, reverse=True)
+    # the best model is what its algorithm and hyperparameters give on the training split
+    params = r.best_model.params
+    cls = {"LogisticRegression": LogisticRegression, "LinearSVM": LinearSVM}[r.best_algorithm]
+    perm = np.random.default_rng(0).permutation(len(y))
+    n_valid = int(round(0.2 * len(y)))
+    tr, va = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+    again = cls(**params).fit(X[tr], y[tr])
+    np.testing.assert_allclose(again.coef_, r.best_model.coef_, rtol=1e-6, atol=1e-9)
+    assert np.mean(again.predict(X[va]) == y[va]) == pytest.approx(r.best_metric)
+    # and at least as good on validation as a fixed, weak grid point trained fully
+    weak = LogisticRegression(reg=1.0).fit(X[tr], y[tr])
+    assert r.best_metric >= np.mean(weak.predict(X[va]) == y[va])
+    assert set(r.to_pandas().columns) >= {"rank", "algorithm", "passes", "metric", "reg"}
+
+
+def test_search_is_reproducible_under_a_seed_and_a_pass_budget(ctx):
+    X, y = classification(n=1500)
+    runs = [search(X, y, task="classification", seed=3, budget=150) for _ in range(2)]
+    key = [[(h["config"], h["params"], h["passes"], h["metric"]) for h in r.history]
+           for r in runs]
+    assert key[0] == key[1]
+    other = search(X, y, task="classification", seed=4, budget=150)
+    assert [h["params"] for h in other.history] != [h["params"] for h in runs[0].history]
+
+
+def test_halving_spends_its_passes_as_scheduled(ctx):
+    X, y = classification(n=1500)
+    seen = []
+    r = search(X, y, algorithms="LogisticRegression", seed=0, n_configs=9, min_passes=2,
+               max_passes=18, callback=seen.append)
+    # 9 configurations x 2, 3 x 6 more, 1 x 12 more
+    assert r.passes == 9 * 2 + 3 * 4 + 1 * 12
+    assert [h["passes"] for h in seen] == [2] * 9 + [6] * 3 + [18]
+    assert seen == r.history
+    best_so_far = [h["best_so_far"] for h in r.history]
+    assert best_so_far == sorted(best_so_far)  # (accuracy: never worse)
+
+
+def test_budgets_are_respected(ctx):
+    X, y = classification(n=1500)
+    for budget in (20, 100, 500):
+        r = search(X, y, task="classification", seed=0, budget=budget)
+        assert r.passes <= budget
+        assert r.passes == sum(h["passes"] - prev for h, prev in _increments(r.history))
+    big = search(X, y, task="classification", seed=0, budget=2000)
+    assert len({h["config"] for h in big.history}) > 27  # (more than one bracket)
+
+
+def _increments(history):
+    done: dict = {}
+    for h in history:
+        yield h, done.get(h["config"], 0)
+        done[h["config"]] = h["passes"]
+
+
+def test_a_time_budget_stops_the_search(ctx):
+    X, y = classification(n=1500)
+    r = search(X, y, task="classification", seed=0, budget=0.5)
+    full = search(X, y, task="classification", seed=0)
+    assert r.passes < full.passes  # (the first rung runs; what follows does not fit)
+
+
+def test_random_search_trains_every_configuration_fully(ctx):
+    X, y = classification(n=1500)
+    r = search(X, y, algorithms="LogisticRegression", strategy="random", n_configs=4,
+               max_passes=10, seed=0)
+    assert r.passes == 40 and [h["passes"] for h in r.history] == [10] * 4
+
+
+def test_regression_search_against_the_ridge_reference(ctx):
+    from sklearn.linear_model import Ridge
+
+    X, y = regression()
+    r = search(X, y, task="regression", metric="r2", seed=0, budget=300)
+    assert r.best_algorithm == "LinearRegression" and r.greater_is_better
+    perm = np.random.default_rng(0).permutation(len(y))
+    n_valid = int(round(0.2 * len(y)))
+    tr, va = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+    ridge = Ridge(alpha=r.best_params["reg"] * len(tr)).fit(X[tr], y[tr])
+    assert r.best_metric == pytest.approx(ridge.score(X[va], y[va]), abs=1e-6)
+    rmse = search(X, y, task="regression", seed=0, budget=300)
+    assert rmse.metric == "rmse" and not rmse.greater_is_better
+    assert rmse.best_metric == pytest.approx(np.sqrt(np.mean((ridge.predict(X[va]) - y[va]) ** 2)),
+                                             rel=0.05)
+
+
+def test_multiclass_logloss_and_a_custom_space(ctx):
+    X, y = classification(k=4)
+    r = search(X, y, algorithms=["LogisticRegression"], metric="logloss", seed=0,
+               space={"reg": LogUniform(1e-5, 1e-1), "l1_ratio": Choice((0.0, 0.5))},
+               n_configs=6, min_passes=3, max_passes=27)
+    assert not r.greater_is_better and r.best_metric < np.log(4)
+    assert {h["params"]["l1_ratio"] for h in r.history} <= {0.0, 0.5}
+    assert list(r.best_model.classes_) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_default_algorithms_leave_out_what_the_labels_do_not_allow(ctx):
+    X, y = classification(n=1200, k=3)  # LinearSVM is binary: it is left out
+    r = search(X, y, task="classification", seed=0, budget=60)
+    assert {h["algorithm"] for h in r.history} == {"LogisticRegression"}
+
+
+def test_tables_and_spark_dataframes(ctx):
+    import pandas as pd
+
+    X, y = classification(n=1200, d=3)
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y)
+    for data in (df, ctx.spark.createDataFrame(df), mli.MLTable.from_pandas(df)):
+        r = search(data, label="label", task="classification", seed=0, budget=60)
+        assert r.best_model.feature_names == ("a", "b", "c")
+        assert 0.5 < r.best_metric <= 1.0
+
+
+def test_explicit_validation_data(ctx):
+    X, y = classification(n=1500)
+    r = search(X[:1000], y[:1000], validation=(X[1000:], y[1000:]), task="classification",
+               seed=0, budget=60)
+    assert np.mean(r.best_model.predict(X[1000:]) == y[1000:]) == pytest.approx(r.best_metric)
+
+
+def test_plot(ctx, tmp_path):
+    X, y = classification(n=800)
+    r = search(X, y, task="classification", seed=0, budget=60)
+    path = r.plot(str(tmp_path / "search.png"))
+    assert (tmp_path / "search.png").stat().st_size > 1000 and path.endswith("search.png")
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"task": "clustering"}, "task must be one of"),
+    ({}, "give task="),
+    ({"algorithms": "KMeans"}, "unknown or unsearchable algorithm 'KMeans'"),
+    ({"algorithms": "Nope"}, "unknown or unsearchable algorithm 'Nope'"),
+    ({"algorithms": ["LogisticRegression", "LinearRegression"]}, "mix tasks"),
+    ({"task": "regression", "algorithms": "LinearSVM"}, r"do not do regression"),
+    ({"task": "classification", "metric": "auc"}, "unknown metric 'auc'"),
+    ({"task": "classification", "metric": "rmse"}, "is for regression, not classification"),
+    ({"algorithms": "LogisticRegression", "space": {}}, "must be a non-empty dict"),
+    ({"algorithms": "LogisticRegression", "space": {"alpha": 1.0}}, "no hyperparameter 'alpha'"),
+    ({"algorithms": "LogisticRegression", "space": {"max_iter": 5}}, "set by the search"),
+    ({"algorithms": "LogisticRegression", "space": {"reg": LogUniform(0, 1)}},
+     "Invalid search space for 'reg'"),
+    ({"task": "classification", "space": {"LinearRegression": {}}}, "not searched"),
+    ({"task": "classification", "budget": 2}, "cannot pay for one configuration's first rung"),
+    ({"task": "classification", "budget": "soon"}, "budget must be passes"),
+    ({"task": "classification", "budget": -1.0}, "must be > 0"),
+    ({"task": "classification", "validation": 1.5}, "validation must be a fraction"),
+    ({"task": "classification", "strategy": "grid"}, "strategy must be"),
+    ({"task": "classification", "n_configs": 0}, "n_configs must be"),
+    ({"task": "classification", "min_passes": 0}, "min_resource must be >= 1"),
+    ({"algorithms": "LinearSVM", "metric": "logloss"}, "needs class probabilities"),
+    ({"algorithms": "LogisticRegression", "space": {"reg": -1.0}},
+     "Invalid value for parameter 'reg'"),
+])
+def test_bad_input_is_refused_clearly(ctx, kwargs, message):
+    X, y = classification(n=300)
+    with pytest.raises(ValueError, match=message):
+        search(X, y, **kwargs)
+
+
+def test_bad_data_is_refused_clearly(ctx):
+    X, y = classification(n=300)
+    with pytest.raises(ValueError, match="X has 300 rows but y has 10"):
+        search(X, y[:10], task="classification")
+    with pytest.raises(ValueError, match="needs labels"):
+        search(X, task="classification")
+    with pytest.raises(ValueError, match="needs class labels, but the label looks continuous"):
+        search(X, y + 0.5, algorithms="LogisticRegression")
+    with pytest.raises(ValueError, match="label='column'"):
+        search(mli.MLTable.from_numpy(X, y), task="classification")
+    with pytest.raises(ValueError, match="validation data has 2 features"):
+        search(X, y, validation=(X[:, :2], y), task="classification")
+
+
+def test_parse_budget():
+    assert parse_budget(100) == ("passes", 100.0)
+    assert parse_budget(2.5) == ("seconds", 2.5)
+    assert parse_budget("5m") == ("seconds", 300.0)
+    assert parse_budget("90s") == ("seconds", 90.0)
+    assert parse_budget("1.5h") == ("seconds", 5400.0)
+    for bad in (0, True, "5 minutes", "0s", float("inf")):
+        with pytest.raises(ValueError):
+            parse_budget(bad)
