@@ -160,7 +160,7 @@ def test_regression_search_against_the_ridge_reference(ctx):
     n_valid = int(round(0.2 * len(y)))
     tr, va = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
     ridge = Ridge(alpha=r.best_params["reg"] * len(tr)).fit(X[tr], y[tr])
-    assert r.best_metric == pytest.approx(ridge.score(X[va], y[va]), abs=1e-6)
+    assert r.best_metric == pytest.approx(ridge.score(X[va], y[va]), abs=1e-5)
     rmse = search(X, y, task="regression", seed=0, budget=300)
     assert rmse.metric == "rmse" and not rmse.greater_is_better
     assert rmse.best_metric == pytest.approx(np.sqrt(np.mean((ridge.predict(X[va]) - y[va]) ** 2)),
@@ -219,7 +219,7 @@ def test_plot(ctx, tmp_path):
     ({"algorithms": ["LogisticRegression", "LinearRegression"]}, "mix tasks"),
     ({"task": "regression", "algorithms": "LinearSVM"}, r"do not do regression"),
     ({"task": "classification", "metric": "auc"}, "unknown metric 'auc'"),
-    ({"task": "classification", "metric": "rmse"}, "is for regression, not classification"),
+    ({"task": "classification", "metric": "rmse"}, "is for regression and recommendation, not classification"),
     ({"algorithms": "LogisticRegression", "space": {}}, "must be a non-empty dict"),
     ({"algorithms": "LogisticRegression", "space": {"alpha": 1.0}}, "no hyperparameter 'alpha'"),
     ({"algorithms": "LogisticRegression", "space": {"max_iter": 5}}, "set by the search"),
@@ -266,3 +266,74 @@ def test_parse_budget():
     for bad in (0, True, "5 minutes", "0s", float("inf")):
         with pytest.raises(ValueError):
             parse_budget(bad)
+
+
+# ---------------------------------------------------------------------------- recommendation
+
+
+def ratings_data(n_ratings=6000, seed=0):
+    from mli.table.datasets import movielens_like
+
+    return np.asarray(movielens_like(200, 150, n_ratings, seed=seed), dtype=np.float64)
+
+
+@pytest.mark.parametrize("strategy", ["data_parallel", "blocked"])
+def test_als_resumed_sweeps_equal_the_straight_fit(ctx, strategy):
+    from mli.algorithms import ALS
+
+    R = ratings_data()
+    als = ALS(rank=5, reg=0.1, seed=3, max_iter=5, strategy=strategy, num_partitions=2)
+    ratings, _ = als._prepare(R, None, None)
+    two = ALS._partial_fit_many(ratings, [als], [None], 2)
+    five = ALS._partial_fit_many(ratings, [als], two, 3)[0]
+    model = als._partial_model(ratings, five)
+    fitted = als.fit(R)
+    np.testing.assert_array_equal(model.user_factors, fitted.user_factors)
+    np.testing.assert_array_equal(model.item_factors, fitted.item_factors)
+    assert model.n_iter == fitted.n_iter == 5
+
+
+def test_recommendation_search_beats_the_mean_and_repeats(ctx):
+    R = ratings_data()
+    runs = [search(R, task="recommendation", seed=0, budget=60) for _ in range(2)]
+    r = runs[0]
+    assert r.best_algorithm == "ALS" and r.metric == "rmse" and r.passes <= 60
+    assert [h["metric"] for h in r.history] == [h["metric"] for h in runs[1].history]
+    perm = np.random.default_rng(0).permutation(len(R))
+    n_valid = int(round(0.2 * len(R)))
+    va, tr = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    mean_rmse = np.sqrt(np.mean((R[va, 2] - R[tr, 2].mean()) ** 2))
+    assert r.best_metric < mean_rmse
+    # the best model is what ALS with its parameters gives on the training split
+    from mli.algorithms import ALS
+
+    again = ALS(**r.best_model.params).fit(R[tr])
+    np.testing.assert_allclose(again.user_factors, r.best_model.user_factors, rtol=1e-5,
+                               atol=1e-6)
+    assert {h["params"]["rank"] for h in r.history} <= set(range(2, 65))
+
+
+def test_recommendation_search_bad_input(ctx):
+    R = ratings_data(n_ratings=500)
+    with pytest.raises(ValueError, match="recommendation takes .user, item, rating. triples"):
+        search(R[:, :2], R[:, 2], task="recommendation")
+    with pytest.raises(ValueError, match="metric 'accuracy' is for classification"):
+        search(R, task="recommendation", metric="accuracy")
+    with pytest.raises(ValueError, match="no hyperparameter 'depth'"):
+        search(R, algorithms="ALS", space={"depth": 3})
+
+
+def test_refit_trains_the_best_configuration_on_all_rows(ctx):
+    X, y = classification(n=1500)
+    r = search(X, y, algorithms="LogisticRegression", seed=0, budget=120, refit=True)
+    again = LogisticRegression(**r.best_model.params).fit(X, y)
+    np.testing.assert_allclose(r.best_model.coef_, again.coef_, rtol=1e-9, atol=1e-12)
+    split = search(X[:1000], y[:1000], validation=(X[1000:], y[1000:]),
+                   algorithms="LogisticRegression", seed=0, budget=120, refit=True)
+    again = LogisticRegression(**split.best_model.params).fit(X, y)
+    np.testing.assert_allclose(split.best_model.coef_, again.coef_, rtol=1e-9, atol=1e-12)
+    R = ratings_data(n_ratings=3000)
+    R = R[np.random.default_rng(0).permutation(len(R))]  # (the rows come sorted by user)
+    rec = search(R[:2400], validation=R[2400:], task="recommendation", seed=0, budget=20,
+                 refit=True)
+    assert rec.best_model.user_factors.shape[0] == len(np.unique(R[:, 0]))

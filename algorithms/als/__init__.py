@@ -10,6 +10,8 @@ the factors) and :mod:`~.blocked` (none does), chosen by :mod:`~.cost`; the mode
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from mli.algorithms.als import blocked, data_parallel
 from mli.algorithms.als.cost import plan
 from mli.algorithms.als.model import ALSModel
@@ -41,14 +43,60 @@ class ALS(ALSParams):
     def _fit(self, ratings: Ratings, **unexpected) -> ALSModel:
         if unexpected:
             raise TypeError(f"ALS.fit got unexpected keyword arguments {sorted(unexpected)}")
+        return self._partial_model(ratings, self._sweeps(ratings, None, int(self.max_iter)))
+
+    def _sweeps(self, ratings: Ratings, state: "FactorState | None", sweeps: int
+                ) -> "FactorState":
+        """``sweeps`` more iterations from ``state`` (None: the initial factors)."""
         ctx = get_context(getattr(self, "ctx", None))
         how = plan(self, ratings, ctx.default_parallelism)
-        seed = resolve_seed(self.seed)
-        X, Y = initial_factors(ratings, self.rank, seed, self.biases)
+        if state is None:
+            seed = resolve_seed(self.seed)
+            state = FactorState(*initial_factors(ratings, self.rank, seed, self.biases), 0,
+                                seed, how.strategy, [])
         track = Tracker("ALS", self.callback)
         # every iteration: all items given the users, then all users given the items
         X, Y, n_iter = STRATEGIES[how.strategy].fit(ctx, ratings, how.blocks,
-                                                     SolveConfig.of(self, ratings), X, Y,
-                                                     int(self.max_iter), track)
-        return ALSModel.from_fit(self, ratings, X, Y, n_iter=n_iter, strategy=how.strategy,
-                                 seed=seed, history=track.history)
+                                                     SolveConfig.of(self, ratings), state.X,
+                                                     state.Y, sweeps, track)
+        return FactorState(X, Y, state.n_iter + n_iter, state.seed, how.strategy,
+                           state.history + list(track.history))
+
+    # -- partial fits (the ML Optimizer, mli.search): a configuration's state is its
+    # factors, and resumed from them k then j sweeps are the k + j of one fit (the sweep
+    # reads nothing but the factors). Each configuration runs on its own.
+    _resumable = True
+    _task = "recommendation"
+
+    def _partial_setup(self, ratings: Ratings) -> Ratings:
+        return ratings
+
+    def _partial_key(self):
+        return (type(self), id(self))
+
+    @classmethod
+    def _partial_fit_many(cls, ratings, algorithms, states, passes: int) -> list:
+        out: list = []
+        for algo, state in zip(algorithms, states):
+            try:
+                out.append(algo._sweeps(ratings, state, int(passes)))
+            except (ValueError, ArithmeticError) as exc:  # (kept: that configuration fails)
+                out.append(exc)
+        return out
+
+    def _partial_model(self, ratings: Ratings, state: "FactorState") -> ALSModel:
+        return ALSModel.from_fit(self, ratings, state.X, state.Y, n_iter=state.n_iter,
+                                 strategy=state.strategy, seed=state.seed,
+                                 history=state.history)
+
+
+class FactorState(NamedTuple):
+    """Where an ALS fit stands: the user and item factors (bias column last), the sweeps
+    made, the seed and strategy used, the loss history."""
+
+    X: Any
+    Y: Any
+    n_iter: int
+    seed: int
+    strategy: str
+    history: list

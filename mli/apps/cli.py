@@ -4,6 +4,8 @@
 ``mli train``       fit an algorithm on a CSV/TSV/LibSVM/Parquet file, print held-out metrics,
                   save the model (``mli evaluate`` and ``mli predict`` use it; see
                   :mod:`mli.apps.tabular`)
+``mli search``      the ML Optimizer on a data file: the best algorithm and hyperparameters
+                  within a budget, a leaderboard, the model saved (:mod:`mli.apps.search_cli`)
 ``mli movielens``   the MovieLens recommendation workflow (see ``mli movielens --help``)
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 
 from mli.errors import JavaNotFoundError
 from mli.algorithms import LogisticRegression
-from mli.apps import movielens, tabular
+from mli.apps import movielens, search_cli, tabular
 from mli.engine.context import check_java
 
 
@@ -63,6 +65,7 @@ def main(argv=None) -> int:
     q.set_defaults(func=_quickstart)
 
     tabular.add_parsers(sub)
+    search_cli.add_parser(sub)
     try:
         movielens.add_parser(sub)
     except ImportError:

@@ -28,7 +28,9 @@ import numpy as np
 from mli import algorithms
 from mli.apps.plotting import pyplot, require_matplotlib
 
-__all__ = ["add_parsers", "ALGORITHMS", "read_frame", "metrics"]
+__all__ = ["add_parsers", "ALGORITHMS", "read_frame", "metrics", "feature_spec", "check_complete",
+           "data_format", "spark_context", "scored", "print_metrics", "cli_command",
+           "common_args", "UsageError", "model_kind"]
 
 ALGORITHMS = {
     "logistic_regression": algorithms.LogisticRegression,
@@ -207,7 +209,7 @@ def _auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _print_metrics(title: str, values: dict[str, float], n: int) -> None:
+def print_metrics(title: str, values: dict[str, float], n: int) -> None:
     print(f"{title} ({n:,} rows)")
     for k, v in values.items():
         print(f"  {k:<10} {v:.4f}")
@@ -216,13 +218,13 @@ def _print_metrics(title: str, values: dict[str, float], n: int) -> None:
 # ============================================================================ commands
 
 
-def _context(args):
+def spark_context(args):
     import mli
 
     return mli.MLContext(remote=args.remote) if args.remote else mli.MLContext(args.master)
 
 
-def _kind(model) -> str:
+def model_kind(model) -> str:
     if getattr(model, "classes_", None) is not None:
         return "classification"
     if hasattr(model, "centers"):
@@ -230,12 +232,12 @@ def _kind(model) -> str:
     return "regression"
 
 
-def _scored(model, df, features, label: str | None):
+def scored(model, df, features, label: str | None):
     """(y, prediction, probability or None) of ``df``, collected to the driver."""
     from mli.interop.spark_ml import wrap
     from pyspark.ml.functions import vector_to_array
 
-    kind = _kind(model)
+    kind = model_kind(model)
     cols = {"featuresCol": features, "rawPredictionCol": ""} if kind == "classification" \
         else {"featuresCol": features}
     out = wrap(model, **cols).transform(df)
@@ -280,7 +282,7 @@ def _train(args) -> int:
     excluded = args.label if not supervised else label  # KMeans: --label is left out
     if args.out and os.path.exists(args.out) and not args.overwrite:
         raise UsageError(f"--out {args.out} exists; pass --overwrite to replace it")
-    with _context(args) as ctx:
+    with spark_context(args) as ctx:
         df = read_frame(ctx.spark, args.data, fmt)
         features = feature_spec(df, fmt, excluded, args.features, args.weight)
         if isinstance(features, list):  # (the whole file, whichever side of the split)
@@ -306,9 +308,9 @@ def _train(args) -> int:
         print(f"fitted in {time.perf_counter() - t:.1f} s"
               + (f" ({model.n_iter} iterations)" if hasattr(model, "n_iter") else ""))
         if test_df is not None and supervised:
-            y, pred, proba = _scored(model, test_df, features, label)
-            _print_metrics(f"held-out metrics, {args.test_fraction:.0%} of the rows",
-                           metrics(_kind(model), y, pred, proba,
+            y, pred, proba = scored(model, test_df, features, label)
+            print_metrics(f"held-out metrics, {args.test_fraction:.0%} of the rows",
+                           metrics(model_kind(model), y, pred, proba,
                                    getattr(model, "classes_", None)), len(y))
         elif not supervised:
             print(f"  inertia    {model.inertia_:.4f} (training rows)")
@@ -328,16 +330,16 @@ def _evaluate(args) -> int:
     if args.plot:
         require_matplotlib()
     fmt = data_format(args.data, args.format)
-    with _context(args) as ctx:
+    with spark_context(args) as ctx:
         model = mli.load(args.model)
-        kind = _kind(model)
+        kind = model_kind(model)
         if kind == "clustering":
             raise UsageError("mli evaluate needs a classifier or a regressor; this model is "
                              "KMeans (use mli predict)")
         df = read_frame(ctx.spark, args.data, fmt, num_features=model.n_features)
         features = _usable_features(model, df, fmt, args.label, args.data)
-        y, pred, proba = _scored(model, df, features, args.label)
-        _print_metrics(f"mli evaluate: {type(model).__name__} on {args.data}",
+        y, pred, proba = scored(model, df, features, args.label)
+        print_metrics(f"mli evaluate: {type(model).__name__} on {args.data}",
                        metrics(kind, y, pred, proba, getattr(model, "classes_", None)), len(y))
     if args.plot:
         _plot_evaluation(kind, y, pred, getattr(model, "classes_", None), args.plot)
@@ -401,11 +403,11 @@ def _predict(args) -> int:
                          f"{args.out}")
     if os.path.exists(args.out) and not args.overwrite:
         raise UsageError(f"--out {args.out} exists; pass --overwrite to replace it")
-    with _context(args) as ctx:
+    with spark_context(args) as ctx:
         model = mli.load(args.model)
         df = read_frame(ctx.spark, args.data, fmt, num_features=model.n_features)
         features = _usable_features(model, df, fmt, None, args.data)
-        kind = _kind(model)
+        kind = model_kind(model)
         cols = {"featuresCol": features}
         if kind == "classification":
             cols["rawPredictionCol"] = ""
@@ -483,7 +485,7 @@ def _save(fig, plt, path: str) -> None:
 # ============================================================================ parsers
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, help="the data's format (default: from its "
                                                      "extension)")
     p.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
@@ -510,8 +512,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--out", help="directory to save the model in")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     t.add_argument("--plot", metavar="FILE.png", help="the loss per iteration (matplotlib)")
-    _common(t)
-    t.set_defaults(func=_cli(_train))
+    common_args(t)
+    t.set_defaults(func=cli_command(_train))
 
     e = sub.add_parser("evaluate", help="metrics of a saved model on a labeled data file")
     e.add_argument("model", help="a model saved by mli train or Model.save")
@@ -519,8 +521,8 @@ def add_parsers(sub) -> None:
     e.add_argument("--label", default="label", help="the label column (default label)")
     e.add_argument("--plot", metavar="FILE.png",
                    help="confusion matrix / predicted vs true (matplotlib)")
-    _common(e)
-    e.set_defaults(func=_cli(_evaluate))
+    common_args(e)
+    e.set_defaults(func=cli_command(_evaluate))
 
     p = sub.add_parser("predict", help="write a data file with a saved model's predictions")
     p.add_argument("model")
@@ -529,11 +531,11 @@ def add_parsers(sub) -> None:
                                                 "output directory)")
     p.add_argument("--out-format", choices=("csv", "parquet"))
     p.add_argument("--overwrite", action="store_true")
-    _common(p)
-    p.set_defaults(func=_cli(_predict))
+    common_args(p)
+    p.set_defaults(func=cli_command(_predict))
 
 
-def _cli(fn):
+def cli_command(fn):
     def run(args) -> int:
         try:
             return fn(args)

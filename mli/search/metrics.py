@@ -13,6 +13,9 @@ rmse       regression      smaller              squared errors
 mae        regression      smaller              absolute errors
 r2         regression      greater              squared errors, y, y^2
 =========  ==============  ===================  =================================
+
+Recommendation (ALS) is scored by ``rmse`` or ``mae`` of the validation ratings whose user
+and item the model knows (:func:`score_ratings`, on the driver).
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import numpy as np
 from mli.engine.blocks import tree_add
 from mli.table.mltable import row_weights
 
-__all__ = ["METRICS", "Metric", "score_many", "check_metric"]
+__all__ = ["METRICS", "Metric", "score_many", "score_ratings", "check_metric"]
 
 #: -log of the smallest probability a logloss counts (a label outside the model's classes)
 LOG_FLOOR = -np.log(1e-15)
@@ -31,20 +34,20 @@ LOG_FLOOR = -np.log(1e-15)
 
 class Metric(NamedTuple):
     name: str
-    task: str
+    tasks: tuple
     greater_is_better: bool
 
 
 METRICS = {
-    "accuracy": Metric("accuracy", "classification", True),
-    "logloss": Metric("logloss", "classification", False),
-    "rmse": Metric("rmse", "regression", False),
-    "mae": Metric("mae", "regression", False),
-    "r2": Metric("r2", "regression", True),
+    "accuracy": Metric("accuracy", ("classification",), True),
+    "logloss": Metric("logloss", ("classification",), False),
+    "rmse": Metric("rmse", ("regression", "recommendation"), False),
+    "mae": Metric("mae", ("regression", "recommendation"), False),
+    "r2": Metric("r2", ("regression",), True),
 }
 
 #: the default metric of each task
-DEFAULT = {"classification": "accuracy", "regression": "rmse"}
+DEFAULT = {"classification": "accuracy", "regression": "rmse", "recommendation": "rmse"}
 
 
 def check_metric(metric: str | None, task: str) -> Metric:
@@ -55,11 +58,30 @@ def check_metric(metric: str | None, task: str) -> Metric:
         raise ValueError(f"unknown metric {metric!r}; the search knows "
                          f"{', '.join(sorted(METRICS))}")
     m = METRICS[metric]
-    if m.task != task:
-        names = sorted(k for k, v in METRICS.items() if v.task == task)
-        raise ValueError(f"metric {metric!r} is for {m.task}, not {task}; for {task} use one "
-                         f"of {', '.join(names)}")
+    if task not in m.tasks:
+        names = sorted(k for k, v in METRICS.items() if task in v.tasks)
+        raise ValueError(f"metric {metric!r} is for {' and '.join(m.tasks)}, not {task}; for "
+                         f"{task} use one of {', '.join(names)}")
     return m
+
+
+def score_ratings(models: list, valid, metric: Metric) -> list[float]:
+    """``metric`` (rmse, mae) of recommendation models on the validation ratings ``valid``
+    ``(users, items, ratings)`` (on the driver), over the pairs whose user and item each
+    model knows (pyspark.ml's ``coldStartStrategy="drop"``)."""
+    users, items, ratings = valid
+    pairs = np.column_stack([users, items])
+    out = []
+    for m in models:
+        pred = np.asarray(m.predict(pairs, cold_start="nan"), dtype=np.float64)
+        known = np.isfinite(pred)
+        if not known.any():
+            out.append(float("nan"))
+            continue
+        err = pred[known] - ratings[known]
+        out.append(float(np.sqrt(np.mean(err * err))) if metric.name == "rmse"
+                   else float(np.mean(np.abs(err))))
+    return out
 
 
 def _sums(model, X, y, sw, metric: str) -> np.ndarray:

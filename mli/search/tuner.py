@@ -36,10 +36,10 @@ import numpy as np
 
 from mli.core.base import Model
 from mli.search.halving import rungs, successive_halving
-from mli.search.metrics import Metric, check_metric, score_many
-from mli.search.space import LogUniform, check_space, sample_configs
+from mli.search.metrics import Metric, check_metric, score_many, score_ratings
+from mli.search.space import IntRange, LogUniform, check_space, sample_configs
 
-__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "parse_budget"]
+__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "DEFAULT_PASSES", "parse_budget"]
 
 log = logging.getLogger("mli")
 
@@ -48,13 +48,19 @@ DEFAULT_SPACES: dict[str, dict] = {
     "LogisticRegression": {"reg": LogUniform(1e-6, 1.0)},
     "LinearSVM": {"reg": LogUniform(1e-6, 1.0)},
     "LinearRegression": {"reg": LogUniform(1e-6, 10.0)},
+    "ALS": {"rank": IntRange(2, 64, log=True), "reg": LogUniform(1e-3, 1.0)},
 }
+
+#: each task's default (min_passes, max_passes): optimizer iterations of the linear models
+#: (100: their max_iter), ALS sweeps
+DEFAULT_PASSES = {"classification": (4, 100), "regression": (4, 100),
+                  "recommendation": (1, 27)}
 
 #: the algorithms a task searches by default
 DEFAULT_ALGORITHMS = {"classification": ("LogisticRegression", "LinearSVM"),
-                      "regression": ("LinearRegression",)}
+                      "regression": ("LinearRegression",), "recommendation": ("ALS",)}
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "recommendation")
 
 #: hyperparameters the search sets itself (the resource, and the resumable solver)
 RESERVED = ("max_iter", "solver", "callback")
@@ -170,7 +176,8 @@ def _algorithm_classes(algorithms, task: str | None) -> tuple[str, list[tuple[st
         raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}, got {task!r}")
     if algorithms is None:
         if task is None:
-            raise ValueError("give task= ('classification' or 'regression') or algorithms=")
+            raise ValueError("give task= ('classification', 'regression' or "
+                             "'recommendation') or algorithms=")
         algorithms = DEFAULT_ALGORITHMS[task]
     if isinstance(algorithms, str) or isinstance(algorithms, type):
         algorithms = [algorithms]
@@ -233,6 +240,32 @@ def _spaces(space, chosen: list[tuple[str, type]]) -> dict[str, dict]:
 
 
 # ---------------------------------------------------------------------------- the data
+
+
+def _split_ratings(data, validation, seed: int, names: tuple):
+    """``(train Ratings, (users, items, ratings) of the validation rows, [])``: the triples
+    (read as ALS reads them, to the driver) split at random rows."""
+    from mli.algorithms import ALS
+    from mli.algorithms.als.ratings import read_triples
+
+    users, items, ratings = (np.asarray(a) for a in read_triples(data, names))
+    als = ALS(user_col=names[0], item_col=names[1], rating_col=names[2])
+    if not isinstance(validation, (int, float)) or isinstance(validation, bool):
+        vu, vi, vr = (np.asarray(a) for a in read_triples(validation, names))
+        train, _ = als._prepare(np.column_stack([users, items, ratings]), None, None)
+        return train, (vu, vi, np.asarray(vr, dtype=np.float64)), []
+    if not 0.0 < float(validation) < 1.0:
+        raise ValueError(f"validation must be a fraction in (0, 1) or validation ratings, "
+                         f"got {validation!r}")
+    validation = float(validation)
+    n_valid = int(round(validation * len(ratings)))
+    if n_valid < 1 or n_valid >= len(ratings):
+        raise ValueError(f"validation={validation} of {len(ratings)} ratings leaves an empty "
+                         "split")
+    perm = np.random.default_rng(seed).permutation(len(ratings))
+    va, tr = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    train, _ = als._prepare(np.column_stack([users[tr], items[tr], ratings[tr]]), None, None)
+    return train, (users[va], items[va], np.asarray(ratings[va], dtype=np.float64)), []
 
 
 def _split(data, y, label, validation, seed: int, sample_weight):
@@ -303,8 +336,10 @@ def _split(data, y, label, validation, seed: int, sample_weight):
 class _Search:
     """The state of one :func:`search`: configurations, setups, records, the budget."""
 
-    def __init__(self, train, valid, chosen, spaces, metric: Metric, budget, t0, callback):
+    def __init__(self, train, valid, chosen, spaces, metric: Metric, budget, t0, callback,
+                 task: str, seed: int):
         self.train, self.valid, self.metric = train, valid, metric
+        self.task, self.seed = task, seed
         self.classes = dict(chosen)
         self.spaces = spaces
         self.setups: dict[str, Any] = {}
@@ -328,6 +363,8 @@ class _Search:
     def algorithm(self, cid: int, passes: int):
         c = self.configs[cid]
         algo = self.classes[c["algorithm"]](**c["params"], max_iter=max(int(passes), 1))
+        if "seed" in algo.get_params() and algo.get_params()["seed"] is None:
+            algo.set_params(seed=self.seed)  # (a seeded search trains seeded models)
         algo._validate()
         return algo.set_params(**algo._partial_params())
 
@@ -360,7 +397,9 @@ class _Search:
                     else:
                         models[pos] = algo._stamp(algo._partial_model(setup, st), self.train)
             live = [m for m in models if m is not None]
-            scores = iter(score_many(live, self.valid.blocks, self.metric))
+            scores = iter(score_ratings(live, self.valid, self.metric)
+                          if self.task == "recommendation"
+                          else score_many(live, self.valid.blocks, self.metric))
             metrics = [next(scores) if m is not None else float("nan") for m in models]
             spent = sum(stop - start for _i, _c, _s, start, stop in items)
             self.passes += spent
@@ -419,9 +458,10 @@ class _Search:
 def search(data, y=None, *, label: str | None = None, task: str | None = None,
            metric: str | None = None, budget: int | float | str | None = None,
            algorithms=None, space: dict | None = None, validation=0.2, seed: int = 0,
-           n_configs: int | None = None, min_passes: int = 3, max_passes: int = 81,
+           n_configs: int | None = None, min_passes: int | None = None,
+           max_passes: int | None = None,
            eta: int = 3, strategy: str = "halving", sample_weight=None,
-           callback: Callable | None = None) -> SearchResult:
+           refit: bool = False, callback: Callable | None = None) -> SearchResult:
     """Search algorithms and hyperparameters for the best validation metric within a budget.
 
     Parameters
@@ -432,11 +472,14 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         Labels, with array input.
     label : str, optional
         The label column, with table input.
-    task : {"classification", "regression"}, optional
-        What to learn; read from ``algorithms`` when omitted.
+    task : {"classification", "regression", "recommendation"}, optional
+        What to learn; read from ``algorithms`` when omitted. "recommendation" searches ALS
+        on ``(user, item, rating)`` triples (an ``(n, 3)`` array or a table with those
+        columns; no ``y`` or ``label``), scored by the validation ratings' RMSE.
     metric : str, optional
         The validation metric (:data:`mli.search.metrics.METRICS`): "accuracy" (default
-        for classification), "logloss", "rmse" (default for regression), "mae", "r2".
+        for classification), "logloss", "rmse" (default for regression and
+        recommendation), "mae", "r2".
     budget : int, float or str, optional
         Passes (an int: model-passes, summed over the configurations) or seconds (a float,
         or "90s", "5m", "1h"). Brackets of fresh configurations run until it is spent; a
@@ -455,8 +498,10 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         Seeds the split and the configurations: a pass budget gives the same search.
     n_configs : int, optional
         Configurations per bracket (default ``eta ** (number of rungs - 1)``, 27).
-    min_passes, max_passes : int, default 3 and 81
-        The passes of the first rung and at most (a configuration's ``max_iter``).
+    min_passes, max_passes : int, optional
+        The passes of the first rung and at most (a configuration's ``max_iter``); by
+        default :data:`DEFAULT_PASSES` of the task (4 and 100 iterations for the linear
+        models, 1 and 27 sweeps for ALS).
     eta : int, default 3
         Each rung keeps the best ``1 / eta`` and gives them ``eta`` times the passes.
     strategy : {"halving", "random"}, default "halving"
@@ -464,6 +509,11 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         baseline; batched too).
     sample_weight : str or array-like, optional
         Row weights (see :meth:`mli.core.base.Algorithm.fit`): a column name for tables.
+    refit : bool, default False
+        Train the best configuration again (its algorithm, hyperparameters and passes) on
+        all the rows, training and validation (as pyspark.ml's TrainValidationSplit does):
+        ``best_model`` is then that model. With validation data given separately, only array
+        data (stacked with it) and recommendation triples can be refitted.
     callback : callable, optional
         ``callback(entry)`` after every evaluation (a :attr:`SearchResult.history` entry).
 
@@ -481,6 +531,9 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
     task, chosen = _algorithm_classes(algorithms, task)
     m = check_metric(metric, task)
     spaces = _spaces(space, chosen)
+    lo, hi = DEFAULT_PASSES[task]
+    min_passes = lo if min_passes is None else min_passes
+    max_passes = max(hi, min_passes) if max_passes is None else max_passes
     budget_kind = parse_budget(budget) if budget is not None else ("passes", math.inf)
     if strategy not in ("halving", "random"):
         raise ValueError(f"strategy must be 'halving' or 'random', got {strategy!r}")
@@ -498,8 +551,19 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable, got {type(callback).__name__}")
 
-    train, valid, owned = _split(data, y, label, validation, int(seed), sample_weight)
-    state = _Search(train, valid, chosen, spaces, m, budget_kind, t0, callback)
+    if task == "recommendation":
+        if y is not None or label is not None or sample_weight is not None:
+            raise ValueError("recommendation takes (user, item, rating) triples: no y, label "
+                             "or sample_weight (name the columns in the ALS space: user_col, "
+                             "item_col, rating_col)")
+        fixed = spaces.get("ALS", {})
+        names = tuple(fixed.get(k, d) for k, d in (("user_col", "user"), ("item_col", "item"),
+                                                     ("rating_col", "rating")))
+        train, valid, owned = _split_ratings(data, validation, int(seed), names)
+    else:
+        train, valid, owned = _split(data, y, label, validation, int(seed), sample_weight)
+    state = _Search(train, valid, chosen, spaces, m, budget_kind, t0, callback, task,
+                    abs(int(seed)))
     try:
         usable = []
         for name, _cls in chosen:
@@ -532,11 +596,48 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
                 break
         if state.best is None:
             raise ValueError("no configuration could be trained and scored (see the log "
-                             "for each one's error)")
-        return _result(state, m)
+                             "for each one's error; recommendation: does the validation "
+                             "share users and items with the training ratings?)")
+        result = _result(state, m)
     finally:
         for d in owned:
             d.release()
+    if refit:
+        result = _refit(result, state, data, y, validation, sample_weight, label, task)
+    return result
+
+
+def _refit(result: SearchResult, state: "_Search", data, y, validation, sample_weight, label,
+           task: str) -> SearchResult:
+    """``result`` with the best configuration retrained on the training and validation rows."""
+    import dataclasses
+
+    import scipy.sparse as sp
+
+    cls = state.classes[result.best_algorithm]
+    algo = cls(**result.best_model.params)
+    separate = not isinstance(validation, (int, float)) or isinstance(validation, bool)
+    if task == "recommendation":
+        if separate:
+            from mli.algorithms.als.ratings import read_triples
+
+            names = (algo.user_col, algo.item_col, algo.rating_col)
+            both = [np.column_stack(read_triples(d, names)) for d in (data, validation)]
+            data = np.vstack(both)
+        model = algo.fit(data)
+    elif separate:
+        if not (isinstance(data, np.ndarray) or sp.issparse(data)):
+            raise ValueError("refit=True with separate validation data needs array data (it "
+                             "stacks the two); refit the best configuration yourself: "
+                             "type(result.best_model) params are result.best_model.params")
+        Xv, yv = validation
+        X = sp.vstack([data, Xv]).tocsr() if sp.issparse(data) else np.vstack([data, Xv])
+        model = algo.fit(X, np.concatenate([np.asarray(y), np.asarray(yv)]))
+    elif isinstance(data, np.ndarray) or sp.issparse(data) or isinstance(data, list):
+        model = algo.fit(data, y, sample_weight=sample_weight)
+    else:
+        model = algo.fit(data, label=label, sample_weight=sample_weight)
+    return dataclasses.replace(result, best_model=model)
 
 
 def _draw(names: list[str], spaces: dict, n: int, seed: int) -> list[dict]:

@@ -1,0 +1,147 @@
+"""``mli search``: the ML Optimizer on any data file Spark reads.
+
+::
+
+    mli search data.csv --label clicked --budget 5m --out best/ --plot search.png
+
+The rows are split into a held-out test set (``--test-fraction``) and the search's data;
+:func:`mli.search.search` holds out its own validation split of the latter, searches the
+task's algorithms (``--algorithms`` to choose) within ``--budget`` (passes or a duration),
+and prints each rung as it ends (configurations, passes, best so far). Then the leaderboard,
+the best model's metrics on the test rows, and ``--out`` saves it (``mli evaluate`` /
+``mli predict`` / :func:`mli.load` read it). Features and formats as ``mli train``.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from mli.apps.plotting import require_matplotlib
+from mli.apps.tabular import (UsageError, check_complete, cli_command, common_args,
+                              data_format, feature_spec, metrics, model_kind, print_metrics,
+                              read_frame, scored, spark_context)
+
+__all__ = ["add_parser"]
+
+
+class Progress:
+    """Prints a line per rung as it ends: configurations, passes, best so far."""
+
+    def __init__(self, metric: str):
+        self.metric, self.rung, self.t0 = metric, [], time.perf_counter()
+
+    def __call__(self, entry: dict) -> None:
+        if self.rung and entry["passes"] != self.rung[-1]["passes"]:
+            self.flush()
+        self.rung.append(entry)
+
+    def flush(self) -> None:
+        if not self.rung:
+            return
+        last = self.rung[-1]
+        names = sorted({e["algorithm"] for e in self.rung})
+        print(f"  {len(self.rung):3d} configurations at {last['passes']:3d} passes  "
+              f"best {self.metric} so far {last['best_so_far']:.4f}  "
+              f"[{', '.join(names)}]  {last['elapsed']:6.1f} s", flush=True)
+        self.rung = []
+
+
+def _search(args) -> int:
+    from mli.interop.spark_ml import training_frame
+    from mli.search import parse_budget, search
+    from mli.search.metrics import DEFAULT as DEFAULT_METRIC
+
+    if args.plot:
+        require_matplotlib()
+    if not 0.0 <= args.test_fraction < 1.0:
+        raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    try:
+        budget = None if args.budget is None else parse_budget(
+            int(args.budget) if args.budget.isdigit() else args.budget)
+    except ValueError as exc:
+        raise UsageError(f"--budget: {exc}") from None
+    algos = [a.strip() for a in args.algorithms.split(",")] if args.algorithms else None
+    if args.out and os.path.exists(args.out) and not args.overwrite:
+        raise UsageError(f"--out {args.out} exists; pass --overwrite to replace it")
+    fmt = data_format(args.data, args.format)
+    with spark_context(args) as ctx:
+        df = read_frame(ctx.spark, args.data, fmt)
+        features = feature_spec(df, fmt, args.label, args.features, args.weight)
+        if isinstance(features, list):
+            check_complete(df, [*features, args.label, args.weight], args.data)
+        if args.test_fraction > 0:
+            train_df, test_df = df.randomSplit([1 - args.test_fraction, args.test_fraction],
+                                               seed=args.seed)
+        else:
+            train_df, test_df = df, None
+        frame, names = training_frame(train_df, features, args.label, "mli search",
+                                      args.weight)
+        shown = args.budget or "one bracket"
+        print(f"mli search: {args.data} ({fmt}), {len(names)} features, label "
+              f"{args.label!r}, budget {shown}; Spark {ctx.master_url}", flush=True)
+        task = args.task or (None if algos else "classification")
+        progress = Progress(args.metric or DEFAULT_METRIC.get(task, "metric"))
+        try:
+            result = search(frame, label=args.label, task=task, metric=args.metric,
+                            budget=None if budget is None else (
+                                int(budget[1]) if budget[0] == "passes" else budget[1]),
+                            algorithms=algos, validation=args.validation, seed=args.seed,
+                            min_passes=args.min_passes, max_passes=args.max_passes,
+                            sample_weight=args.weight, callback=progress)
+        except ValueError as exc:  # (bad arguments or data, named by the search)
+            raise UsageError(str(exc)) from None
+        progress.flush()
+        print(f"searched {len(result.leaderboard)} configurations in {result.seconds:.1f} s "
+              f"({result.passes} passes); best validation {result.metric} "
+              f"{result.best_metric:.4f}")
+        table = result.to_pandas()
+        cols = ["rank", "algorithm", *[c for c in table.columns if c not in (
+            "rank", "algorithm", "config", "bracket", "seconds", "trained")]]
+        print(table[cols].head(args.top).to_string(index=False))
+        model = result.best_model
+        if test_df is not None:
+            y, pred, proba = scored(model, test_df, features, args.label)
+            print_metrics(f"held-out metrics of the best model, {args.test_fraction:.0%} of "
+                          "the rows", metrics(model_kind(model), y, pred, proba,
+                                              getattr(model, "classes_", None)), len(y))
+        if args.out:
+            model.save(args.out, overwrite=args.overwrite)
+            print(f"best model saved to {args.out} (mli evaluate / mli predict / mli.load)")
+    if args.plot:
+        result.plot(args.plot)
+        print(f"search plot written to {args.plot}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``search`` to the ``mli`` command's subparsers."""
+    s = sub.add_parser("search", help="search algorithms and hyperparameters for the best "
+                       "model within a budget", description=__doc__.split("\n\n")[0])
+    s.add_argument("data", help="CSV/TSV (with a header), LibSVM or Parquet; any Spark path")
+    s.add_argument("--label", required=True, help="the label column (LibSVM: label)")
+    s.add_argument("--task", choices=("classification", "regression"),
+                   help="what to learn (default: from --algorithms; classification if "
+                        "neither is given)")
+    s.add_argument("--budget", help="passes (an integer) or a duration: 90s, 5m, 1h "
+                                    "(default: one bracket of 27 configurations)")
+    s.add_argument("--algorithms", help="comma-separated: LogisticRegression, LinearSVM, "
+                                        "LinearRegression (default: the task's)")
+    s.add_argument("--metric", help="accuracy, logloss (classification); rmse, mae, r2 "
+                                    "(regression)")
+    s.add_argument("--features", help="comma-separated feature columns (default: every "
+                                      "numeric column but the label)")
+    s.add_argument("--weight", metavar="COLUMN", help="a column of row weights")
+    s.add_argument("--test-fraction", type=float, default=0.2,
+                   help="rows held out for the final metrics (default 0.2; 0: none)")
+    s.add_argument("--validation", type=float, default=0.2,
+                   help="fraction of the search's rows it validates on (default 0.2)")
+    s.add_argument("--min-passes", type=int, default=4, help="passes of the first rung")
+    s.add_argument("--max-passes", type=int, default=100, help="passes at most")
+    s.add_argument("--seed", type=int, default=0, help="seed of the splits and the search")
+    s.add_argument("--top", type=int, default=10, help="leaderboard rows printed")
+    s.add_argument("--out", help="directory to save the best model in")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    s.add_argument("--plot", metavar="FILE.png", help="the search: metric against time per "
+                                                      "configuration (matplotlib)")
+    common_args(s)
+    s.set_defaults(func=cli_command(_search))
