@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 
 import mli
-from tests.test_cli_data import files, metric, run  # noqa: F401 - (files: a fixture)
+from tests import test_cli_data
+
+files = test_cli_data.files  # (the module-scoped fixture of generated files)
+metric, run = test_cli_data.metric, test_cli_data.run
 
 
-def test_search_a_csv_save_and_evaluate(ctx, capsys, files, tmp_path):  # noqa: F811
+def test_search_a_csv_save_and_evaluate(ctx, capsys, files, tmp_path):
     best = str(tmp_path / "best")
     code, out, err = run(ctx, capsys, "search", str(files / "data.csv"), "--label", "clicked",
                          "--budget", "200", "--out", best, "--plot",
@@ -28,7 +31,7 @@ def test_search_a_csv_save_and_evaluate(ctx, capsys, files, tmp_path):  # noqa: 
     assert code == 0, err and metric(out2, "accuracy") > 0.9
 
 
-def test_search_a_regression_on_parquet(ctx, capsys, files):  # noqa: F811
+def test_search_a_regression_on_parquet(ctx, capsys, files):
     code, out, err = run(ctx, capsys, "search", str(files / "reg.parquet"), "--label", "target",
                          "--task", "regression", "--metric", "r2", "--features", "a,b,c,d",
                          "--budget", "100")
@@ -44,7 +47,7 @@ def test_search_a_regression_on_parquet(ctx, capsys, files):  # noqa: F811
     (["--test-fraction", "2"], "--test-fraction must be in [0, 1)"),
     (["--validation", "0"], "validation must be a fraction in (0, 1)"),
 ])
-def test_search_wrong_input_gets_one_line(ctx, capsys, files, argv, message):  # noqa: F811
+def test_search_wrong_input_gets_one_line(ctx, capsys, files, argv, message):
     code, out, err = run(ctx, capsys, "search", str(files / "data.csv"), "--label", "clicked",
                          *argv)
     assert code == 2, (out, err)

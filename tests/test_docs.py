@@ -203,6 +203,7 @@ def test_search_doc_runs(ctx):
     assert output.splitlines()[0].endswith(" True")
     assert "logloss False [0.0, 0.5]" in output
     assert "('a', 'b', 'c')" in output
+    assert "ALS rmse ['rank', 'reg']" in output
     assert "refused: Invalid search space for LogisticRegression: it has no hyperparameter" \
         in output
     assert mod.result.best_metric > 0.7

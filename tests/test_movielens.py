@@ -355,7 +355,8 @@ def test_help(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for flag in ("--data", "--download", "--dataset", "--my-ratings", "--interactive",
-                 "--split", "--seed", "--ranks", "--regs", "--iters", "--plot"):
+                 "--split", "--seed", "--tune", "--budget", "--ranks", "--regs", "--iters",
+                 "--plot"):
         assert flag in out
     assert "MLI_MOVIELENS" in out
 
@@ -463,3 +464,28 @@ def test_workflow_end_to_end_100k(ctx, capsys, tmp_path):
     assert (tmp_path / "grid.png").stat().st_size > 1000
     # the session's Spark context is still alive
     assert ctx.spark.range(3).count() == 3
+
+
+def test_workflow_tunes_with_the_search_by_default(ctx, capsys, tmp_path):
+    """Without grid options the workflow's tuning is mli.search (real ALS): a line per rung,
+    the best setting refitted, test RMSE, your recommendations, the plot of the search."""
+    folder = shared_data("movielens-100k")
+    code = mli.apps.cli.main(["movielens", "--data", str(folder), "--budget", "40",
+                              "--plot", str(tmp_path / "search.png")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "tuning ALS on the validation set with mli.search" in out
+    assert re.search(r"^\s+\d+ settings at  1 sweeps: best of the rung rank \d+", out, re.M)
+    m = re.search(r"searched (\d+) settings \((\d+) sweeps\)", out)
+    assert m and int(m.group(2)) <= 40, out
+    m = re.search(r"test RMSE (\d\.\d+) on [\d,]+ ratings", out)
+    assert m and float(m.group(1)) < 1.0, out
+    assert len(re.findall(r"^\s+\d+\. \d\.\d\d  .+\(\d{4}\)", out, re.M)) == 10
+    assert (tmp_path / "search.png").stat().st_size > 1000
+
+
+def test_workflow_search_budget_errors(ctx, capsys):
+    folder = shared_data("movielens-100k")
+    code = mli.apps.cli.main(["movielens", "--data", str(folder), "--budget", "soon"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--budget soon" in err and "budget must be passes" in err

@@ -19,7 +19,12 @@ __all__ = ["KINDS", "margin_losses"]
 KINDS = {"logistic": 0, "hinge": 1, "squared": 2}
 
 
-@njit(cache=True)
+#: reassociation (the sums vectorize) and contraction, not the no-NaN/no-inf assumptions: a
+#: line search may try margins that overflow
+FASTMATH = {"contract", "arcp", "reassoc"}
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def margin_losses(kind, Z, y, sw, dZ):
     """Per column ``j`` of the margins ``Z`` (rows x models): the (``sw``-weighted) sum of
     the losses, returned; ``dZ`` is filled with ``sw * d loss / d z``. ``sw`` of length 0:
@@ -33,14 +38,14 @@ def margin_losses(kind, Z, y, sw, dZ):
         for j in range(B):
             z = Z[i, j]
             if kind == 0:
+                # log(1 + exp(-m)) = max(-m, 0) + log(1 + e), e = exp(-|m|) in (0, 1]: one
+                # exp and one log, no branch but the sigmoid's side (log(1 + e) rather than
+                # log1p: below 1e-16 absolute, 2x faster)
                 m = s * z
-                if m > 0.0:
-                    e = math.exp(-m)
-                    loss, p = math.log1p(e), e / (1.0 + e)
-                else:
-                    e = math.exp(m)
-                    loss, p = -m + math.log1p(e), 1.0 / (1.0 + e)
-                g = -s * p
+                e = math.exp(-abs(m))
+                r = 1.0 / (1.0 + e)
+                loss = max(-m, 0.0) + math.log(1.0 + e)
+                g = -s * (e * r if m > 0.0 else r)
             elif kind == 1:
                 slack = 1.0 - s * z
                 if slack > 0.0:

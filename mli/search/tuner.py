@@ -610,6 +610,16 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
 def _refit(result: SearchResult, state: "_Search", data, y, validation, sample_weight, label,
            task: str) -> SearchResult:
     """``result`` with the best configuration retrained on the training and validation rows."""
+    import warnings
+
+    from mli.errors import ConvergenceWarning
+
+    with warnings.catch_warnings():  # (its passes are the search's choice, not a failure)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _refit_fit(result, state, data, y, validation, sample_weight, label, task)
+
+
+def _refit_fit(result, state, data, y, validation, sample_weight, label, task):
     import dataclasses
 
     import scipy.sparse as sp

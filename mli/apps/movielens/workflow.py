@@ -1,5 +1,6 @@
-"""The MovieLens recommendation workflow (``mli movielens``): its command line, the tuning
-grid of ALS settings on the validation set, the final fit and your recommendations."""
+"""The MovieLens recommendation workflow (``mli movielens``): its command line, the tuning of
+ALS on the validation set (a search by :mod:`mli.search`, or a grid), the final fit and
+your recommendations."""
 from __future__ import annotations
 
 import argparse
@@ -69,12 +70,13 @@ The MovieLens recommendation workflow, end to end on Spark:
   1. load MovieLens ratings (100K, 1M/10M, 20M/latest; the format is detected),
   2. take YOUR ratings (--my-ratings FILE, or --interactive),
   3. split training/validation/test (seeded; your ratings always in training),
-  4. fit ALS (alternating least squares) for every grid point (rank x reg x
-     iterations, with and without bias terms),
-  5. tune on the validation set (one line per grid point, then the table of
-     validation RMSE); the final model is the best setting -- or, when it validates
-     better, the average of the best with biases and the best without -- refit on
-     training+validation with --seeds seeds; report test RMSE,
+  4. tune ALS (alternating least squares) on the validation set: by default the
+     ML Optimizer (mli.search) searches rank, regularization, bias terms and sweeps
+     by successive halving within --budget (a line per rung); --tune grid (or
+     --ranks/--regs/--iters) fits every grid point instead (then the table of
+     validation RMSE, and the blend of the best with and without biases),
+  5. refit the chosen setting on training+validation with --seeds seeds; report
+     test RMSE,
   6. print YOUR top-10 recommendations with titles and predicted ratings.
 
 Data is looked for in this order: --data DIR, $MLI_MOVIELENS, the download cache
@@ -126,12 +128,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--test-frac", type=float, default=0.2,
                    help="test fraction of the random split (0.2)")
     g.add_argument("--seed", type=int, default=0, help="seed of the split and ALS (0)")
-    g.add_argument("--ranks", type=_int_list, default=DEFAULT_RANKS, metavar="LIST",
-                   help=f"ranks to try (default {','.join(map(str, DEFAULT_RANKS))})")
-    g.add_argument("--regs", type=_float_list, default=DEFAULT_REGS, metavar="LIST",
-                   help=f"regularizations to try (default {','.join(map(str, DEFAULT_REGS))})")
-    g.add_argument("--iters", type=_int_list, default=DEFAULT_ITERS, metavar="LIST",
-                   help=f"iteration counts to try (default {','.join(map(str, DEFAULT_ITERS))})")
+    g.add_argument("--tune", choices=("search", "grid"), default=None,
+                   help="'search' (default): the ML Optimizer (mli.search) searches rank, reg, "
+                        "biases and sweeps by successive halving within --budget; 'grid' "
+                        "(the default when --ranks/--regs/--iters are given): every point of "
+                        "the grid")
+    g.add_argument("--budget", default="150",
+                   help="--tune search: ALS sweeps in all (an integer; default 150) or a "
+                        "duration (90s, 5m)")
+    g.add_argument("--ranks", type=_int_list, default=None, metavar="LIST",
+                   help=f"grid: ranks to try (default {','.join(map(str, DEFAULT_RANKS))})")
+    g.add_argument("--regs", type=_float_list, default=None, metavar="LIST",
+                   help=f"grid: regularizations to try (default "
+                        f"{','.join(map(str, DEFAULT_REGS))})")
+    g.add_argument("--iters", type=_int_list, default=None, metavar="LIST",
+                   help=f"grid: iteration counts to try (default "
+                        f"{','.join(map(str, DEFAULT_ITERS))})")
     g.add_argument("--biases", choices=("both", "on", "off"), default="both",
                    help="tune ALS with user/movie bias terms, without, or both (default)")
     g.add_argument("--blend", action=argparse.BooleanOptionalAction, default=True,
@@ -194,6 +206,13 @@ def run_workflow(args, *, out=None) -> int:
     def say(*a, **k):
         print(*a, file=out, flush=True, **k)
 
+    if _tuning(args) == "search":  # (a bad --budget before any work)
+        from mli.search import parse_budget
+
+        try:
+            parse_budget(int(args.budget) if str(args.budget).isdigit() else args.budget)
+        except ValueError as exc:
+            raise MovieLensError(f"--budget {args.budget}: {exc}") from None
     if args.plot:
         try:
             require_matplotlib()  # now, not after the tuning run
@@ -342,9 +361,105 @@ def _fit_grid(grid, train, validation, seed, fallback, jobs, report):
             report(k, *fut.result())
 
 
+def _tuning(args) -> str:
+    """'search' or 'grid': ``--tune``, else grid when a grid option was given."""
+    if args.tune:
+        return args.tune
+    return "grid" if any(v is not None for v in (args.ranks, args.regs, args.iters)) \
+        else "search"
+
+
+#: the search space of ``--tune search`` (regs below ~0.05 overfit with count-scaled
+#: regularization on MovieLens; see the grid's note above)
+SEARCH_RANKS = (4, 64)
+SEARCH_REGS = (0.03, 0.5)
+
+
+def _search_tuning(args, sp, say) -> list:
+    """The best setting found by mli.search on the validation ratings."""
+    from mli.search import Choice, IntRange, LogUniform, search
+
+    families = {"both": (True, False), "on": (True,), "off": (False,)}[args.biases]
+    space = {"rank": IntRange(*SEARCH_RANKS, log=True), "reg": LogUniform(*SEARCH_REGS),
+             "biases": Choice(families) if len(families) > 1 else families[0]}
+    budget = int(args.budget) if str(args.budget).isdigit() else args.budget
+    say(f"tuning ALS on the validation set with mli.search: rank {SEARCH_RANKS[0]}-"
+        f"{SEARCH_RANKS[1]} and reg {SEARCH_REGS[0]:g}-{SEARCH_REGS[1]:g} log-uniform, biases "
+        f"{'/'.join('on' if b else 'off' for b in families)}, 1 -> 27 sweeps by successive "
+        f"halving, budget {budget}")
+    rung: list = []
+
+    def progress(entry):
+        if rung and entry["passes"] != rung[-1]["passes"]:
+            show()
+        rung.append(entry)
+
+    def show():
+        best = min(rung, key=lambda e: e["metric"])
+        p = best["params"]
+        say(f"  {len(rung):3d} settings at {rung[-1]['passes']:2d} sweeps: best of the rung "
+            f"rank {p['rank']}, reg {p['reg']:.3g}, biases {'on' if p['biases'] else 'off'} "
+            f"(validation RMSE {best['metric']:.4f}; best so far "
+            f"{rung[-1]['best_so_far']:.4f})")
+        rung.clear()
+
+    cols = ["user", "item", "rating"]
+    t = time.perf_counter()
+    try:
+        result = search(sp.train[cols].to_numpy(np.float64),
+                        validation=sp.validation[cols].to_numpy(np.float64),
+                        task="recommendation", space=space, budget=budget, seed=args.seed,
+                        callback=progress)
+    except ValueError as exc:
+        raise MovieLensError(f"--budget {args.budget}: {exc}" if "budget" in str(exc)
+                             else str(exc)) from None
+    if rung:
+        show()
+    m = result.best_model
+    best = _Setting(bool(m.params["biases"]), int(m.params["rank"]), float(m.params["reg"]),
+                    int(m.n_iter))
+    say(f"searched {len(result.leaderboard)} settings ({result.passes} sweeps) in "
+        f"{_fmt_s(time.perf_counter() - t)}; best: {best.describe()} (validation RMSE "
+        f"{result.best_metric:.4f})")
+    if args.plot:
+        result.plot(args.plot)
+        say(f"plot of the search written to {args.plot}")
+    if not (args.blend and len(families) == 2):
+        return [best]
+    # the blend, as the grid does: the best setting with biases and the best without
+    # (from the leaderboard), averaged when that validates better
+    pair = []
+    for b in families:
+        row = next((r for r in result.leaderboard if bool(r["params"]["biases"]) == b
+                    and np.isfinite(r["metric"])), None)
+        if row is None:
+            return [best]
+        pair.append(_Setting(b, int(row["params"]["rank"]), float(row["params"]["reg"]),
+                             int(row["passes"])))
+    preds = {}
+    _fit_grid(pair, sp.train, sp.validation, args.seed, float(sp.train["rating"].mean()), 1,
+              lambda k, st, v, secs, pred: preds.__setitem__(st, pred))
+    blend_v = rmse(np.mean([preds[st] for st in pair], axis=0), sp.validation["rating"])
+    better = blend_v < result.best_metric
+    say(f"blend of the best with biases and the best without (average of their "
+        f"predictions): validation RMSE {blend_v:.4f} -> "
+        f"{'use the blend' if better else 'keep the single best'}")
+    return pair if better else [best]
+
+
 def _tune_and_recommend(args, ml, sp, mine, me, say, t_start) -> int:
-    ranks, regs = sorted(set(args.ranks)), sorted(set(args.regs))
-    iters = sorted(set(args.iters))
+    if _tuning(args) == "search":
+        chosen = _search_tuning(args, sp, say)
+    else:
+        chosen = _grid_tuning(args, ml, sp, say, t_start)
+    return _refit_and_recommend(args, ml, sp, mine, me, say, t_start, chosen)
+
+
+def _grid_tuning(args, ml, sp, say, t_start) -> list:
+    """The best grid setting (or the blend pair) on the validation ratings."""
+    ranks = sorted(set(args.ranks or DEFAULT_RANKS))
+    regs = sorted(set(args.regs or DEFAULT_REGS))
+    iters = sorted(set(args.iters or DEFAULT_ITERS))
     families = {"both": [True, False], "on": [True], "off": [False]}[args.biases]
     grid = [_Setting(b, r, g, i) for b in families for r in ranks for g in regs for i in iters]
     fam = {"both": "with and without biases", "on": "with biases",
@@ -387,7 +502,10 @@ def _tune_and_recommend(args, ml, sp, mine, me, say, t_start) -> int:
         _plot(results, families, ranks, regs, iters, best, args.plot, ml.name,
               blend_v if len(chosen) > 1 else None)
         say(f"plot of validation RMSE written to {args.plot}")
+    return chosen
 
+
+def _refit_and_recommend(args, ml, sp, mine, me, say, t_start, chosen) -> int:
     # refit on training + validation (each chosen setting with --seeds seeds), then test
     full = pd.concat([sp.train, sp.validation], ignore_index=True)
     t = time.perf_counter()
