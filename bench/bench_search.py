@@ -157,20 +157,28 @@ def run_pyspark_als(spark, df, test_df, grid: int):
     RMSE with coldStartStrategy="drop"."""
     from pyspark.ml.evaluation import RegressionEvaluator
     from pyspark.ml.recommendation import ALS
-    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+    from pyspark.ml.tuning import ParamGridBuilder
 
     als = ALS(userCol="user", itemCol="item", ratingCol="rating", coldStartStrategy="drop",
               seed=0)
     side = max(1, int(round(grid ** 0.5)))
     params = (ParamGridBuilder().addGrid(als.rank, [int(r) for r in np.geomspace(4, 32, side)])
               .addGrid(als.regParam, list(np.geomspace(0.01, 1.0, side))).build())
-    ev = RegressionEvaluator(metricName="rmse", labelCol="rating")
-    tvs = TrainValidationSplit(estimator=als, estimatorParamMaps=params, evaluator=ev,
+    return tvs_fit(als, params, RegressionEvaluator(metricName="rmse", labelCol="rating"),
+                   df, test_df, min)
+
+
+def tvs_fit(estimator, params, ev, df, test_df, best):
+    """``TrainValidationSplit(trainRatio=0.8, parallelism=2, seed=0)`` fitted on ``df``:
+    ``(seconds, best of the validation metrics, the best model's test metric)``."""
+    from pyspark.ml.tuning import TrainValidationSplit
+
+    tvs = TrainValidationSplit(estimator=estimator, estimatorParamMaps=params, evaluator=ev,
                                trainRatio=0.8, parallelism=2, seed=0)
     t = time.perf_counter()
     model = tvs.fit(df)
     seconds = time.perf_counter() - t
-    return seconds, min(model.validationMetrics), ev.evaluate(model.transform(test_df))
+    return seconds, best(model.validationMetrics), ev.evaluate(model.transform(test_df))
 
 
 def run_mli_als(R, Rt, seed=0, valid=None, **kw):
@@ -191,17 +199,12 @@ def run_mli_als(R, Rt, seed=0, valid=None, **kw):
 def run_pyspark(spark, df, test_df, grid: int):
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
-    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+    from pyspark.ml.tuning import ParamGridBuilder
 
     lr = LogisticRegression(standardization=False)
     params = ParamGridBuilder().addGrid(lr.regParam, list(np.logspace(-6, 0, grid))).build()
-    ev = MulticlassClassificationEvaluator(metricName="accuracy")
-    tvs = TrainValidationSplit(estimator=lr, estimatorParamMaps=params, evaluator=ev,
-                               trainRatio=0.8, parallelism=2, seed=0)
-    t = time.perf_counter()
-    model = tvs.fit(df)
-    seconds = time.perf_counter() - t
-    return seconds, max(model.validationMetrics), ev.evaluate(model.transform(test_df))
+    return tvs_fit(lr, params, MulticlassClassificationEvaluator(metricName="accuracy"), df,
+                   test_df, max)
 
 
 def run_mli(X, y, Xt, yt, seed=0, valid=None, **kw):
@@ -249,42 +252,45 @@ def batching(X, y, sizes=(1, 8, 16), repeats=3):
     return out
 
 
-def recommendation(ctx, R, Rt, args, rows, versus):
-    """The MovieLens-100K rows: ALS searched by mli vs pyspark.ml ALS in a TVS grid (RMSE:
-    smaller is better; the "reach" is the time mli's best-so-far first got <= the grid's)."""
-    print(f"movielens: {len(R)} search ratings, {len(Rt)} test ratings", flush=True)
+def contest(name, frames, peer, ours, greater, args, rows, versus):
+    """One data set's rows: ``peer(df, test_df) -> (seconds, best validation, test)``
+    (pyspark.ml's TVS, ``--repeats`` times, on ``frames() -> (df, test_df)``) against
+    ``ours(seed, valid, **search options) -> (seconds, SearchResult, test)`` validating on
+    the TVS rows; then halving against random search over ``--seeds`` seeds at equal
+    budget. ``greater``: whether a larger metric is better (the table negates others)."""
     spark_t, spark_val, spark_test, valid = [], float("nan"), float("nan"), None
     if not args.skip_pyspark:
-        df, test_df = ratings_df(ctx.spark, R), ratings_df(ctx.spark, Rt)
+        df, test_df = frames()
         valid = tvs_validation_rows(df)
         for _ in range(args.repeats):
-            s, spark_val, spark_test = run_pyspark_als(ctx.spark, df, test_df, args.grid)
+            s, spark_val, spark_test = peer(df, test_df)
             spark_t.append(s)
-            print(f"  pyspark.ml ALS TVS: {s:.1f} s, best validation RMSE {spark_val:.4f}, "
-                  f"test {spark_test:.4f}", flush=True)
+            print(f"  pyspark.ml TVS: {s:.1f} s, best validation {spark_val:.4f}, test "
+                  f"{spark_test:.4f}", flush=True)
         df.unpersist()
         test_df.unpersist()
     ours_t, reach = [], []
     for _ in range(args.repeats):
-        s, r, test = run_mli_als(R, Rt, valid=valid, refit=True)
+        s, r, test = ours(0, valid, refit=True)
         ours_t.append(s)
-        reach.append(time_to(r.history, spark_val, greater=False))
-        print(f"  mli search: {s:.1f} s ({r.passes} sweeps), best validation RMSE "
+        reach.append(time_to(r.history, spark_val, greater))
+        print(f"  mli search: {s:.1f} s ({r.passes} passes), best validation "
               f"{r.best_metric:.4f} ({r.best_params}), test {test:.4f}, reached the grid's "
               f"best at {reach[-1]:.1f} s", flush=True)
-    rows.append(("movielens (RMSE)", statistics.median(spark_t) if spark_t else float("nan"),
-                 spark_val, spark_test, statistics.median(ours_t), statistics.median(reach),
+    rows.append((name, statistics.median(spark_t) if spark_t else float("nan"), spark_val,
+                 spark_test, statistics.median(ours_t), statistics.median(reach),
                  r.best_metric, test, r.passes))
+    sign = 1.0 if greater else -1.0
     halving, random = [], []
     for seed in range(args.seeds):
-        _, rh, _ = run_mli_als(R, Rt, seed=seed)
-        _, rr, _ = run_mli_als(R, Rt, seed=seed, strategy="random", budget=rh.passes)
-        halving.append(-rh.best_metric)  # (negated: larger is better in the table's test)
-        random.append(-rr.best_metric)
-        print(f"  seed {seed}: halving RMSE {rh.best_metric:.4f} ({rh.passes} sweeps), random "
-              f"{rr.best_metric:.4f} ({rr.passes} sweeps, {len(rr.leaderboard)} "
+        _, rh, _ = ours(seed, None)
+        _, rr, _ = ours(seed, None, strategy="random", budget=rh.passes)
+        halving.append(sign * rh.best_metric)
+        random.append(sign * rr.best_metric)
+        print(f"  seed {seed}: halving {rh.best_metric:.4f} ({rh.passes} passes), random "
+              f"{rr.best_metric:.4f} ({rr.passes} passes, {len(rr.leaderboard)} "
               "configurations)", flush=True)
-    versus.append(("movielens (-RMSE)", halving, random))
+    versus.append((name if greater else f"{name} (negated)", halving, random))
 
 
 # ---------------------------------------------------------------------------- main
@@ -318,45 +324,23 @@ def main() -> None:
             print(f"{name}: data not found under {DATA}; skipped", flush=True)
             continue
         X, y, Xt, yt = split(*loaded)
-        if name == "movielens":
-            recommendation(ctx, X, Xt, args, rows, versus)
+        if name == "movielens":  # (X: the search ratings, Xt: the test ratings)
+            print(f"movielens: {len(X)} search ratings, {len(Xt)} test ratings; RMSE",
+                  flush=True)
+            contest("movielens (RMSE)",
+                    lambda: (ratings_df(ctx.spark, X), ratings_df(ctx.spark, Xt)),
+                    lambda df, test_df: run_pyspark_als(ctx.spark, df, test_df, args.grid),
+                    lambda seed, valid, **kw: run_mli_als(X, Xt, seed=seed, valid=valid, **kw),
+                    False, args, rows, versus)
             continue
         if name == "dense":
             dense_xy = (X, y)
         print(f"{name}: {X.shape[0]} x {X.shape[1]} search rows, {len(yt)} test rows, "
               f"{len(np.unique(y))} classes", flush=True)
-        spark_t, spark_val, spark_test, valid = [], float("nan"), float("nan"), None
-        if not args.skip_pyspark:
-            df, test_df = to_df(ctx.spark, X, y), to_df(ctx.spark, Xt, yt)
-            valid = tvs_validation_rows(df)
-            for _ in range(args.repeats):
-                s, spark_val, spark_test = run_pyspark(ctx.spark, df, test_df, args.grid)
-                spark_t.append(s)
-                print(f"  pyspark.ml TVS: {s:.1f} s, best validation {spark_val:.4f}, "
-                      f"test {spark_test:.4f}", flush=True)
-            df.unpersist()
-            test_df.unpersist()
-        ours_t, reach = [], []
-        for _ in range(args.repeats):
-            s, r, test = run_mli(X, y, Xt, yt, valid=valid, refit=True)
-            ours_t.append(s)
-            reach.append(time_to(r.history, spark_val))
-            print(f"  mli search: {s:.1f} s ({r.passes} passes), best validation "
-                  f"{r.best_metric:.4f} (reg={r.best_params['reg']:.3g}), test {test:.4f}, "
-                  f"reached the grid's best at {reach[-1]:.1f} s", flush=True)
-        rows.append((name, statistics.median(spark_t) if spark_t else float("nan"),
-                     spark_val, spark_test, statistics.median(ours_t), statistics.median(reach),
-                     r.best_metric, test, r.passes))
-        halving, random = [], []
-        for seed in range(args.seeds):
-            _, rh, _ = run_mli(X, y, Xt, yt, seed=seed)
-            _, rr, _ = run_mli(X, y, Xt, yt, seed=seed, strategy="random", budget=rh.passes)
-            halving.append(rh.best_metric)
-            random.append(rr.best_metric)
-            print(f"  seed {seed}: halving {rh.best_metric:.4f} ({rh.passes} passes), random "
-                  f"{rr.best_metric:.4f} ({rr.passes} passes, "
-                  f"{len(rr.leaderboard)} configurations)", flush=True)
-        versus.append((name, halving, random))
+        contest(name, lambda: (to_df(ctx.spark, X, y), to_df(ctx.spark, Xt, yt)),
+                lambda df, test_df: run_pyspark(ctx.spark, df, test_df, args.grid),
+                lambda seed, valid, **kw: run_mli(X, y, Xt, yt, seed=seed, valid=valid, **kw),
+                True, args, rows, versus)
 
     print("\n| data | pyspark.ml TVS s | grid best val | TVS test | mli search s | "
           "mli reaches grid best s | mli best val | mli test | passes | TVS s / mli reach s |")

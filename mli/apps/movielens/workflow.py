@@ -7,17 +7,17 @@ import argparse
 import logging
 import sys
 import time
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from mli.apps.plotting import pyplot, require_matplotlib
+from mli.apps.plotting import require_matplotlib
 from mli.engine import context as mctx
 from mli.algorithms import ALS
 from mli.apps.movielens.data import (BASE_URL, DATASETS, MovieLensError, ask_ratings, cache_dir,
                                      download, find_data, generated_movielens, load_movielens,
                                      popular_movies, predict_ratings, read_my_ratings,
                                      repo_root, rmse, split_literature, split_ratings)
+from mli.apps.movielens.report import Setting, plot_grid, rmse_table
 
 log = logging.getLogger(__name__)
 
@@ -307,17 +307,6 @@ def run_workflow(args, *, out=None) -> int:
             ctx.stop()
 
 
-class _Setting(NamedTuple):
-    biases: bool
-    rank: int
-    reg: float
-    iters: int
-
-    def describe(self) -> str:
-        return (f"rank {self.rank}, reg {self.reg:g}, {self.iters} iterations, "
-                f"biases {'on' if self.biases else 'off'}")
-
-
 class _Ensemble:
     """The average of several fitted models' predictions (one model: that model)."""
 
@@ -416,7 +405,7 @@ def _search_tuning(args, sp, say) -> list:
     if rung:
         show()
     m = result.best_model
-    best = _Setting(bool(m.params["biases"]), int(m.params["rank"]), float(m.params["reg"]),
+    best = Setting(bool(m.params["biases"]), int(m.params["rank"]), float(m.params["reg"]),
                     int(m.n_iter))
     say(f"searched {len(result.leaderboard)} settings ({result.passes} sweeps) in "
         f"{_fmt_s(time.perf_counter() - t)}; best: {best.describe()} (validation RMSE "
@@ -434,7 +423,7 @@ def _search_tuning(args, sp, say) -> list:
                     and np.isfinite(r["metric"])), None)
         if row is None:
             return [best]
-        pair.append(_Setting(b, int(row["params"]["rank"]), float(row["params"]["reg"]),
+        pair.append(Setting(b, int(row["params"]["rank"]), float(row["params"]["reg"]),
                              int(row["passes"])))
     preds = {}
     _fit_grid(pair, sp.train, sp.validation, args.seed, float(sp.train["rating"].mean()), 1,
@@ -461,15 +450,15 @@ def _grid_tuning(args, ml, sp, say, t_start) -> list:
     regs = sorted(set(args.regs or DEFAULT_REGS))
     iters = sorted(set(args.iters or DEFAULT_ITERS))
     families = {"both": [True, False], "on": [True], "off": [False]}[args.biases]
-    grid = [_Setting(b, r, g, i) for b in families for r in ranks for g in regs for i in iters]
+    grid = [Setting(b, r, g, i) for b in families for r in ranks for g in regs for i in iters]
     fam = {"both": "with and without biases", "on": "with biases",
            "off": "without biases"}[args.biases]
     say(f"tuning ALS on the validation set: {len(grid)} settings (ranks "
         f"{','.join(map(str, ranks))} x regs {','.join(f'{g:g}' for g in regs)} x iterations "
         f"{','.join(map(str, iters))}, {fam})")
     fallback = float(sp.train["rating"].mean())
-    results: dict[_Setting, float] = {}
-    val_preds: dict[_Setting, np.ndarray] = {}
+    results: dict[Setting, float] = {}
+    val_preds: dict[Setting, np.ndarray] = {}
     t_tune = time.perf_counter()
 
     def report(k, st, v, secs, pred):
@@ -482,7 +471,7 @@ def _grid_tuning(args, ml, sp, say, t_start) -> list:
     _fit_grid(grid, sp.train, sp.validation, args.seed, fallback, args.jobs, report)
     best = min(grid, key=lambda st: (results[st], grid.index(st)))
     say("")
-    say(_rmse_table(results, families, ranks, regs, iters, best))
+    say(rmse_table(results, families, ranks, regs, iters, best))
     say("")
     say(f"best setting: {best.describe()} (validation RMSE {results[best]:.4f}); tuning "
         f"took {_fmt_s(time.perf_counter() - t_tune)}")
@@ -499,7 +488,7 @@ def _grid_tuning(args, ml, sp, say, t_start) -> list:
         if better:
             chosen = pair
     if args.plot:
-        _plot(results, families, ranks, regs, iters, best, args.plot, ml.name,
+        plot_grid(results, families, ranks, regs, iters, best, args.plot, ml.name,
               blend_v if len(chosen) > 1 else None)
         say(f"plot of validation RMSE written to {args.plot}")
     return chosen
@@ -565,51 +554,3 @@ def _refit_and_recommend(args, ml, sp, mine, me, say, t_start, chosen) -> int:
             "for real recommendations)")
     say(f"done in {_fmt_s(time.perf_counter() - t_start)}")
     return 0
-
-
-def _rmse_table(results, families, ranks, regs, iters, best) -> str:
-    head = "validation RMSE".ljust(34) + "".join(f"reg {g:<7g}".rjust(12) for g in regs)
-    lines = [head, "-" * len(head)]
-    for b in families:
-        for r in ranks:
-            for i in iters:
-                row = f"rank {r:3d}, {i:3d} iter, biases {'on' if b else 'off'}".ljust(34)
-                for g in regs:
-                    st = _Setting(b, r, g, i)
-                    row += f"{results[st]:11.4f}{'*' if st == best else ' '}"
-                lines.append(row)
-    lines.append("(* best)")
-    return "\n".join(lines)
-
-
-def _plot(results, families, ranks, regs, iters, best, path, title, blend=None) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for b in families:
-        for r in ranks:
-            for i in iters:
-                ax.plot(regs, [results[_Setting(b, r, g, i)] for g in regs], marker="o",
-                        linestyle="-" if b else "--",
-                        label=f"rank {r}, {i} iter, biases {'on' if b else 'off'}")
-    ax.scatter([best.reg], [results[best]], s=160, facecolors="none", edgecolors="black",
-               zorder=5, label=f"best ({results[best]:.4f})")
-    if blend is not None:
-        ax.axhline(blend, color="black", linestyle=":", linewidth=1,
-                   label=f"blend of best with/without biases ({blend:.4f})")
-    if len(regs) > 1 and min(regs) > 0:
-        ax.set_xscale("log")
-    ax.set_xticks(regs)
-    ax.set_xticklabels([f"{g:g}" for g in regs])
-    ax.minorticks_off()
-    ax.set_xlabel("regularization (reg)")
-    ax.set_ylabel("validation RMSE")
-    ax.set_title(f"ALS tuning on {title}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise MovieLensError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
