@@ -14,7 +14,6 @@ the best model's metrics on the test rows, and ``--out`` saves it (``mli evaluat
 from __future__ import annotations
 
 import os
-import time
 
 from mli.apps.plotting import require_matplotlib
 from mli.apps.tabular import (UsageError, check_complete, cli_command, common_args,
@@ -24,31 +23,20 @@ from mli.apps.tabular import (UsageError, check_complete, cli_command, common_ar
 __all__ = ["add_parser"]
 
 
-class Progress:
-    """Prints a line per rung as it ends: configurations, passes, best so far."""
-
-    def __init__(self, metric: str):
-        self.metric, self.rung, self.t0 = metric, [], time.perf_counter()
-
-    def __call__(self, entry: dict) -> None:
-        if self.rung and entry["passes"] != self.rung[-1]["passes"]:
-            self.flush()
-        self.rung.append(entry)
-
-    def flush(self) -> None:
-        if not self.rung:
-            return
-        last = self.rung[-1]
-        names = sorted({e["algorithm"] for e in self.rung})
-        print(f"  {len(self.rung):3d} configurations at {last['passes']:3d} passes  "
-              f"best {self.metric} so far {last['best_so_far']:.4f}  "
+def _rung_line(metric: str):
+    """Prints a rung's line: configurations, passes, best so far."""
+    def report(rung: list) -> None:
+        last = rung[-1]
+        names = sorted({e["algorithm"] for e in rung})
+        print(f"  {len(rung):3d} configurations at {last['passes']:3d} passes  "
+              f"best {metric} so far {last['best_so_far']:.4f}  "
               f"[{', '.join(names)}]  {last['elapsed']:6.1f} s", flush=True)
-        self.rung = []
+    return report
 
 
 def _search(args) -> int:
     from mli.interop.spark_ml import training_frame
-    from mli.search import parse_budget, search
+    from mli.search import RungReporter, budget_from_text, search
     from mli.search.metrics import DEFAULT as DEFAULT_METRIC
 
     if args.plot:
@@ -56,8 +44,7 @@ def _search(args) -> int:
     if not 0.0 <= args.test_fraction < 1.0:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     try:
-        budget = None if args.budget is None else parse_budget(
-            int(args.budget) if args.budget.isdigit() else args.budget)
+        budget = None if args.budget is None else budget_from_text(args.budget)
     except ValueError as exc:
         raise UsageError(f"--budget: {exc}") from None
     algos = [a.strip() for a in args.algorithms.split(",")] if args.algorithms else None
@@ -80,13 +67,11 @@ def _search(args) -> int:
         print(f"mli search: {args.data} ({fmt}), {len(names)} features, label "
               f"{args.label!r}, budget {shown}; Spark {ctx.master_url}", flush=True)
         task = args.task or (None if algos else "classification")
-        progress = Progress(args.metric or DEFAULT_METRIC.get(task, "metric"))
+        progress = RungReporter(_rung_line(args.metric or DEFAULT_METRIC.get(task, "metric")))
         try:
             result = search(frame, label=args.label, task=task, metric=args.metric,
-                            budget=None if budget is None else (
-                                int(budget[1]) if budget[0] == "passes" else budget[1]),
-                            algorithms=algos, validation=args.validation, seed=args.seed,
-                            min_passes=args.min_passes, max_passes=args.max_passes,
+                            budget=budget, algorithms=algos, validation=args.validation,
+                            seed=args.seed, min_passes=args.min_passes, max_passes=args.max_passes,
                             sample_weight=args.weight, callback=progress)
         except ValueError as exc:  # (bad arguments or data, named by the search)
             raise UsageError(str(exc)) from None
@@ -135,8 +120,10 @@ def add_parser(sub) -> None:
                    help="rows held out for the final metrics (default 0.2; 0: none)")
     s.add_argument("--validation", type=float, default=0.2,
                    help="fraction of the search's rows it validates on (default 0.2)")
-    s.add_argument("--min-passes", type=int, default=4, help="passes of the first rung")
-    s.add_argument("--max-passes", type=int, default=100, help="passes at most")
+    s.add_argument("--min-passes", type=int, help="passes of the first rung (default: the "
+                                                  "task's, 4 for the linear models)")
+    s.add_argument("--max-passes", type=int, help="passes at most (default: the task's, 100 "
+                                                  "for the linear models)")
     s.add_argument("--seed", type=int, default=0, help="seed of the splits and the search")
     s.add_argument("--top", type=int, default=10, help="leaderboard rows printed")
     s.add_argument("--out", help="directory to save the best model in")

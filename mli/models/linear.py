@@ -102,9 +102,7 @@ class LinearAlgorithm(Algorithm):
                           n_features=data.num_features, **options)
         if not result.converged and "callback" not in result.message:
             warn_not_converged(type(self).__name__, result.n_iter, self.max_iter, result.message)
-        w, b = result.objective.unpack(result.x)
-        coef = np.atleast_2d(np.asarray(w, dtype=np.float64).T)
-        return coef, np.atleast_1d(np.asarray(b, dtype=np.float64)), result
+        return (*_coef_intercept(result), result)
 
     # -- partial fits (the ML Optimizer, mli.search): L-BFGS / OWL-QN resumed from their
     # state, the configurations of one batch in the same passes (minimize_many)
@@ -151,9 +149,7 @@ class LinearAlgorithm(Algorithm):
                              errors="return")
 
     def _partial_model(self, setup: PartialSetup, state) -> Model:
-        w, b = state.objective.unpack(state.x)
-        coef = np.atleast_2d(np.asarray(w, dtype=np.float64).T)
-        intercept = np.atleast_1d(np.asarray(b, dtype=np.float64))
+        coef, intercept = _coef_intercept(state)
         return self._model(coef, intercept, setup.classes, state.state.inner.iteration,
                            state.converged)
 
@@ -167,6 +163,13 @@ class LinearAlgorithm(Algorithm):
         coef, intercept, result = self._minimize(loss(len(classes)), encode(data, classes),
                                                  method)
         return coef, intercept, classes, result
+
+
+def _coef_intercept(result) -> tuple[np.ndarray, np.ndarray]:
+    """An optimizer result's ``coef`` ``(outputs, d)`` and ``intercept`` ``(outputs,)``."""
+    w, b = result.objective.unpack(result.x)
+    return (np.atleast_2d(np.asarray(w, dtype=np.float64).T),
+            np.atleast_1d(np.asarray(b, dtype=np.float64)))
 
 
 class PartialSetup(NamedTuple):

@@ -125,11 +125,11 @@ def minimize(loss: Loss, blocks, reg: float = 0.0, l1_ratio: float = 0.0,
 
 
 def minimize_here(blocks, loss: Loss, reg: float = 0.0, l1_ratio: float = 0.0,
-              fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
-              tol: float = 1e-6, callback: Callback | None = None,
-              n_features: int | None = None, theta0: np.ndarray | None = None,
-              precondition: bool | str = "auto", warm_start: MinimizeState | None = None,
-              objective: Objective | None = None, **options) -> OptimizeResult:
+                  fit_intercept: bool = True, method: str = "auto", max_iter: int = 100,
+                  tol: float = 1e-6, callback: Callback | None = None,
+                  n_features: int | None = None, theta0: np.ndarray | None = None,
+                  precondition: bool | str = "auto", warm_start: MinimizeState | None = None,
+                  objective: Objective | None = None, **options) -> OptimizeResult:
     """:func:`minimize` on these blocks, in this process: the program a gang run's tasks
     run (``objective``: an objective over the blocks to use, a batch member's)."""
     if method not in METHODS:

@@ -32,7 +32,7 @@ import numpy as np
 from mli.engine import gang
 from mli.optimize.base import MinimizeState, OptimizeResult, check_int
 from mli.optimize.losses import CHUNK_ROWS, Loss, matvec, matvec_t, as_array
-from mli.optimize.objective import (Objective, n_cols_kernel, value_grad_kernel, weight_sum,
+from mli.optimize.objective import (LocalBlocks, Objective, n_cols_kernel, value_grad_kernel, weight_sum,
                                     xy_bundle)
 from mli.table.mltable import row_weights
 
@@ -252,8 +252,6 @@ def minimize_many(loss: Loss, blocks, configs: Sequence[dict], *, fit_intercept:
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     if isinstance(blocks, (list, tuple)):
-        from mli.optimize.objective import LocalBlocks
-
         blocks = LocalBlocks(blocks)
     results = gang.execute(blocks, _minimize_many, loss, list(configs), list(warm_starts),
                            fit_intercept=fit_intercept, method=method, max_iter=max_iter,

@@ -6,8 +6,10 @@ them, and the validation metrics (:mod:`mli.search.metrics`)."""
 from mli.search.halving import Trial, rungs, successive_halving
 from mli.search.metrics import METRICS
 from mli.search.space import Choice, IntRange, LogUniform, Uniform, check_space, sample_configs
-from mli.search.tuner import DEFAULT_SPACES, SearchResult, parse_budget, search
+from mli.search.tuner import (DEFAULT_SPACES, RungReporter, SearchResult, budget_from_text,
+                              parse_budget, search)
 
-__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "METRICS", "parse_budget", "Trial",
+__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "METRICS", "parse_budget",
+           "budget_from_text", "RungReporter", "Trial",
            "rungs", "successive_halving", "Choice", "IntRange", "LogUniform", "Uniform",
            "check_space", "sample_configs"]

@@ -41,7 +41,8 @@ from mli.search.space import IntRange, LogUniform, check_space, sample_configs
 from mli.search.refit import refit_best
 from mli.search.splits import split_labeled, split_ratings
 
-__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "DEFAULT_PASSES", "parse_budget"]
+__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "DEFAULT_PASSES", "parse_budget",
+           "budget_from_text", "RungReporter"]
 
 log = logging.getLogger("mli")
 
@@ -170,6 +171,33 @@ def parse_budget(budget) -> tuple[str, float]:
                      f"as '90s', '5m', '1h', got {budget!r}")
 
 
+def budget_from_text(text: str) -> int | str:
+    """A command line's ``--budget``: digits are passes (an int), anything else a duration
+    for :func:`parse_budget` (checked: ValueError)."""
+    budget = int(text) if str(text).strip().isdigit() else text
+    parse_budget(budget)
+    return budget
+
+
+class RungReporter:
+    """A :func:`search` callback that gathers each rung's evaluations and calls
+    ``report(entries)`` as the rung ends (call :meth:`flush` after the search for the last
+    one): a rung ends where the passes of the evaluations change."""
+
+    def __init__(self, report: Callable[[list], None]):
+        self.report, self.entries = report, []
+
+    def __call__(self, entry: dict) -> None:
+        if self.entries and entry["passes"] != self.entries[-1]["passes"]:
+            self.flush()
+        self.entries.append(entry)
+
+    def flush(self) -> None:
+        if self.entries:
+            entries, self.entries = self.entries, []
+            self.report(entries)
+
+
 def _algorithm_classes(algorithms, task: str | None) -> tuple[str, list[tuple[str, type]]]:
     """The task and ``[(name, class)]`` to search."""
     from mli import algorithms as algos
@@ -257,7 +285,8 @@ class _Search:
         self.kind, self.amount = budget
         self.t0, self.callback = t0, callback
         self.configs: list[dict] = []  # every configuration: algorithm, params, bracket
-        self.last: dict[int, dict] = {}  # a configuration's best evaluation
+        self.top: dict[int, dict] = {}  # a configuration's best evaluation
+        self.trained: dict[int, int] = {}  # the most passes a configuration had
         self.history: list[dict] = []
         self.passes = 0
         self.seconds_per_pass: float | None = None  # (model-pass, measured)
@@ -335,10 +364,11 @@ class _Search:
                  "passes": int(passes), "metric": float(metric),
                  "elapsed": time.perf_counter() - self.t0, "best_so_far": best}
         self.history.append(entry)
-        top = self.last.get(cid)
+        self.trained[cid] = max(self.trained.get(cid, 0), int(passes))
+        top = self.top.get(cid)
         if top is None or math.isnan(top["metric"]) or (
                 not math.isnan(metric) and self.sign * metric > self.sign * top["metric"]):
-            self.last[cid] = entry  # (a configuration's best evaluation)
+            self.top[cid] = entry
         if self.callback is not None:
             self.callback(dict(entry))
 
@@ -538,16 +568,13 @@ def _result(state: _Search, m: Metric) -> SearchResult:
     score, cid, model = state.best
     sign = state.sign
     rows = []
-    for c, entry in state.last.items():
-        trained = max(h["passes"] for h in state.history if h["config"] == c)
+    total = time.perf_counter() - state.t0
+    spent = sum(state.trained.values()) or 1
+    for c, entry in state.top.items():
         rows.append({"config": c, "algorithm": entry["algorithm"], "params": entry["params"],
                      "passes": entry["passes"], "metric": entry["metric"],
-                     "trained": trained, "seconds": 0.0,
-                     "bracket": state.configs[c]["bracket"], "_w": trained})
-    total = time.perf_counter() - state.t0
-    spent = sum(r["_w"] for r in rows) or 1
-    for r in rows:
-        r["seconds"] = total * r.pop("_w") / spent
+                     "trained": state.trained[c], "seconds": total * state.trained[c] / spent,
+                     "bracket": state.configs[c]["bracket"]})
     rows.sort(key=lambda r: (-(sign * r["metric"]) if not math.isnan(r["metric"])
                              else math.inf, r["config"]))
     for rank, r in enumerate(rows, 1):

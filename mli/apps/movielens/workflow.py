@@ -207,12 +207,7 @@ def run_workflow(args, *, out=None) -> int:
         print(*a, file=out, flush=True, **k)
 
     if _tuning(args) == "search":  # (a bad --budget before any work)
-        from mli.search import parse_budget
-
-        try:
-            parse_budget(int(args.budget) if str(args.budget).isdigit() else args.budget)
-        except ValueError as exc:
-            raise MovieLensError(f"--budget {args.budget}: {exc}") from None
+        _budget(args)
     if args.plot:
         try:
             require_matplotlib()  # now, not after the tuning run
@@ -366,31 +361,25 @@ SEARCH_REGS = (0.03, 0.5)
 
 def _search_tuning(args, sp, say) -> list:
     """The best setting found by mli.search on the validation ratings."""
-    from mli.search import Choice, IntRange, LogUniform, search
+    from mli.search import Choice, IntRange, LogUniform, RungReporter, search
 
     families = {"both": (True, False), "on": (True,), "off": (False,)}[args.biases]
     space = {"rank": IntRange(*SEARCH_RANKS, log=True), "reg": LogUniform(*SEARCH_REGS),
              "biases": Choice(families) if len(families) > 1 else families[0]}
-    budget = int(args.budget) if str(args.budget).isdigit() else args.budget
+    budget = _budget(args)
     say(f"tuning ALS on the validation set with mli.search: rank {SEARCH_RANKS[0]}-"
         f"{SEARCH_RANKS[1]} and reg {SEARCH_REGS[0]:g}-{SEARCH_REGS[1]:g} log-uniform, biases "
         f"{'/'.join('on' if b else 'off' for b in families)}, 1 -> 27 sweeps by successive "
         f"halving, budget {budget}")
-    rung: list = []
-
-    def progress(entry):
-        if rung and entry["passes"] != rung[-1]["passes"]:
-            show()
-        rung.append(entry)
-
-    def show():
+    def show(rung):
         best = min(rung, key=lambda e: e["metric"])
         p = best["params"]
         say(f"  {len(rung):3d} settings at {rung[-1]['passes']:2d} sweeps: best of the rung "
             f"rank {p['rank']}, reg {p['reg']:.3g}, biases {'on' if p['biases'] else 'off'} "
             f"(validation RMSE {best['metric']:.4f}; best so far "
             f"{rung[-1]['best_so_far']:.4f})")
-        rung.clear()
+
+    progress = RungReporter(show)
 
     cols = ["user", "item", "rating"]
     t = time.perf_counter()
@@ -400,10 +389,8 @@ def _search_tuning(args, sp, say) -> list:
                         task="recommendation", space=space, budget=budget, seed=args.seed,
                         callback=progress)
     except ValueError as exc:
-        raise MovieLensError(f"--budget {args.budget}: {exc}" if "budget" in str(exc)
-                             else str(exc)) from None
-    if rung:
-        show()
+        raise MovieLensError(str(exc)) from None
+    progress.flush()
     m = result.best_model
     best = Setting(bool(m.params["biases"]), int(m.params["rank"]), float(m.params["reg"]),
                     int(m.n_iter))
@@ -428,12 +415,28 @@ def _search_tuning(args, sp, say) -> list:
     preds = {}
     _fit_grid(pair, sp.train, sp.validation, args.seed, float(sp.train["rating"].mean()), 1,
               lambda k, st, v, secs, pred: preds.__setitem__(st, pred))
-    blend_v = rmse(np.mean([preds[st] for st in pair], axis=0), sp.validation["rating"])
-    better = blend_v < result.best_metric
+    blend_v = _blend_rmse(pair, preds, sp.validation, result.best_metric, say)
+    return pair if blend_v < result.best_metric else [best]
+
+
+def _blend_rmse(pair, preds, validation, single: float, say) -> float:
+    """The validation RMSE of the average of ``pair``'s predictions, and the line saying
+    whether it beats the single best's ``single``."""
+    blend_v = rmse(np.mean([preds[st] for st in pair], axis=0), validation["rating"])
     say(f"blend of the best with biases and the best without (average of their "
         f"predictions): validation RMSE {blend_v:.4f} -> "
-        f"{'use the blend' if better else 'keep the single best'}")
-    return pair if better else [best]
+        f"{'use the blend' if blend_v < single else 'keep the single best'}")
+    return blend_v
+
+
+def _budget(args):
+    """``--budget`` as the search takes it (MovieLensError when malformed)."""
+    from mli.search import budget_from_text
+
+    try:
+        return budget_from_text(args.budget)
+    except ValueError as exc:
+        raise MovieLensError(f"--budget {args.budget}: {exc}") from None
 
 
 def _tune_and_recommend(args, ml, sp, mine, me, say, t_start) -> int:
@@ -479,17 +482,12 @@ def _grid_tuning(args, ml, sp, say, t_start) -> list:
     if args.blend and len(families) == 2:
         pair = [min((st for st in grid if st.biases == b), key=lambda st: results[st])
                 for b in families]
-        blend_v = rmse(np.mean([val_preds[st] for st in pair], axis=0),
-                       sp.validation["rating"])
-        better = blend_v < results[best]
-        say(f"blend of the best with biases and the best without (average of their "
-            f"predictions): validation RMSE {blend_v:.4f} -> "
-            f"{'use the blend' if better else 'keep the single best'}")
-        if better:
+        blend_v = _blend_rmse(pair, val_preds, sp.validation, results[best], say)
+        if blend_v < results[best]:
             chosen = pair
     if args.plot:
         plot_grid(results, families, ranks, regs, iters, best, args.plot, ml.name,
-              blend_v if len(chosen) > 1 else None)
+                  blend_v if len(chosen) > 1 else None)
         say(f"plot of validation RMSE written to {args.plot}")
     return chosen
 
