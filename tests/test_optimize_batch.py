@@ -102,6 +102,27 @@ def test_margin_kernel_matches_numpy_reference(name):
     np.testing.assert_allclose(dZ, grads * sw[:, None], rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize("name", sorted(KINDS))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_numba_pass_matches_numpy_loop(name, weighted):
+    """A dense float64 block's pass (one numba kernel, cache-sized chunks) against the numpy
+    loop the other blocks take (here the same rows as a sparse matrix)."""
+    import scipy.sparse as sp
+
+    from mli.optimize import batch
+
+    loss = {"logistic": LogisticLoss(), "hinge": HingeLoss(), "squared": SquaredLoss()}[name]
+    X, y = (regression_data if name == "squared" else binary_data)(n=3000, d=40)
+    rng = np.random.default_rng(1)
+    sw = rng.uniform(0, 2, size=len(y)) if weighted else None
+    thetas = rng.normal(size=(9, 41)) * 0.5
+    assert batch.chunk_rows(X, 9) < len(y) // 2  # (several chunks)
+    dense = value_grad_many(X, y, thetas, loss, 40, True, sw)
+    sparse = value_grad_many(sp.csr_matrix(X), y, thetas, loss, 40, True, sw)
+    np.testing.assert_allclose(dense[0], sparse[0], rtol=1e-12)
+    np.testing.assert_allclose(dense[1], sparse[1], rtol=1e-10, atol=1e-10)
+
+
 # ---------------------------------------------------------------------------- batched fits
 
 

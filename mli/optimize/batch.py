@@ -49,6 +49,18 @@ MEMBER_KEYS = ("reg", "l1_ratio", "max_iter", "tol")
 
 _NO_WEIGHTS = np.zeros(0)
 
+#: bytes of a dense block's chunk of rows and its margins in the numba pass: small enough
+#: that the chunk is still in the core's cache (L2) when ``X.T @ dZ`` follows ``X @ W``. On
+#: 200k x 100 at B=8, 256 KiB chunks made the pass 2.1x faster than 4096-row chunks (3.3 MB,
+#: still the numpy loop's, whose Python overhead per chunk wants large chunks)
+CHUNK_BYTES = 1 << 18
+
+
+def chunk_rows(A, n_models: int = 1) -> int:
+    """Rows per chunk of the dense block ``A`` for ``n_models`` margins in the numba pass."""
+    rows = max(32, CHUNK_BYTES // max((A.shape[1] + 2 * n_models) * A.itemsize, 1))
+    return rows if A.shape[0] > 2 * rows else max(A.shape[0], 1)
+
 
 def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
                     fit_intercept: bool, sw=None):
@@ -56,7 +68,7 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
     ``(values (B,), grads (B, size))``, each row what ``loss.value_grad`` gives for that
     ``theta`` (packed as :func:`mli.optimize.objective.pack`). One product ``X @ W`` and one
     ``X.T @ R`` per chunk of rows for all ``B``."""
-    from mli.optimize.batch_kernels import KINDS, margin_losses  # (numba: on the workers)
+    from mli.optimize.batch_kernels import KINDS, margin_losses, margin_pass  # (numba)
 
     A = as_array(X)
     y = np.asarray(y, dtype=np.float64)
@@ -64,9 +76,16 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
     B, k, d = thetas.shape[0], loss.n_outputs, n_features
     nw = d * k
     W = thetas[:, :nw].reshape(B, d, k).transpose(1, 0, 2).reshape(d, B * k)
-    bias = thetas[:, nw:].ravel() if fit_intercept else np.zeros(B * k)
+    bias = np.ascontiguousarray(thetas[:, nw:].ravel()) if fit_intercept else np.zeros(B * k)
     values, G, gb = np.zeros(B), np.zeros((d, B * k)), np.zeros(B * k)
     n = A.shape[0]
+    if (k == 1 and type(loss).name in KINDS and isinstance(A, np.ndarray)
+            and A.dtype == np.float64 and n > 0):  # the whole pass in one numba kernel
+        values, G, gb = margin_pass(KINDS[type(loss).name], np.ascontiguousarray(A), y,
+                                    _NO_WEIGHTS if sw is None
+                                    else np.ascontiguousarray(sw, dtype=np.float64),
+                                    np.ascontiguousarray(W), bias, chunk_rows(A, B * k))
+        return values, _pack_grads(G, gb, B, k, d, thetas.shape[1], fit_intercept)
     step = CHUNK_ROWS if isinstance(A, np.ndarray) and n > 2 * CHUNK_ROWS else max(n, 1)
     for lo in range(0, n, step):
         Ac, yc = A[lo:lo + step], y[lo:lo + step]
@@ -89,11 +108,17 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
             dZ[:, j * k:(j + 1) * k] = dz.reshape(z.shape[0], k)
         G += matvec_t(Ac, dZ)
         gb += dZ.sum(axis=0)
-    grads = np.empty((B, thetas.shape[1]))
+    return values, _pack_grads(G, gb, B, k, d, thetas.shape[1], fit_intercept)
+
+
+def _pack_grads(G, gb, B, k, d, size, fit_intercept):
+    """The stacked gradients ``(B, size)`` from ``G = X.T @ dZ`` and the intercepts' sums."""
+    nw = d * k
+    grads = np.empty((B, size))
     grads[:, :nw] = G.reshape(d, B, k).transpose(1, 0, 2).reshape(B, nw)
     if fit_intercept:
         grads[:, nw:] = gb.reshape(B, k)
-    return values, grads
+    return grads
 
 
 def _pass_kernel(index, bundle, loss, thetas, n_features, fit_intercept, others):
