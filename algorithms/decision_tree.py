@@ -7,7 +7,7 @@ node (see :mod:`mli.models.trees`). Split rule: ``x <= threshold`` goes left.
 from __future__ import annotations
 
 
-from mli.models.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
+from mli.models.trees import TreeAlgorithm, TreeEnsembleModel, grow_levels
 
 __all__ = ["DecisionTree", "DecisionTreeModel"]
 
@@ -55,8 +55,8 @@ class DecisionTree(TreeAlgorithm):
     1.5
     """
 
-    def _fit(self, data):
-        return grow_forest(self, data, DecisionTreeModel)
+    def _levels(self, data):
+        return grow_levels(self, data, DecisionTreeModel)
 
 
 class DecisionTreeModel(TreeEnsembleModel):

@@ -11,6 +11,8 @@ as scikit-learn).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from mli.errors import warn_not_converged
@@ -21,7 +23,8 @@ from mli.optimize.base import Tracker
 from mli.core.params import Interval, Options, Param
 from mli.table.sampling import resolve_seed
 
-from mli.models.clustering_kernels import lloyd_stats, nearest, total_cost
+from mli.models.clustering_kernels import (lloyd_stats, lloyd_stats_many, nearest, total_cost,
+                                          total_cost_many)
 
 __all__ = ["KMeans", "KMeansModel"]
 
@@ -81,20 +84,78 @@ class KMeans(Algorithm):
                                "the centers still moved more than tol")
         return KMeansModel(centers, cost, n_iter, converged)
 
+    # -- partial fits (the ML Optimizer, mli.search, task "clustering"): a configuration's
+    # state is its centers, and the configurations of one k iterate in the same passes
+    _resumable = True
+    _task = "clustering"
+    _partial_restarts = True  # (each configuration its own seed: the search's restarts)
+
+    def _partial_setup(self, data):
+        return data
+
+    def _partial_key(self):
+        return (KMeans, int(self.k))
+
+    @classmethod
+    def _partial_fit_many(cls, data, algorithms, states, passes: int) -> list:
+        members = [(int(a.k), a.init, resolve_seed(a.seed), float(a.tol)) for a in algorithms]
+        try:
+            return gang.execute(data.blocks, _lloyd_many, members, list(states), int(passes),
+                                data.weighted)
+        except ValueError as exc:  # (k larger than the rows...: every member fails)
+            return [exc] * len(algorithms)
+
+    def _partial_model(self, data, state: "LloydState") -> "KMeansModel":
+        return KMeansModel(state.centers, state.cost, state.n_iter, state.converged)
+
 
 def _lloyd(blocks, k, init, seed, max_iter, tol, weighted, callback):
     C = initial_centers(blocks, k, init, seed, weighted=weighted)
     track = Tracker("KMeans", callback)
     for it in range(1, max_iter + 1):
         sums, counts, cost, sqsum = blocks.map_reduce(lloyd_stats, C)
-        n = counts.sum()
-        new = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1.0)[:, None], C)
-        var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
-        shift, C = float(((new - C) ** 2).sum()), new
-        converged = shift <= tol * var
+        C, converged = _lloyd_step(C, sums, counts, sqsum, tol)
         if track(it, cost) or converged:
             break
     return C, blocks.map_reduce(total_cost, C), it, converged
+
+
+def _lloyd_step(C, sums, counts, sqsum, tol):
+    """The new centers (the means of their points; an empty one stays) and whether they
+    moved by at most ``tol`` times the mean feature variance."""
+    n = counts.sum()
+    new = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1.0)[:, None], C)
+    var = (sqsum / n - np.sum((counts @ new / n) ** 2)) / C.shape[1]
+    return new, float(((new - C) ** 2).sum()) <= tol * var
+
+
+class LloydState(NamedTuple):
+    """Where a k-means fit stands (a search's state): the centers, the iterations made,
+    whether they converged, their training cost."""
+
+    centers: np.ndarray
+    n_iter: int
+    converged: bool
+    cost: float
+
+
+def _lloyd_many(blocks, members, states, passes, weighted, callback=None):
+    """``passes`` Lloyd iterations of every member ``(k, init, seed, tol)`` from its state
+    (None: initialized first): one pass per iteration computes every member's statistics
+    (their centers in one matrix product), then one pass their costs. A converged member
+    stops, as :func:`_lloyd` does."""
+    cur = [LloydState(initial_centers(blocks, k, init, seed, weighted=weighted), 0, False, 0.0)
+           if st is None else st for (k, init, seed, _tol), st in zip(members, states)]
+    for _ in range(passes):
+        live = [j for j, st in enumerate(cur) if not st.converged]
+        if not live:
+            break
+        stats = blocks.map_reduce(lloyd_stats_many, [cur[j].centers for j in live])
+        for j, (sums, counts, _cost, sqsum) in zip(live, stats):
+            C, converged = _lloyd_step(cur[j].centers, sums, counts, sqsum, members[j][3])
+            cur[j] = LloydState(C, cur[j].n_iter + 1, converged, 0.0)
+    costs = blocks.map_reduce(total_cost_many, [st.centers for st in cur])
+    return [st._replace(cost=c) for st, c in zip(cur, costs)]
 
 
 class KMeansModel(Model):

@@ -12,6 +12,8 @@ equal scikit-learn's ``MultinomialNB(alpha=smoothing)``,
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from mli.table.labels import check_class_labels, check_class_weights
@@ -60,11 +62,24 @@ class NaiveBayes(Algorithm):
     var_smoothing = Param(1e-9, Interval(float, 0, None, closed="left"))
 
     def _fit(self, data):
-        phi = {"multinomial": "counts", "bernoulli": "binary"}.get(self.kind, "identity")
-        classes, (counts, means, m2), total = class_moments(data.blocks, feature_map, phi,
+        return self._from_moments(self._moments(data))
+
+    def _feature_map(self) -> str:
+        return {"multinomial": "counts", "bernoulli": "binary"}.get(self.kind, "identity")
+
+    def _moments(self, data) -> tuple:
+        """One pass: the classes, per-class weights, means and squared deviations of the
+        kind's features, and the overall moments."""
+        classes, (counts, means, m2), total = class_moments(data.blocks, feature_map,
+                                                            self._feature_map(),
                                                             owner="NaiveBayes")
         check_class_labels(classes, "NaiveBayes")
         check_class_weights(classes, counts, "NaiveBayes")
+        return classes, counts, means, m2, total
+
+    def _from_moments(self, moments: tuple) -> "NaiveBayesModel":
+        """The model of this smoothing from :meth:`_moments` (no pass over the data)."""
+        classes, counts, means, m2, total = moments
         prior = np.log(counts / counts.sum())
         if self.kind == "gaussian":
             var = m2 / counts[:, None] + self.var_smoothing * float(np.max(total.m2 / total.n))
@@ -75,6 +90,50 @@ class NaiveBayes(Algorithm):
                  else counts + 2 * s)
         return NaiveBayesModel(classes, kind=self.kind, class_log_prior_=prior,
                                feature_log_prob_=np.log(fc + s) - np.log(denom)[:, None])
+
+    # -- partial fits (the ML Optimizer, mli.search): one pass of counts per feature map
+    # serves every configuration (each smoothing is arithmetic on the same counts); a
+    # configuration is complete after its first pass
+    _resumable = True
+    _task = "classification"
+
+    def _partial_setup(self, data) -> "CountsCache":
+        return CountsCache(data, {})
+
+    def _partial_key(self):
+        return (NaiveBayes,)
+
+    def _partial_max_passes(self) -> int:
+        return 1
+
+    @classmethod
+    def _partial_fit_many(cls, setup: "CountsCache", algorithms, states, passes: int) -> list:
+        out: list = []
+        for algo, state in zip(algorithms, states):
+            if state is None:
+                phi = algo._feature_map()
+                if phi not in setup.moments:
+                    try:
+                        setup.moments[phi] = algo._moments(setup.data)
+                    except ValueError as exc:  # (negative counts: every such member fails)
+                        setup.moments[phi] = exc
+                moments = setup.moments[phi]
+                state = moments if isinstance(moments, BaseException) \
+                    else algo._from_moments(moments)
+            out.append(state)
+        return out
+
+    def _partial_model(self, setup: "CountsCache", state: "NaiveBayesModel"
+                       ) -> "NaiveBayesModel":
+        return state
+
+
+class CountsCache(NamedTuple):
+    """A search's Naive Bayes training data and the moments of each feature map computed so
+    far (``{feature map: moments or the error they raised}``)."""
+
+    data: Any
+    moments: dict
 
 
 class NaiveBayesModel(LogLinearClassifierModel):

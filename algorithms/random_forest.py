@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from mli.core.params import Interval, Options, Param
-from mli.models.trees import TreeAlgorithm, TreeEnsembleModel, grow_forest
+from mli.models.trees import TreeAlgorithm, TreeEnsembleModel, grow_levels
 
 __all__ = ["RandomForest", "RandomForestModel"]
 
@@ -47,8 +47,8 @@ class RandomForest(TreeAlgorithm):
                                   Interval(float, 0, 1, closed="right")])
     bootstrap = Param(True, [bool])
 
-    def _fit(self, data):
-        return grow_forest(self, data, RandomForestModel, n_trees=self.n_trees,
+    def _levels(self, data):
+        return grow_levels(self, data, RandomForestModel, n_trees=self.n_trees,
                            max_features=self.max_features, bootstrap=self.bootstrap)
 
 

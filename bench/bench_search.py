@@ -33,11 +33,13 @@ time; the grid's best validation accuracy; mli's best, and the time at which mli
 best-so-far first reached the grid's best; both best models' accuracy on the test set; the ratio pyspark.ml time / mli time-to-target (issue #17 asks >= 5). Then halving
 vs random: the best validation accuracy per seed, medians and wins. Last, batching: the time
 per model-pass of ``minimize_many`` with B = 1, 8, 16 logistic regressions per pass on the
-dense set (issue #17 asks >= 3x with B >= 8).
+dense set (issue #17 asks >= 3x with B >= 8), and per model-sweep of B = 1, 8 ALS
+configurations swept in the same gang run (MovieLens 100K). ``--hyperband`` adds Hyperband
+(one round of its brackets) against random search at Hyperband's budget, per seed.
 
 Run: python bench/bench_search.py [--datasets dense,mnist,sms,movielens] [--rows 400000]
      [--cols 100]
-     [--grid 9] [--repeats 3] [--seeds 5] [--skip-pyspark] [--skip-batching]
+     [--grid 9] [--repeats 3] [--seeds 5] [--skip-pyspark] [--skip-batching] [--hyperband]
 """
 from __future__ import annotations
 
@@ -252,6 +254,26 @@ def batching(X, y, sizes=(1, 8, 16), repeats=3):
     return out
 
 
+def als_batching(R, sizes=(1, 8), repeats=3, sweeps=3):
+    """Median seconds per model-sweep of ALS configurations swept together (B per gang run
+    and pass) on the ratings ``R``."""
+    from mli.algorithms import ALS
+
+    ratings, _ = ALS()._prepare(R, None, None)
+    ALS._partial_fit_many(ratings, [ALS(rank=8, seed=0)], [None], 1)
+    out = {}
+    for B in sizes:
+        per = []
+        for _ in range(repeats):
+            algos = [ALS(rank=int(r), reg=float(g), seed=0) for r, g in
+                     zip(np.linspace(4, 32, B), np.logspace(-2, 0, B))]
+            t = time.perf_counter()
+            ALS._partial_fit_many(ratings, algos, [None] * B, sweeps)
+            per.append((time.perf_counter() - t) / (B * sweeps))
+        out[B] = statistics.median(per)
+    return out
+
+
 def contest(name, frames, peer, ours, greater, args, rows, versus):
     """One data set's rows: ``peer(df, test_df) -> (seconds, best validation, test)``
     (pyspark.ml's TVS, ``--repeats`` times, on ``frames() -> (df, test_df)``) against
@@ -281,7 +303,7 @@ def contest(name, frames, peer, ours, greater, args, rows, versus):
                  spark_test, statistics.median(ours_t), statistics.median(reach),
                  r.best_metric, test, r.passes))
     sign = 1.0 if greater else -1.0
-    halving, random = [], []
+    halving, random, hyper, random_h = [], [], [], []
     for seed in range(args.seeds):
         _, rh, _ = ours(seed, None)
         _, rr, _ = ours(seed, None, strategy="random", budget=rh.passes)
@@ -290,7 +312,18 @@ def contest(name, frames, peer, ours, greater, args, rows, versus):
         print(f"  seed {seed}: halving {rh.best_metric:.4f} ({rh.passes} passes), random "
               f"{rr.best_metric:.4f} ({rr.passes} passes, {len(rr.leaderboard)} "
               "configurations)", flush=True)
-    versus.append((name if greater else f"{name} (negated)", halving, random))
+        if args.hyperband:
+            _, hb, _ = ours(seed, None, strategy="hyperband")
+            _, rb, _ = ours(seed, None, strategy="random", budget=hb.passes)
+            hyper.append(sign * hb.best_metric)
+            random_h.append(sign * rb.best_metric)
+            print(f"  seed {seed}: hyperband {hb.best_metric:.4f} ({hb.passes} passes), "
+                  f"random {rb.best_metric:.4f} ({rb.passes} passes, "
+                  f"{len(rb.leaderboard)} configurations)", flush=True)
+    label = name if greater else f"{name} (negated)"
+    versus.append((label, halving, random))
+    if hyper:
+        versus.append((f"{label}, hyperband", hyper, random_h))
 
 
 # ---------------------------------------------------------------------------- main
@@ -306,6 +339,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--skip-pyspark", action="store_true")
     ap.add_argument("--skip-batching", action="store_true")
+    ap.add_argument("--hyperband", action="store_true",
+                    help="also Hyperband (one round of its brackets) vs random at its budget")
     args = ap.parse_args()
     logging.getLogger("mli").setLevel(logging.ERROR)
 
@@ -362,6 +397,14 @@ def main() -> None:
         print("|---|---|---|")
         for B, s in per.items():
             print(f"| {B} | {1000 * s:.2f} | {per[1] / s:.1f} |")
+        loaded = movielens()
+        if loaded is not None:
+            per = als_batching(loaded[0], repeats=args.repeats)
+            print("\n| ALS configurations per gang run B (MovieLens 100K) | ms per "
+                  "model-sweep | speed-up vs B=1 |")
+            print("|---|---|---|")
+            for B, s in per.items():
+                print(f"| {B} | {1000 * s:.2f} | {per[1] / s:.1f} |")
     ctx.stop()
     sys.stdout.flush()
 

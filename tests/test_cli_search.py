@@ -39,6 +39,16 @@ def test_search_a_regression_on_parquet(ctx, capsys, files):
     assert "LinearRegression" in out and metric(out, "r2") > 0.99
 
 
+def test_search_trees_and_naive_bayes_by_hyperband(ctx, capsys, files):
+    code, out, err = run(ctx, capsys, "search", str(files / "data.csv"), "--label", "clicked",
+                         "--algorithms", "DecisionTree,RandomForest,NaiveBayes",
+                         "--task", "classification", "--strategy", "hyperband",
+                         "--budget", "150")
+    assert code == 0, err
+    assert "configurations at   4 passes" in out and "configurations at  12 passes" in out
+    assert metric(out, "accuracy") > 0.8
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--budget", "soon"], "--budget: budget must be passes"),
     (["--algorithms", "Boosting"], "unknown or unsearchable algorithm 'Boosting'"),
@@ -46,6 +56,7 @@ def test_search_a_regression_on_parquet(ctx, capsys, files):
     (["--budget", "2"], "cannot pay for one configuration's first rung"),
     (["--test-fraction", "2"], "--test-fraction must be in [0, 1)"),
     (["--validation", "0"], "validation must be a fraction in (0, 1)"),
+    (["--algorithms", "DecisionTree"], "do not name one task"),
 ])
 def test_search_wrong_input_gets_one_line(ctx, capsys, files, argv, message):
     code, out, err = run(ctx, capsys, "search", str(files / "data.csv"), "--label", "clicked",

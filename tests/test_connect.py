@@ -22,7 +22,8 @@ HERE = Path(__file__).parent
 # every algorithm (both ALS strategies: each is one gang run over resident blocks) and two
 # pipelines (matrix; text: tokenize, hash, TF-IDF, naive Bayes)
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
-              "als_data_parallel", "als_blocked", "pipeline_matrix", "pipeline_text", "search"]
+              "als_data_parallel", "als_blocked", "pipeline_matrix", "pipeline_text", "search",
+              "search_trees", "search_kmeans", "search_als"]
 CHECKS = ["default_context_is_the_active_connect_session", "dataframe_fit_equals_numpy_fit",
           "predict_on_a_connect_dataframe", "table_from_numpy_with_label",
           "wrong_input_says_what_to_use", "readers", "conformance_of_every_algorithm",

@@ -204,6 +204,8 @@ def test_search_doc_runs(ctx):
     assert "logloss False [0.0, 0.5]" in output
     assert "('a', 'b', 'c')" in output
     assert "ALS rmse ['rank', 'reg']" in output
+    assert "['DecisionTree', 'LogisticRegression', 'NaiveBayes', 'RandomForest'] True" in output
+    assert "inertia (3, 2) True" in output
     assert "refused: Invalid search space for LogisticRegression: it has no hyperparameter" \
         in output
     assert mod.result.best_metric > 0.7

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import mli
-from mli.algorithms import LinearRegression, LinearSVM, LogisticRegression
+from mli.algorithms import (DecisionTree, LinearRegression, LinearSVM, LogisticRegression,
+                            NaiveBayes, RandomForest)
 from mli.search import Choice, LogUniform, parse_budget, search
 from mli.table.mltable import as_labeled
 
@@ -66,6 +67,69 @@ def test_a_batch_equals_one_at_a_time(ctx):
     for algo, got in zip(algos, batch):
         alone = LogisticRegression._partial_fit_many(setup, [algo], [None], 20)[0]
         np.testing.assert_allclose(got.x, alone.x, rtol=1e-8, atol=1e-10)
+    train.release()
+
+
+def test_naive_bayes_serves_every_smoothing_from_one_pass_of_counts(ctx):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 900).astype(float)
+    X = rng.poisson(rng.gamma(1.0, 1.0, (3, 6))[y.astype(int)] * 2).astype(float)
+    train = as_labeled(X, y)
+    algos = [NaiveBayes(kind="multinomial", smoothing=s) for s in (0.01, 0.5, 3.0)] + \
+        [NaiveBayes(kind="bernoulli", smoothing=0.2), NaiveBayes(kind="gaussian")]
+    setup = algos[0]._partial_setup(train)
+    states = NaiveBayes._partial_fit_many(setup, algos, [None] * 5, 1)
+    assert sorted(setup.moments) == ["binary", "counts", "identity"]  # (3 passes for all 5)
+    for algo, state in zip(algos, states):
+        model, fitted = algo._partial_model(setup, state), algo.fit(X, y)
+        np.testing.assert_allclose(model.predict_log_proba(X), fitted.predict_log_proba(X),
+                                   rtol=1e-12, atol=1e-12)
+    # complete after its pass: resuming changes nothing; negative counts fail that member
+    assert NaiveBayes._partial_fit_many(setup, algos[:1], states[:1], 5)[0] is states[0]
+    assert algos[0]._partial_max_passes() == 1
+    bad = as_labeled(X - 1.0, y)
+    out = NaiveBayes._partial_fit_many(algos[0]._partial_setup(bad),
+                                       [algos[0], algos[4]], [None, None], 1)
+    assert isinstance(out[0], ValueError) and "NaiveBayes" in str(out[0])
+    assert not isinstance(out[1], BaseException)
+    train.release()
+    bad.release()
+
+
+@pytest.mark.parametrize("cls,params", [(DecisionTree, {"max_depth": 7, "seed": 3}),
+                                        (RandomForest, {"max_depth": 6, "n_trees": 4,
+                                                        "seed": 3})])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_trees_resume_their_growth_a_level_per_pass(ctx, cls, params, task):
+    """2 then 3 levels is the tree of max_depth=5 grown at once; resumed to the end, the
+    tree ``fit`` grows; a pass is a level."""
+    X, y = classification(n=2000, d=6) if task == "classification" else regression(n=2000, d=6)
+    train = as_labeled(X, y)
+    algo = cls(**params, task=task)
+    states = cls._partial_fit_many(train, [algo], [None], 2)
+    states = cls._partial_fit_many(train, [algo], states, 3)
+    five = algo._partial_model(train, states[0])
+    at_five = cls(**{**params, "max_depth": 5}, task=task).fit(X, y)
+    for attr in ("feature", "threshold", "left", "right", "value"):
+        np.testing.assert_array_equal(getattr(five, attr), getattr(at_five, attr))
+    states = cls._partial_fit_many(train, [algo], states, 10)
+    assert states[0].finished and states[0].levels == params["max_depth"]
+    full, fitted = algo._partial_model(train, states[0]), algo.fit(X, y)
+    np.testing.assert_array_equal(full.threshold, fitted.threshold)
+    np.testing.assert_array_equal(full.value, fitted.value)
+    assert algo._partial_max_passes() == params["max_depth"]
+    train.release()
+
+
+def test_a_tree_closed_before_its_last_level_leaves_no_binned_files(ctx):
+    X, y = classification(n=1500, d=4)
+    train = as_labeled(X, y)
+    algo = DecisionTree(max_depth=6, seed=0)
+    state = DecisionTree._partial_fit_many(train, [algo], [None], 2)[0]
+    state.close()
+    state.advance(3)  # (closed: nothing more grows)
+    assert state.levels == 2
+    assert DecisionTree(max_depth=6, seed=0).fit(X, y).depth == 6
     train.release()
 
 
@@ -143,6 +207,22 @@ def test_a_time_budget_stops_the_search(ctx):
     assert r.passes < full.passes  # (the first rung runs; what follows does not fit)
 
 
+def test_hyperband_runs_its_brackets_in_turn(ctx):
+    X, y = classification(n=1500)
+    r = search(X, y, algorithms="LogisticRegression", strategy="hyperband", n_configs=9,
+               min_passes=2, max_passes=18, seed=0)
+    # brackets (9 at 2 passes), (5 at 6), (3 at 18): 9x2 + 3x4 + 1x12, 5x6 + 1x12, 3x18
+    assert r.passes == (18 + 12 + 12) + (30 + 12) + 54
+    firsts = {}
+    for h in r.history:
+        firsts.setdefault(r.leaderboard[[row["config"] for row in r.leaderboard].index(
+            h["config"])]["bracket"], h["passes"])
+    assert firsts == {0: 2, 1: 6, 2: 18}
+    capped = search(X, y, algorithms="LogisticRegression", strategy="hyperband", n_configs=9,
+                    min_passes=2, max_passes=18, seed=0, budget=60)
+    assert capped.passes <= 60
+
+
 def test_random_search_trains_every_configuration_fully(ctx):
     X, y = classification(n=1500)
     r = search(X, y, algorithms="LogisticRegression", strategy="random", n_configs=4,
@@ -201,6 +281,86 @@ def test_explicit_validation_data(ctx):
     assert np.mean(r.best_model.predict(X[1000:]) == y[1000:]) == pytest.approx(r.best_metric)
 
 
+def test_search_over_trees_and_naive_bayes(ctx):
+    X, y = classification(n=2000, d=6)
+    X = np.abs(X)  # (counts for the multinomial kind)
+    r = search(X, y, algorithms=["DecisionTree", "RandomForest", "NaiveBayes"],
+               task="classification", seed=0, budget=200)
+    assert r.passes <= 200
+    by_algo = {}
+    for row in r.leaderboard:
+        by_algo.setdefault(row["algorithm"], []).append(row)
+    assert set(by_algo) == {"DecisionTree", "RandomForest", "NaiveBayes"}
+    assert all(row["trained"] == 1 for row in by_algo["NaiveBayes"])  # (complete at once)
+    for row in by_algo["DecisionTree"] + by_algo["RandomForest"]:
+        assert row["trained"] <= row["params"]["max_depth"]  # (a level per pass, no more)
+    # the best model is what its hyperparameters give on the training split
+    perm = np.random.default_rng(0).permutation(len(y))
+    n_valid = int(round(0.2 * len(y)))
+    tr, va = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+    cls = {"DecisionTree": DecisionTree, "RandomForest": RandomForest,
+           "NaiveBayes": NaiveBayes}[r.best_algorithm]
+    if cls is not NaiveBayes:  # (the model's max_depth: the levels it had grown)
+        assert r.best_model.params["max_depth"] <= r.best_params["max_depth"]
+    again = cls(**r.best_model.params).fit(X[tr], y[tr])
+    assert np.mean(again.predict(X[va]) == y[va]) == pytest.approx(r.best_metric)
+
+
+def test_regression_trees_in_the_search(ctx):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2000, 4))
+    y = np.where(X[:, 0] > 0, 3.0, -1.0) + np.sin(3 * X[:, 1]) + 0.1 * rng.normal(size=2000)
+    r = search(X, y, task="regression", algorithms=["DecisionTree", "LinearRegression"],
+               seed=0, budget=150)
+    assert r.best_algorithm == "DecisionTree" and r.best_model.task == "regression"
+    lin = min(row["metric"] for row in r.leaderboard if row["algorithm"] == "LinearRegression")
+    assert r.best_metric < 0.7 * lin  # (the step the linear model cannot fit)
+
+
+def test_kmeans_restarts_share_their_passes_and_resume(ctx):
+    rng = np.random.default_rng(0)
+    X = np.vstack([c + rng.normal(scale=3.0, size=(400, 4))
+                   for c in rng.normal(scale=4.0, size=(5, 4))])
+    train = as_labeled(X)
+    from mli.algorithms import KMeans
+
+    algos = [KMeans(k=5, seed=s, max_iter=9, init=i)
+             for s, i in ((1, "k-means||"), (2, "random"), (3, "k-means||"))]
+    states = KMeans._partial_fit_many(train, algos, [None] * 3, 3)
+    states = KMeans._partial_fit_many(train, algos, states, 6)
+    for algo, state in zip(algos, states):  # (batched and resumed: each one's own fit)
+        model, fitted = algo._partial_model(train, state), algo.fit(X)
+        np.testing.assert_allclose(model.centers, fitted.centers, rtol=1e-10, atol=1e-10)
+        assert model.cost == pytest.approx(fitted.cost, rel=1e-10)
+        assert (model.n_iter, model.converged) == (fitted.n_iter, fitted.converged)
+    too_many = KMeans._partial_fit_many(as_labeled(X[:3]), [KMeans(k=5, seed=0)], [None], 2)
+    assert isinstance(too_many[0], ValueError)
+    train.release()
+
+
+def test_clustering_search(ctx):
+    from sklearn.cluster import KMeans as SkKMeans
+
+    rng = np.random.default_rng(1)
+    X = np.vstack([c + rng.normal(size=(300, 3)) for c in rng.normal(scale=5, size=(4, 3))])
+    r = search(X, task="clustering", space={"k": 4}, budget=80, seed=0)
+    assert r.metric == "inertia" and not r.greater_is_better and r.best_algorithm == "KMeans"
+    assert len({h["config"] for h in r.history}) > 1 and r.passes <= 80
+    assert isinstance(r.best_model.params["seed"], int)  # (its restart's own seed)
+    # the validation inertia is the mean squared distance to the nearest center; the best
+    # restart is as good as scikit-learn's k-means (10 restarts) on the same rows
+    perm = np.random.default_rng(0).permutation(len(X))
+    n_valid = int(round(0.2 * len(X)))
+    tr, va = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+    d2 = ((X[va, None, :] - r.best_model.centers[None]) ** 2).sum(-1).min(1)
+    assert r.best_metric == pytest.approx(d2.mean(), rel=1e-9)
+    sk = SkKMeans(4, n_init=10, random_state=0).fit(X[tr])
+    sk_inertia = ((X[va, None, :] - sk.cluster_centers_[None]) ** 2).sum(-1).min(1).mean()
+    assert r.best_metric <= sk_inertia * 1.01
+    again = search(X, task="clustering", space={"k": 4}, budget=80, seed=0)
+    assert [h["metric"] for h in again.history] == [h["metric"] for h in r.history]
+
+
 def test_plot(ctx, tmp_path):
     X, y = classification(n=800)
     r = search(X, y, task="classification", seed=0, budget=60)
@@ -212,11 +372,20 @@ def test_plot(ctx, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"task": "clustering"}, "task must be one of"),
+    ({"task": "segmentation"}, "task must be one of"),
     ({}, "give task="),
-    ({"algorithms": "KMeans"}, "unknown or unsearchable algorithm 'KMeans'"),
+    ({"algorithms": "KMeans"}, "Invalid search space for KMeans: it needs 'k'"),
+    ({"algorithms": "KMeans", "space": {"k": 3}}, "clustering takes no labels"),
+    ({"task": "clustering", "space": {"k": 3}, "metric": "accuracy"},
+     "'accuracy' is for classification, not clustering"),
+    ({"algorithms": "Pipeline"}, "unknown or unsearchable algorithm 'Pipeline'"),
     ({"algorithms": "Nope"}, "unknown or unsearchable algorithm 'Nope'"),
-    ({"algorithms": ["LogisticRegression", "LinearRegression"]}, "mix tasks"),
+    ({"algorithms": ["LogisticRegression", "LinearRegression"]}, "do not name one task"),
+    ({"algorithms": "DecisionTree"}, r"do not name one task \(they do \['classification', "
+                                     r"'regression'\]\); give task="),
+    ({"task": "regression", "algorithms": "NaiveBayes"}, r"do not do regression"),
+    ({"algorithms": "DecisionTree", "task": "classification", "space": {"task": "regression"}},
+     "set by the search"),
     ({"task": "regression", "algorithms": "LinearSVM"}, r"do not do regression"),
     ({"task": "classification", "metric": "auc"}, "unknown metric 'auc'"),
     ({"task": "classification", "metric": "rmse"}, "is for regression and recommendation, not classification"),
@@ -230,7 +399,8 @@ def test_plot(ctx, tmp_path):
     ({"task": "classification", "budget": "soon"}, "budget must be passes"),
     ({"task": "classification", "budget": -1.0}, "must be > 0"),
     ({"task": "classification", "validation": 1.5}, "validation must be a fraction"),
-    ({"task": "classification", "strategy": "grid"}, "strategy must be"),
+    ({"task": "classification", "strategy": "grid"},
+     "strategy must be one of 'halving', 'hyperband', 'random'"),
     ({"task": "classification", "n_configs": 0}, "n_configs must be"),
     ({"task": "classification", "min_passes": 0}, "min_resource must be >= 1"),
     ({"algorithms": "LinearSVM", "metric": "logloss"}, "needs class probabilities"),
@@ -291,6 +461,29 @@ def test_als_resumed_sweeps_equal_the_straight_fit(ctx, strategy):
     np.testing.assert_array_equal(model.user_factors, fitted.user_factors)
     np.testing.assert_array_equal(model.item_factors, fitted.item_factors)
     assert model.n_iter == fitted.n_iter == 5
+
+
+def test_als_configurations_sweep_in_the_same_passes(ctx):
+    """Ranks, regularizations, biases and implicit feedback batched in one gang run: each
+    configuration's factors are its own fit's, bit for bit."""
+    from mli.algorithms import ALS
+
+    R = ratings_data()
+    algos = [ALS(rank=4, reg=0.05, seed=1, max_iter=4, num_partitions=2),
+             ALS(rank=7, reg=0.3, seed=2, max_iter=4, num_partitions=2, biases=True),
+             ALS(rank=5, reg=0.1, seed=3, max_iter=4, num_partitions=2, implicit=True,
+                 alpha=2.0)]
+    ratings, _ = algos[0]._prepare(R, None, None)
+    states = ALS._partial_fit_many(ratings, algos, [None] * 3, 1)
+    states = ALS._partial_fit_many(ratings, algos, states, 3)
+    for algo, state in zip(algos, states):
+        assert state.strategy == "data_parallel"
+        model, fitted = algo._partial_model(ratings, state), algo.fit(R)
+        np.testing.assert_array_equal(model.user_factors, fitted.user_factors)
+        np.testing.assert_array_equal(model.item_factors, fitted.item_factors)
+        assert model.n_iter == fitted.n_iter == 4
+        np.testing.assert_array_equal([h[1] for h in state.history],
+                                      [h[1] for h in fitted.history])  # (the losses)
 
 
 def test_recommendation_search_beats_the_mean_and_repeats(ctx):

@@ -21,7 +21,8 @@ import cluster as multihost
 HERE = Path(__file__).parent
 JOB = HERE / "scripts" / "multihost_job.py"
 ALGORITHMS = ["lr", "lr_lbfgs", "svm", "linreg", "lasso", "kmeans", "nb", "tree", "forest",
-              "als_data_parallel", "als_blocked", "search"]
+              "als_data_parallel", "als_blocked", "search", "search_trees", "search_kmeans",
+              "search_als"]
 # over Spark Connect (the pipelines' stages run as gang runs too)
 CONNECT = ALGORITHMS + ["pipeline_matrix", "pipeline_text"]
 

@@ -11,8 +11,8 @@ import pytest
 
 import mli.search.halving as halving_module
 import mli.search.space as space_module
-from mli.search import (Choice, IntRange, LogUniform, Uniform, rungs, sample_configs,
-                        successive_halving)
+from mli.search import (Choice, IntRange, LogUniform, Uniform, hyperband_brackets, rungs,
+                        sample_configs, successive_halving)
 
 
 def test_docstring_examples_run():
@@ -25,6 +25,16 @@ def test_rungs():
     assert rungs(1, 27, 3) == [1, 3, 9, 27]
     assert rungs(2, 20, 3) == [2, 6, 18, 20]
     assert rungs(5, 5, 2) == [5]
+
+
+def test_hyperband_brackets():
+    # Li et al.'s table for R = 81, eta = 3: n = 81, 34, 15, 8, 5 at r = 1, 3, 9, 27, 81
+    assert hyperband_brackets(1, 81, 3) == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
+    assert hyperband_brackets(4, 100, 3) == [(27, 4), (12, 12), (6, 36), (4, 100)]
+    assert hyperband_brackets(4, 100, 3, n_configs=9) == [(9, 4), (4, 12), (2, 36), (2, 100)]
+    assert hyperband_brackets(5, 5, 2) == [(1, 5)]
+    with pytest.raises(ValueError, match="eta must be >= 2"):
+        hyperband_brackets(1, 9, 1)
 
 
 def test_halving_promotes_the_best_third_and_resumes():

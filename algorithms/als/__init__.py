@@ -51,9 +51,7 @@ class ALS(ALSParams):
         ctx = get_context(getattr(self, "ctx", None))
         how = plan(self, ratings, ctx.default_parallelism)
         if state is None:
-            seed = resolve_seed(self.seed)
-            state = FactorState(*initial_factors(ratings, self.rank, seed, self.biases), 0,
-                                seed, how.strategy, [])
+            state = self._initial_state(ratings, how.strategy)
         track = Tracker("ALS", self.callback)
         # every iteration: all items given the users, then all users given the items
         X, Y, n_iter = STRATEGIES[how.strategy].fit(ctx, ratings, how.blocks,
@@ -62,9 +60,15 @@ class ALS(ALSParams):
         return FactorState(X, Y, state.n_iter + n_iter, state.seed, how.strategy,
                            state.history + list(track.history))
 
+    def _initial_state(self, ratings: Ratings, strategy: str) -> "FactorState":
+        seed = resolve_seed(self.seed)
+        return FactorState(*initial_factors(ratings, self.rank, seed, self.biases), 0, seed,
+                           strategy, [])
+
     # -- partial fits (the ML Optimizer, mli.search): a configuration's state is its
     # factors, and resumed from them k then j sweeps are the k + j of one fit (the sweep
-    # reads nothing but the factors). Each configuration runs on its own.
+    # reads nothing but the factors). The configurations whose factors every task can hold
+    # (strategy data_parallel, same blocks) sweep in the same gang run and passes.
     _resumable = True
     _task = "recommendation"
 
@@ -72,16 +76,34 @@ class ALS(ALSParams):
         return ratings
 
     def _partial_key(self):
-        return (type(self), id(self))
+        return (ALS,)
 
     @classmethod
     def _partial_fit_many(cls, ratings, algorithms, states, passes: int) -> list:
-        out: list = []
-        for algo, state in zip(algorithms, states):
+        ctx = get_context(getattr(algorithms[0], "ctx", None))
+        out: list = [None] * len(algorithms)
+        shared: dict = {}
+        for j, (algo, state) in enumerate(zip(algorithms, states)):
             try:
-                out.append(algo._sweeps(ratings, state, int(passes)))
+                how = plan(algo, ratings, ctx.default_parallelism)
+                if how.strategy == "data_parallel" and algo.callback is None:
+                    if state is None:
+                        state = algo._initial_state(ratings, how.strategy)
+                    shared.setdefault(how.blocks, []).append((j, algo, state))
+                else:
+                    out[j] = algo._sweeps(ratings, state, int(passes))
             except (ValueError, ArithmeticError) as exc:  # (kept: that configuration fails)
-                out.append(exc)
+                out[j] = exc
+        for blocks, members in shared.items():
+            swept = data_parallel.fit_many(
+                ctx, ratings, blocks, [SolveConfig.of(a, ratings) for _, a, _ in members],
+                [s.X for _, _, s in members], [s.Y for _, _, s in members], int(passes))
+            for (j, algo, state), (X, Y, losses) in zip(members, swept):
+                track = Tracker("ALS", None)
+                for it, loss in enumerate(losses, 1):
+                    track(it, loss)
+                out[j] = FactorState(X, Y, state.n_iter + len(losses), state.seed,
+                                     state.strategy, state.history + list(track.history))
         return out
 
     def _partial_model(self, ratings: Ratings, state: "FactorState") -> ALSModel:

@@ -71,7 +71,8 @@ def _search(args) -> int:
         try:
             result = search(frame, label=args.label, task=task, metric=args.metric,
                             budget=budget, algorithms=algos, validation=args.validation,
-                            seed=args.seed, min_passes=args.min_passes, max_passes=args.max_passes,
+                            seed=args.seed, min_passes=args.min_passes,
+                            max_passes=args.max_passes, strategy=args.strategy,
                             sample_weight=args.weight, callback=progress)
         except ValueError as exc:  # (bad arguments or data, named by the search)
             raise UsageError(str(exc)) from None
@@ -110,7 +111,10 @@ def add_parser(sub) -> None:
     s.add_argument("--budget", help="passes (an integer) or a duration: 90s, 5m, 1h "
                                     "(default: one bracket of 27 configurations)")
     s.add_argument("--algorithms", help="comma-separated: LogisticRegression, LinearSVM, "
-                                        "LinearRegression (default: the task's)")
+                                        "LinearRegression, DecisionTree, RandomForest, "
+                                        "NaiveBayes (default: the task's linear models)")
+    s.add_argument("--strategy", choices=("halving", "hyperband", "random"),
+                   default="halving", help="the schedule (default: successive halving)")
     s.add_argument("--metric", help="accuracy, logloss (classification); rmse, mae, r2 "
                                     "(regression)")
     s.add_argument("--features", help="comma-separated feature columns (default: every "

@@ -156,17 +156,18 @@ class Algorithm(BaseEstimator, abc.ABC):
         return model
 
     # ------------------------------------------------------------------ partial fits
-    # The ML Optimizer (mli.search, docs/search.md) trains many configurations a few passes
-    # at a time and resumes the promising ones. A ``_resumable`` algorithm implements
-    # ``_partial_setup(data) -> setup`` (one-time work its configurations share),
-    # ``_partial_key()`` (equal keys: trained in the same passes), the classmethod
-    # ``_partial_fit_many(setup, algorithms, states, passes) -> states`` (advance a batch
-    # from its states, None at first; a failed member's state is its exception),
-    # ``_partial_model(setup, state) -> Model`` and ``_partial_params()`` (hyperparameters
-    # the partial fits fix). ``k`` then ``j`` passes must equal ``k + j`` at once.
+    # The ML Optimizer (mli.search; the protocol: docs/search.md "For algorithm developers")
+    # trains configurations a few passes at a time and resumes the promising ones.
     _resumable = False
+    _task: str | tuple[str, ...] = ()
 
     def _partial_params(self) -> dict[str, Any]:
+        return {}
+
+    def _partial_max_passes(self) -> int | None:
+        return None
+
+    def _partial_fitted_params(self, state: Any) -> dict[str, Any]:
         return {}
 
     def _check_fit_kwargs(self, fit_kwargs: Mapping[str, Any]) -> None:

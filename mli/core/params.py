@@ -38,7 +38,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["Param", "declare_params", "declared_params", "Interval", "Options", "Constraint",
+__all__ = ["Param", "declare_params", "declared_params", "required_params", "Interval", "Options", "Constraint",
            "validate_params", "validate_param",
            "is_satisfied", "describe", "invalid_values"]
 
@@ -411,6 +411,11 @@ def declared_params(cls: type) -> dict[str, Param]:
         out.update(klass.__dict__.get("_params", {}))
         out.update({k: v for k, v in klass.__dict__.items() if isinstance(v, Param)})
     return out
+
+
+def required_params(cls: type) -> list[str]:
+    """The names of the hyperparameters of ``cls`` declared without a default."""
+    return [n for n, p in declared_params(cls).items() if p.default is _REQUIRED]
 
 
 def declare_params(cls: type) -> bool:

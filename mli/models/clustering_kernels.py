@@ -109,6 +109,53 @@ def lloyd_stats(X, centers):
     return sums, counts, float(w @ d2), float(w @ xsq)
 
 
+def lloyd_stats_many(X, centers_list):
+    """:func:`lloyd_stats` of several center sets (``B`` of ``k`` centers each) in one go:
+    the rows' dot products with all ``B * k`` centers are one matrix product per chunk."""
+    A, w = _array(X), row_weights(X)
+    labels, d2, xsq = _nearest_many(A, centers_list)
+    wt = np.ones(A.shape[0]) if w is None else w
+    out = []
+    for C, lab, dist in zip(centers_list, labels, d2):
+        k, d = np.shape(C)
+        sums, counts = np.zeros((k, d)), np.zeros(k)
+        if sp.issparse(A):
+            _accumulate_csr(A.data, A.indices, A.indptr, lab, wt, sums, counts)
+        else:
+            _accumulate_dense(np.asarray(A), lab, wt, sums, counts)
+        out.append((sums, counts, float(dist.sum() if w is None else w @ dist),
+                    float(xsq.sum() if w is None else w @ xsq)))
+    return out
+
+
+def total_cost_many(X, centers_list):
+    """:func:`total_cost` of several center sets in one pass over the block."""
+    d2, w = _nearest_many(_array(X), centers_list)[1], row_weights(X)
+    return [float(v.sum() if w is None else w @ v) for v in d2]
+
+
+def _nearest_many(A, centers_list):
+    """:func:`_nearest` for every center set: ``(labels (B, n), d2 (B, n), sq (n,))``."""
+    n, B = A.shape[0], len(centers_list)
+    C = np.vstack([np.asarray(c, dtype=np.float64) for c in centers_list])
+    bounds = np.cumsum([0] + [len(c) for c in centers_list])
+    Ct = np.ascontiguousarray(C.T.astype(A.dtype if A.dtype == np.float32 else np.float64))
+    csq = np.einsum("ij,ij->i", C, C)
+    labels, d2, sq = np.zeros((B, n), dtype=np.int64), np.zeros((B, n)), np.zeros(n)
+    for s in range(0, n, _CHUNK):
+        part = A[s:s + _CHUNK]
+        if sp.issparse(part):
+            xsq = np.asarray(part.multiply(part).sum(axis=1), dtype=np.float64).ravel()
+        else:
+            xsq = np.einsum("ij,ij->i", part, part, dtype=np.float64)
+        dots = np.asarray(part @ Ct, dtype=np.float64)
+        for j in range(B):
+            lo, hi = bounds[j], bounds[j + 1]
+            _assign(np.ascontiguousarray(dots[:, lo:hi]), xsq, csq[lo:hi], labels[j], d2[j], s)
+        sq[s:s + len(xsq)] = xsq
+    return labels, d2, sq
+
+
 def total_cost(X, centers):
     """The summed (weighted) squared distances of the rows of a block to their nearest
     center."""

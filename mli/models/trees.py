@@ -63,7 +63,8 @@ from mli.table.sampling import splitmix_uniform
 from mli.models.tree_kernels import (apply as _route, best_splits, bin_features, node_impurity,
                                          equal_count_cuts, histograms)
 
-__all__ = ["TreeAlgorithm", "grow_forest", "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
+__all__ = ["TreeAlgorithm", "Growth", "grow_forest", "grow_forest_from", "grow_levels",
+           "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
            "HIST_BUDGET", "LOCAL_BYTES", "JOB_SECONDS", "BYTE_SECONDS", "UNIT_SECONDS"]
 
 SAMPLE_ROWS = 20_000       # rows sampled to place the bin thresholds
@@ -223,9 +224,88 @@ class TreeAlgorithm(Algorithm):
     impurity = Param("auto", Options({"auto", "gini", "entropy", "variance"}))
     seed = Param(None, [None, Interval(int, 0, None, closed="left")])
 
+    def _levels(self, data):  # pragma: no cover - each subclass
+        """:func:`grow_levels` of this learner on ``data``."""
+        raise NotImplementedError
 
-def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstrap=False):
-    """Grow ``n_trees`` trees with the hyperparameters of ``est``; return a ``model_cls``."""
+    def _fit(self, data):
+        return grow_forest_from(self._levels(data))
+
+    # -- partial fits (the ML Optimizer, mli.search): a pass is a level; a configuration
+    # resumes its growth (the generator of grow_levels) and is complete at max_depth
+    _resumable = True
+    _task = ("classification", "regression")
+
+    def _partial_setup(self, data):
+        return data
+
+    def _partial_key(self):
+        return (type(self), id(self))  # (each configuration grows on its own)
+
+    def _partial_max_passes(self) -> int:
+        return max(int(self.max_depth), 1)
+
+    @classmethod
+    def _partial_fit_many(cls, data, algorithms, states, passes: int) -> list:
+        out: list = []
+        for algo, state in zip(algorithms, states):
+            try:
+                state = Growth(algo._levels(data)) if state is None else state
+                state.advance(int(passes))
+            except (ValueError, ArithmeticError) as exc:  # (kept: that configuration fails)
+                if state is not None:
+                    state.close()
+                state = exc
+            out.append(state)
+        return out
+
+    def _partial_model(self, data, state: "Growth") -> "TreeEnsembleModel":
+        return state.build()
+
+    def _partial_fitted_params(self, state: "Growth") -> dict:
+        return {} if state.finished else {"max_depth": state.levels}
+
+
+class Growth:
+    """A tree learner's growth paused between levels (a search's state): ``levels`` grown,
+    ``build()`` the model so far; :meth:`advance` grows more, :meth:`close` drops the
+    binned data."""
+
+    def __init__(self, levels):
+        self._levels, self.build, self.levels, self.finished = levels, None, 0, False
+
+    def advance(self, k: int) -> None:
+        for _ in range(k):
+            if self.finished:
+                return
+            try:
+                self.build = next(self._levels)
+                self.levels += 1
+            except StopIteration:
+                self.finished = True
+
+    def close(self) -> None:
+        self._levels.close()
+
+
+def grow_forest(est, data, model_cls, **options):
+    """Grow ``n_trees`` trees with the hyperparameters of ``est``; return a ``model_cls``
+    (``options``: those of :func:`grow_levels`)."""
+    return grow_forest_from(grow_levels(est, data, model_cls, **options))
+
+
+def grow_forest_from(levels):
+    """The model at the end of :func:`grow_levels`' generator ``levels``."""
+    for build in levels:
+        pass
+    return build()
+
+
+def grow_levels(est, data, model_cls, *, n_trees=1, max_features="all", bootstrap=False):
+    """:func:`grow_forest` a level at a time: a generator that yields, after each level, a
+    function building the ``model_cls`` of the trees grown so far (the nodes still to split
+    are leaves). Resuming it grows the next level (one pass), so ``k`` levels and then ``j``
+    more are the ``k + j`` of one growth; closing it early drops the binned files."""
     classification = est.task == "classification"
     kind = est.impurity if est.impurity != "auto" else ("gini" if classification else "variance")
     if (kind == "variance") == classification:
@@ -266,6 +346,15 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
                                       n_cls, combine=_sum64, with_index=True)
         live = not last
         return np.asarray(hist, np.float64)
+
+    def build():
+        st = np.array(stats, np.float64)
+        value = (st / np.maximum(st.sum(1, keepdims=True), 1e-300) if classification
+                 else st[:, 1:2] / np.maximum(st[:, :1], 1e-300))
+        node_weight, impurity = node_impurity(st, kind)
+        return model_cls(list(roots), list(feature), list(threshold), list(left), list(right),
+                         value, classes, n_features=d, task=est.task,
+                         node_weight=node_weight, impurity=impurity)
 
     # same candidate features in a node and its children (a tree, exact class counts): the
     # larger child's histogram is its parent's minus its sibling's (no row adds to it)
@@ -325,6 +414,7 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
             frontier, pairs = (nxt if depth + 1 < est.max_depth else []), kept
             if not data.weighted:  # (weights are not row counts: keep the upper bound)
                 rows = min(rows, sum(weight(stats[nd]) for nd in frontier))
+            yield build
             if not frontier:
                 break
     finally:
@@ -333,12 +423,6 @@ def grow_forest(est, data, model_cls, *, n_trees=1, max_features="all", bootstra
                 data.blocks.map_collect(_drop_part, key, with_index=True)
             except Exception:  # noqa: BLE001 - Spark may be stopped; they go with the app
                 pass
-    st = np.array(stats, np.float64)
-    value = (st / np.maximum(st.sum(1, keepdims=True), 1e-300) if classification
-             else st[:, 1:2] / np.maximum(st[:, :1], 1e-300))
-    node_weight, impurity = node_impurity(st, kind)
-    return model_cls(roots, feature, threshold, left, right, value, classes, n_features=d,
-                     task=est.task, node_weight=node_weight, impurity=impurity)
 
 
 class TreeEnsembleModel(Model):

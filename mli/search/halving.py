@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Trial", "successive_halving", "rungs"]
+__all__ = ["Trial", "successive_halving", "rungs", "hyperband_brackets"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,24 @@ def rungs(min_resource: int, max_resource: int, eta: int) -> list[int]:
         out.append(r)
         r *= eta
     return out + [max_resource]
+
+
+def hyperband_brackets(min_resource: int, max_resource: int, eta: int,
+                       n_configs: int | None = None) -> list[tuple[int, int]]:
+    """Hyperband's brackets (Li et al., JMLR 2018): ``[(configurations, first rung's
+    passes)]``, from the most exploring (``n_configs`` configurations, default
+    ``eta ** s_max``, at ``min_resource``) to the most patient (few configurations trained
+    to ``max_resource`` from the start); ``s_max + 1`` brackets of about equal cost, each
+    a successive halving over :func:`rungs` from its first rung's passes.
+
+    >>> hyperband_brackets(4, 100, 3)
+    [(27, 4), (12, 12), (6, 36), (4, 100)]
+    """
+    budgets = rungs(min_resource, max_resource, eta)
+    s_max = len(budgets) - 1
+    n = eta ** s_max if n_configs is None else n_configs
+    return [(max(1, math.ceil(n * (s_max + 1) / (s + 1) / eta ** (s_max - s))),
+             budgets[s_max - s]) for s in range(s_max, -1, -1)]
 
 
 def successive_halving(configs: list[dict], run: Callable, *, min_resource: int = 1,

@@ -12,6 +12,8 @@ logloss    classification  smaller              -log p(label) (probabilistic mod
 rmse       regression      smaller              squared errors
 mae        regression      smaller              absolute errors
 r2         regression      greater              squared errors, y, y^2
+inertia    clustering      smaller              squared distances to the nearest
+                                                center (the mean is reported)
 =========  ==============  ===================  =================================
 
 Recommendation (ALS) is scored by ``rmse`` or ``mae`` of the validation ratings whose user
@@ -44,10 +46,12 @@ METRICS = {
     "rmse": Metric("rmse", ("regression", "recommendation"), False),
     "mae": Metric("mae", ("regression", "recommendation"), False),
     "r2": Metric("r2", ("regression",), True),
+    "inertia": Metric("inertia", ("clustering",), False),
 }
 
 #: the default metric of each task
-DEFAULT = {"classification": "accuracy", "regression": "rmse", "recommendation": "rmse"}
+DEFAULT = {"classification": "accuracy", "regression": "rmse", "recommendation": "rmse",
+           "clustering": "inertia"}
 
 
 def check_metric(metric: str | None, task: str) -> Metric:
@@ -92,6 +96,10 @@ def _sums(model, X, y, sw, metric: str) -> np.ndarray:
         known = model.classes_[idx] == y
         loss = np.where(known, -logp[np.arange(len(y)), idx], LOG_FLOOR)
         return np.array([sw @ np.minimum(loss, LOG_FLOOR)])
+    if metric == "inertia":
+        from mli.models.clustering_kernels import nearest
+
+        return np.array([sw @ nearest(X, model.centers)[1]])
     pred = np.asarray(model._predict_block(X), dtype=np.float64)
     if metric == "accuracy":
         return np.array([sw @ (pred == y)])
@@ -102,14 +110,15 @@ def _sums(model, X, y, sw, metric: str) -> np.ndarray:
 
 
 def _score_kernel(bundle, models, metric: str):
-    X, y = bundle[0], np.asarray(bundle[1], dtype=np.float64)
+    X = bundle[0]
+    y = None if metric == "inertia" else np.asarray(bundle[1], dtype=np.float64)
     sw = row_weights(bundle)
-    sw = np.ones(len(y)) if sw is None else np.asarray(sw, dtype=np.float64)
+    sw = np.ones(X.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
     return [_sums(m, X, y, sw, metric) for m in models], float(sw.sum())
 
 
 def _finish(sums: np.ndarray, total: float, metric: str) -> float:
-    if metric in ("accuracy", "logloss", "mae"):
+    if metric in ("accuracy", "logloss", "mae", "inertia"):
         return float(sums[0] / total)
     sse = sums[0]
     if metric == "rmse":

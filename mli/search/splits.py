@@ -32,8 +32,10 @@ def split_ratings(data, validation, seed: int, names: tuple):
     return train, (users[va], items[va], np.asarray(ratings[va], dtype=np.float64)), []
 
 
-def split_labeled(data, y, label, validation, seed: int, sample_weight):
-    """``(train, valid, release)``: LabeledData of the training and validation rows."""
+def split_labeled(data, y, label, validation, seed: int, sample_weight,
+                  unlabeled: bool = False):
+    """``(train, valid, release)``: LabeledData of the training and validation rows
+    (``unlabeled``: features only, as clustering takes them)."""
     import scipy.sparse as sp
 
     from mli.table.mltable import LabeledData, MLTable, as_labeled
@@ -63,10 +65,11 @@ def split_labeled(data, y, label, validation, seed: int, sample_weight):
         raise ValueError("prepared training data (LabeledData) cannot be split: pass the "
                          "table or arrays, or validation data")
     if isinstance(data, (np.ndarray, list)) or sp.issparse(data):
-        if y is None:
-            raise ValueError("search needs labels: pass y with array data")
+        if (y is None) != unlabeled:
+            raise ValueError("search needs labels: pass y with array data" if not unlabeled
+                             else "clustering takes no labels: pass the features only")
         X = data if sp.issparse(data) else np.asarray(data)
-        yy = np.asarray(y)
+        yy = np.zeros(X.shape[0]) if unlabeled else np.asarray(y)
         if X.shape[0] != len(yy):
             raise ValueError(f"X has {X.shape[0]} rows but y has {len(yy)}")
         if sample_weight is not None and not isinstance(sample_weight, str):
@@ -77,10 +80,13 @@ def split_labeled(data, y, label, validation, seed: int, sample_weight):
             raise ValueError(f"validation={f} of {X.shape[0]} rows leaves an empty split")
         perm = np.random.default_rng(seed).permutation(X.shape[0])
         va, tr = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
-        train, valid = as_labeled(X[tr], yy[tr]), as_labeled(X[va], yy[va])
+        train, valid = ((as_labeled(X[tr]), as_labeled(X[va])) if unlabeled else
+                        (as_labeled(X[tr], yy[tr]), as_labeled(X[va], yy[va])))
         return train, valid, [train, valid]
     kind = input_kind(data)
-    if label is None:
+    if unlabeled and label is not None:
+        raise ValueError("clustering takes no labels: drop label=")
+    if label is None and not unlabeled:
         raise ValueError("search needs the label column of a table: label='column'")
     if kind in ("spark", "connect"):
         parts = data.randomSplit([1.0 - f, f], seed=seed)

@@ -27,22 +27,21 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from mli.core.base import Model
-from mli.search.halving import rungs, successive_halving
+from mli.core.params import declared_params, required_params
+from mli.search.halving import hyperband_brackets, rungs, successive_halving
 from mli.search.metrics import Metric, check_metric, score_many, score_ratings
-from mli.search.space import IntRange, LogUniform, check_space, sample_configs
+from mli.search.space import Choice, IntRange, LogUniform, check_space, sample_configs
+from mli.search.budget import parse_budget
 from mli.search.refit import refit_best
+from mli.search.result import SearchResult
 from mli.search.splits import split_labeled, split_ratings
 
-__all__ = ["search", "SearchResult", "DEFAULT_SPACES", "DEFAULT_PASSES", "parse_budget",
-           "budget_from_text", "RungReporter"]
+__all__ = ["search", "DEFAULT_SPACES", "DEFAULT_PASSES", "RungReporter"]
 
 log = logging.getLogger("mli")
 
@@ -52,131 +51,38 @@ DEFAULT_SPACES: dict[str, dict] = {
     "LinearSVM": {"reg": LogUniform(1e-6, 1.0)},
     "LinearRegression": {"reg": LogUniform(1e-6, 10.0)},
     "ALS": {"rank": IntRange(2, 64, log=True), "reg": LogUniform(1e-3, 1.0)},
+    "DecisionTree": {"max_depth": IntRange(2, 12), "min_samples_leaf": IntRange(1, 64, log=True)},
+    "RandomForest": {"max_depth": IntRange(4, 12), "min_samples_leaf": IntRange(1, 16, log=True),
+                     "max_features": Choice(("sqrt", "log2", "onethird"))},
+    "KMeans": {"init": Choice(("k-means||", "random"))},
+    "NaiveBayes": {"smoothing": LogUniform(1e-3, 10.0),
+                   "kind": Choice(("multinomial", "bernoulli", "gaussian"))},
 }
 
 #: each task's default (min_passes, max_passes): optimizer iterations of the linear models
-#: (100: their max_iter), ALS sweeps
+#: (100: their max_iter; a tree's levels, Naive Bayes' one pass), ALS sweeps, Lloyd iterations
 DEFAULT_PASSES = {"classification": (4, 100), "regression": (4, 100),
-                  "recommendation": (1, 27)}
+                  "recommendation": (1, 27), "clustering": (2, 18)}
 
 #: the algorithms a task searches by default
 DEFAULT_ALGORITHMS = {"classification": ("LogisticRegression", "LinearSVM"),
-                      "regression": ("LinearRegression",), "recommendation": ("ALS",)}
+                      "regression": ("LinearRegression",), "recommendation": ("ALS",),
+                      "clustering": ("KMeans",)}
 
-TASKS = ("classification", "regression", "recommendation")
+TASKS = ("classification", "regression", "recommendation", "clustering")
+
+#: the schedules: successive halving, Hyperband's brackets, plain random search
+STRATEGIES = ("halving", "hyperband", "random")
 
 #: hyperparameters the search sets itself (the resource, and the resumable solver)
-RESERVED = ("max_iter", "solver", "callback")
+RESERVED = ("max_iter", "solver", "callback", "task")
 
-
-@dataclass(frozen=True)
-class SearchResult:
-    """What :func:`search` found.
-
-    Attributes
-    ----------
-    best_model : Model
-        The best configuration's model, as trained when it was scored (on the training
-        split; ``best_model.params`` are its hyperparameters, ``max_iter`` its passes).
-    best_algorithm, best_params, best_metric
-        Its algorithm's name, hyperparameters and validation metric.
-    metric : str
-        The validation metric; ``greater_is_better`` its direction.
-    leaderboard : list of dict
-        One row per configuration tried, best first: ``rank``, ``algorithm``, ``params``,
-        ``metric`` (its best evaluation) and ``passes`` (there), ``trained`` (the most
-        passes it had), ``seconds`` (its share of the search's time, by passes),
-        ``bracket``.
-    history : list of dict
-        Every evaluation in order: ``config`` (the configuration's id), ``algorithm``,
-        ``params``, ``passes``, ``metric``, ``elapsed`` (seconds since the search started),
-        ``best_so_far``.
-    passes : int
-        Passes spent, summed over the configurations (model-passes: a batched pass of
-        ``B`` models counts ``B``).
-    seconds : float
-        The search's wall time.
-    """
-
-    best_model: Model
-    best_algorithm: str
-    best_params: dict
-    best_metric: float
-    metric: str
-    greater_is_better: bool
-    leaderboard: list = field(repr=False)
-    history: list = field(repr=False)
-    passes: int = 0
-    seconds: float = 0.0
-
-    def to_pandas(self):
-        """The leaderboard as a pandas DataFrame (one column per hyperparameter)."""
-        import pandas as pd
-
-        rows = [{k: v for k, v in r.items() if k != "params"} | dict(r["params"])
-                for r in self.leaderboard]
-        return pd.DataFrame(rows)
-
-    def plot(self, path: str) -> str:
-        """Draw the search to ``path`` (PNG): each configuration's validation metric against
-        the search's elapsed time, a line per configuration, and the best so far."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(8, 5))
-        by_config: dict[int, list] = {}
-        for h in self.history:
-            by_config.setdefault(h["config"], []).append((h["elapsed"], h["metric"]))
-        for points in by_config.values():
-            t, m = zip(*points)
-            ax.plot(t, m, marker="o", markersize=3, linewidth=0.8, alpha=0.6)
-        t = [h["elapsed"] for h in self.history]
-        ax.step(t, [h["best_so_far"] for h in self.history], where="post", color="black",
-                linewidth=2, label="best so far")
-        ax.set_xlabel("seconds")
-        ax.set_ylabel(f"validation {self.metric}")
-        ax.set_title(f"search: {len(self.leaderboard)} configurations, {self.passes} passes")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+#: why a clustering search wants k given
+CLUSTERS_NOTE = ("; a fixed k: the validation inertia falls as k grows, so a searched k "
+                 "would go to its largest")
 
 
 # ---------------------------------------------------------------------------- arguments
-
-
-def parse_budget(budget) -> tuple[str, float]:
-    """``("passes", n)`` for an int, ``("seconds", s)`` for a float or a string such as
-    ``"90s"``, ``"5m"``, ``"1.5h"``; ValueError otherwise."""
-    if isinstance(budget, bool):
-        raise ValueError(f"budget must be passes (an int), seconds (a float) or a duration "
-                         f"such as '5m', got {budget!r}")
-    if isinstance(budget, (int, np.integer)):
-        if budget < 1:
-            raise ValueError(f"a budget in passes must be >= 1, got {budget}")
-        return "passes", float(budget)
-    if isinstance(budget, (float, np.floating)):
-        if not (math.isfinite(budget) and budget > 0):
-            raise ValueError(f"a budget in seconds must be > 0, got {budget}")
-        return "seconds", float(budget)
-    if isinstance(budget, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h)?\s*", budget)
-        if m and float(m.group(1)) > 0:
-            unit = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}[m.group(2) or "s"]
-            return "seconds", float(m.group(1)) * unit
-    raise ValueError(f"budget must be passes (an int), seconds (a float) or a duration such "
-                     f"as '90s', '5m', '1h', got {budget!r}")
-
-
-def budget_from_text(text: str) -> int | str:
-    """A command line's ``--budget``: digits are passes (an int), anything else a duration
-    for :func:`parse_budget` (checked: ValueError)."""
-    budget = int(text) if str(text).strip().isdigit() else text
-    parse_budget(budget)
-    return budget
 
 
 class RungReporter:
@@ -219,13 +125,14 @@ def _algorithm_classes(algorithms, task: str | None) -> tuple[str, list[tuple[st
             raise ValueError(f"unknown or unsearchable algorithm {name!r}; the search trains "
                              f"{', '.join(sorted(DEFAULT_SPACES))}")
         out.append((name, cls))
-    tasks = {cls._task for _, cls in out}
     if task is None:
-        if len(tasks) != 1:
-            raise ValueError(f"algorithms {[n for n, _ in out]} mix tasks {sorted(tasks)}; "
-                             "search one task at a time")
-        task = tasks.pop()
-    bad = [n for n, cls in out if cls._task != task]
+        common = set.intersection(*(set(_tasks(cls)) for _, cls in out))
+        if len(common) != 1:
+            raise ValueError(f"algorithms {[n for n, _ in out]} do not name one task (they "
+                             f"do {sorted(set().union(*(_tasks(c) for _, c in out)))}); give "
+                             "task=")
+        task = common.pop()
+    bad = [n for n, cls in out if task not in _tasks(cls)]
     if bad:
         raise ValueError(f"algorithm(s) {bad} do not do {task}")
     if len({n for n, _ in out}) != len(out):
@@ -233,8 +140,13 @@ def _algorithm_classes(algorithms, task: str | None) -> tuple[str, list[tuple[st
     return task, out
 
 
+def _tasks(cls) -> tuple[str, ...]:
+    """The tasks an algorithm class learns."""
+    return (cls._task,) if isinstance(cls._task, str) else tuple(cls._task)
+
+
 def _spaces(space, chosen: list[tuple[str, type]]) -> dict[str, dict]:
-    """The space of each algorithm: the default, overridden by ``space`` (a space when one
+    """The space of each algorithm: the default, updated by ``space`` (a space when one
     algorithm is searched, else ``{algorithm name: space}``)."""
     names = [n for n, _ in chosen]
     if space is None:
@@ -255,9 +167,13 @@ def _spaces(space, chosen: list[tuple[str, type]]) -> dict[str, dict]:
             if not isinstance(space[name], dict):
                 raise ValueError(f"space[{name!r}] must be a dict {{hyperparameter: "
                                  f"dimension}}, got {space[name]!r}")
-            s = dict(space[name])
+            s.update(space[name])
         check_space(s)
-        params = cls().get_params()
+        params = declared_params(cls)
+        missing = [p for p in required_params(cls) if p not in s]
+        if missing:
+            raise ValueError(f"Invalid search space for {name}: it needs {missing[0]!r} (e.g. "
+                             f"space={{{missing[0]!r}: 8}}{CLUSTERS_NOTE if name == 'KMeans' else ''})")
         for p in s:
             if p in RESERVED:
                 raise ValueError(f"Invalid search space for {name}: {p!r} is set by the search "
@@ -293,65 +209,113 @@ class _Search:
         self.best: tuple | None = None  # (score, config id, model)
         self.sign = 1.0 if metric.greater_is_better else -1.0
         self.exhausted = False  # (a rung did not start for the budget)
+        self.complete: dict[int, tuple] = {}  # configurations done: (model, metric)
+        self.open_states: list = []  # states to close when the search ends (trees)
+        self.caps: dict[int, int | None] = {}  # a configuration's _partial_max_passes
+        self.offset = 0
 
     # -- setup (once per algorithm)
     def setup(self, name: str):
         if name not in self.setups:
-            self.setups[name] = self.classes[name]()._partial_setup(self.train)
+            cls, space = self.classes[name], self.spaces[name]
+            required = {p: space[p].sample(np.random.default_rng(0))
+                        if hasattr(space[p], "sample") else space[p]
+                        for p in required_params(cls)}  # (KMeans' k: any will do)
+            self.setups[name] = cls(**required)._partial_setup(self.train)
         return self.setups[name]
 
     def algorithm(self, cid: int, passes: int):
         c = self.configs[cid]
-        algo = self.classes[c["algorithm"]](**c["params"], max_iter=max(int(passes), 1))
-        if "seed" in algo.get_params() and algo.get_params()["seed"] is None:
-            algo.set_params(seed=self.seed)  # (a seeded search trains seeded models)
+        algo = self.classes[c["algorithm"]](**c["params"])
+        params = algo.get_params()
+        if algo._partial_max_passes() is None and "max_iter" in params:
+            algo.set_params(max_iter=max(int(passes), 1))
+        if "task" in params:  # (trees learn either task)
+            algo.set_params(task=self.task)
+        if "seed" in params and params["seed"] is None:  # (a seeded search: seeded models)
+            algo.set_params(seed=int(np.random.default_rng([self.seed, cid]).integers(2**31 - 1))
+                            if getattr(algo, "_partial_restarts", False) else self.seed)
         algo._validate()
         return algo.set_params(**algo._partial_params())
 
     # -- one rung: train in batches, score in one pass
+    def end(self, cid: int, start: int, stop: int) -> int:
+        """The passes configuration ``cid`` has after a rung of ``stop`` passes, from
+        ``start``: ``stop``, or fewer when it is complete sooner (its algorithm's
+        ``_partial_max_passes``)."""
+        if cid not in self.caps:
+            self.caps[cid] = self.algorithm(cid, stop)._partial_max_passes()
+        cap = self.caps[cid]
+        return stop if cap is None else min(stop, max(int(cap), start + 1))
+
     def run(self, offset: int):
+        self.offset = offset  # (the bracket's first configuration, for stop())
+
         def run_rung(items):
             t = time.perf_counter()
             groups: dict[Any, list] = {}
-            states: list = [None] * len(items)
-            models: list = [None] * len(items)
+            n = len(items)
+            states: list = [None] * n
+            models: list = [None] * n
+            metrics: list = [None] * n
+            spent, ends = 0, {}
             for pos, (i, _cfg, state, start, stop) in enumerate(items):
                 cid = offset + i
                 if isinstance(state, BaseException):  # (failed before: stays failed)
-                    states[pos] = state
+                    states[pos], metrics[pos] = state, float("nan")
+                    continue
+                if cid in self.complete:  # (all its passes had: its model and metric stand)
+                    states[pos], ends[pos] = state, self.trained[cid]
+                    models[pos], metrics[pos] = self.complete[cid]
                     continue
                 algo = self.algorithm(cid, stop)
-                groups.setdefault((algo._partial_key(), stop - start), []).append(
-                    (pos, cid, algo, state))
+                end = self.end(cid, start, stop)
+                spent += end - start
+                ends[pos] = end
+                groups.setdefault((algo._partial_key(), end - start), []).append(
+                    (pos, cid, algo, state, end == self.caps[cid]))
+            trained = []
             for (_key, passes), members in groups.items():
                 first = members[0][2]
                 setup = self.setup(self.configs[members[0][1]]["algorithm"])
                 out = type(first)._partial_fit_many(setup, [m[2] for m in members],
                                                     [m[3] for m in members], passes)
-                for (pos, cid, algo, _), st in zip(members, out):
+                for (pos, cid, algo, _, complete), st in zip(members, out):
                     states[pos] = st
+                    if hasattr(st, "close"):
+                        self.open_states.append(st)
                     if isinstance(st, BaseException):
+                        metrics[pos] = float("nan")
                         log.warning("search: configuration %d (%s %s) failed: %s", cid,
                                     self.configs[cid]["algorithm"],
                                     self.configs[cid]["params"], st)
                     else:
-                        models[pos] = algo._stamp(algo._partial_model(setup, st), self.train)
-            live = [m for m in models if m is not None]
-            scores = iter(score_ratings(live, self.valid, self.metric)
-                          if self.task == "recommendation"
-                          else score_many(live, self.valid.blocks, self.metric))
-            metrics = [next(scores) if m is not None else float("nan") for m in models]
-            spent = sum(stop - start for _i, _c, _s, start, stop in items)
+                        models[pos] = algo._stamp(
+                            algo._partial_model(setup, st), self.train,
+                            {**algo.get_params(), **algo._partial_fitted_params(st)})
+                        trained.append((pos, cid, complete))
+            live = [models[pos] for pos, _, _ in trained]
+            scores = (score_ratings(live, self.valid, self.metric)
+                      if self.task == "recommendation"
+                      else score_many(live, self.valid.blocks, self.metric))
+            for (pos, cid, complete), score in zip(trained, scores):
+                metrics[pos] = score
+                if complete:
+                    self.complete[cid] = (models[pos], score)
             self.passes += spent
-            per = (time.perf_counter() - t) / max(spent, 1)
-            self.seconds_per_pass = per if self.seconds_per_pass is None else \
-                0.5 * (self.seconds_per_pass + per)
-            for (i, _cfg, _s, _start, stop), model, metric in zip(items, models, metrics):
-                self.record(offset + i, stop, metric, model)
+            if spent:
+                per = (time.perf_counter() - t) / spent
+                self.seconds_per_pass = per if self.seconds_per_pass is None else \
+                    0.5 * (self.seconds_per_pass + per)
+            for pos, ((i, _cfg, _s, _start, stop), model, metric) in enumerate(
+                    zip(items, models, metrics)):
+                self.record(offset + i, stop, metric, model, ends.get(pos, stop))
             return list(zip(states, metrics))
         return run_rung
 
-    def record(self, cid: int, passes: int, metric: float, model) -> None:
+    def record(self, cid: int, passes: int, metric: float, model, trained: int) -> None:
+        """An evaluation at the rung of ``passes`` (``trained``: the passes the
+        configuration has had, fewer when it was complete before)."""
         c = self.configs[cid]
         if model is not None and not math.isnan(metric):
             score = self.sign * metric
@@ -364,7 +328,7 @@ class _Search:
                  "passes": int(passes), "metric": float(metric),
                  "elapsed": time.perf_counter() - self.t0, "best_so_far": best}
         self.history.append(entry)
-        self.trained[cid] = max(self.trained.get(cid, 0), int(passes))
+        self.trained[cid] = max(self.trained.get(cid, 0), int(trained))
         top = self.top.get(cid)
         if top is None or math.isnan(top["metric"]) or (
                 not math.isnan(metric) and self.sign * metric > self.sign * top["metric"]):
@@ -383,7 +347,8 @@ class _Search:
         return elapsed + cost * self.seconds_per_pass > self.amount
 
     def stop(self, k, budget, alive, done) -> bool:
-        cost = sum(budget - done[i] for i in alive)
+        cost = sum(self.end(self.offset + i, done[i], budget) - done[i] for i in alive
+                   if self.offset + i not in self.complete)
         if self.over(cost):
             self.exhausted = True
             log.info("search: the budget is spent (%d passes, %.1f s); stopping before a "
@@ -413,25 +378,34 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         Labels, with array input.
     label : str, optional
         The label column, with table input.
-    task : {"classification", "regression", "recommendation"}, optional
+    task : {"classification", "regression", "recommendation", "clustering"}, optional
         What to learn; read from ``algorithms`` when omitted. "recommendation" searches ALS
         on ``(user, item, rating)`` triples (an ``(n, 3)`` array or a table with those
         columns; no ``y`` or ``label``), scored by the validation ratings' RMSE.
+        "clustering" searches KMeans restarts (each configuration its own seed; give ``k``
+        in ``space``) on features only, scored by the validation rows' inertia.
     metric : str, optional
         The validation metric (:data:`mli.search.metrics.METRICS`): "accuracy" (default
         for classification), "logloss", "rmse" (default for regression and
-        recommendation), "mae", "r2".
+        recommendation), "mae", "r2", "inertia" (clustering: the mean squared distance of
+        a validation row to its nearest center).
     budget : int, float or str, optional
         Passes (an int: model-passes, summed over the configurations) or seconds (a float,
         or "90s", "5m", "1h"). Brackets of fresh configurations run until it is spent; a
         rung that would exceed it does not start (a time budget is checked against the
-        measured time per pass, so it is met up to that estimate). None: one bracket.
+        measured time per pass, so it is met up to that estimate). None: one bracket
+        (Hyperband: one round of its brackets).
     algorithms : str, class or list of them, optional
-        Names in :mod:`mli.algorithms` (default: the task's, :data:`DEFAULT_ALGORITHMS`).
+        Names in :mod:`mli.algorithms` (default: the task's, :data:`DEFAULT_ALGORITHMS`):
+        LogisticRegression, LinearSVM, LinearRegression, DecisionTree, RandomForest,
+        NaiveBayes, ALS, KMeans. A tree's passes are its levels (resumed a level at a
+        time, complete at ``max_depth``); Naive Bayes is complete after one pass, whose
+        counts serve every smoothing.
     space : dict, optional
         The search space (``{hyperparameter: dimension or constant}``, see
         :mod:`mli.search.space`) of the one algorithm searched, or ``{algorithm name:
-        space}``; an algorithm not named keeps its :data:`DEFAULT_SPACES` entry.
+        space}``: it updates the algorithm's :data:`DEFAULT_SPACES` entry (a dimension given
+        replaces the default's; a constant fixes a hyperparameter). KMeans needs ``k``.
     validation : float or data, default 0.2
         The fraction of rows held out for validation (split reproducibly under ``seed``),
         or validation data of the same kind as ``data`` (``(X, y)`` for arrays).
@@ -445,9 +419,13 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         models, 1 and 27 sweeps for ALS).
     eta : int, default 3
         Each rung keeps the best ``1 / eta`` and gives them ``eta`` times the passes.
-    strategy : {"halving", "random"}, default "halving"
-        "random": plain random search, every configuration trained to ``max_passes`` (the
-        baseline; batched too).
+    strategy : {"halving", "hyperband", "random"}, default "halving"
+        "halving": every bracket is successive halving from ``min_passes``. "hyperband":
+        the brackets take turns from the most exploring (``n_configs`` at ``min_passes``)
+        to the most patient (a few configurations at ``max_passes`` from the start;
+        :func:`mli.search.hyperband_brackets`), a hedge when early passes mis-rank
+        configurations. "random": plain random search, every configuration trained to
+        ``max_passes`` (the baseline; batched too).
     sample_weight : str or array-like, optional
         Row weights (see :meth:`mli.core.base.Algorithm.fit`): a column name for tables.
     refit : bool, default False
@@ -476,16 +454,20 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
     min_passes = lo if min_passes is None else min_passes
     max_passes = max(hi, min_passes) if max_passes is None else max_passes
     budget_kind = parse_budget(budget) if budget is not None else ("passes", math.inf)
-    if strategy not in ("halving", "random"):
-        raise ValueError(f"strategy must be 'halving' or 'random', got {strategy!r}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got "
+                         f"{strategy!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    budgets = rungs(min_passes, max_passes, eta) if strategy == "halving" else [max_passes]
+    budgets = rungs(min_passes, max_passes, eta) if strategy != "random" else [max_passes]
     if n_configs is None:
-        n_configs = eta ** (len(budgets) - 1) if strategy == "halving" else 8
+        n_configs = eta ** (len(budgets) - 1) if strategy != "random" else 8
     if isinstance(n_configs, bool) or not isinstance(n_configs, (int, np.integer)) \
             or n_configs < 1:
         raise ValueError(f"n_configs must be an int >= 1, got {n_configs!r}")
+    # each bracket's (configurations, first rung's passes), repeated while the budget lasts
+    brackets = (hyperband_brackets(min_passes, max_passes, eta, int(n_configs))
+                if strategy == "hyperband" else [(int(n_configs), budgets[0])])
     if budget_kind[0] == "passes" and budget_kind[1] < budgets[0]:
         raise ValueError(f"budget={budget} passes cannot pay for one configuration's first "
                          f"rung ({budgets[0]} passes); give at least {budgets[0]}")
@@ -502,7 +484,8 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
                                                      ("rating_col", "rating")))
         train, valid, owned = split_ratings(data, validation, int(seed), names)
     else:
-        train, valid, owned = split_labeled(data, y, label, validation, int(seed), sample_weight)
+        train, valid, owned = split_labeled(data, y, label, validation, int(seed), sample_weight,
+                                            unlabeled=task == "clustering")
     state = _Search(train, valid, chosen, spaces, m, budget_kind, t0, callback, task,
                     abs(int(seed)))
     try:
@@ -517,9 +500,9 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
                 log.info("search: %s left out: %s", name, exc)  # (LinearSVM, 3 classes)
         bracket = 0
         while True:
-            n = n_configs
+            n, first = brackets[bracket % len(brackets)]
             if budget_kind[0] == "passes" and math.isfinite(budget_kind[1]):
-                n = min(n, int((budget_kind[1] - state.passes) // budgets[0]))
+                n = min(n, int((budget_kind[1] - state.passes) // first))
             if n < 1:
                 break
             offset = len(state.configs)
@@ -528,12 +511,14 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
                 state.configs.append({**c, "bracket": bracket})
             best, _trials = successive_halving(
                 [c["params"] for c in configs], state.run(offset),
-                min_resource=budgets[0], max_resource=budgets[-1], eta=eta,
+                min_resource=first, max_resource=budgets[-1], eta=eta,
                 greater_is_better=m.greater_is_better, batch=True, stop=state.stop)
             bracket += 1
-            if best is None or budget is None or state.exhausted:
+            if best is None or state.exhausted or (budget is None and
+                                                   bracket == len(brackets)):
                 break
-            if budget_kind[0] == "seconds" and state.over(budgets[0] * n_configs):
+            if budget_kind[0] == "seconds" and state.over(
+                    brackets[bracket % len(brackets)][1] * brackets[bracket % len(brackets)][0]):
                 break
         if state.best is None:
             raise ValueError("no configuration could be trained and scored (see the log "
@@ -541,6 +526,8 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
                              "share users and items with the training ratings?)")
         result = _result(state, m)
     finally:
+        for st in state.open_states:
+            st.close()
         for d in owned:
             d.release()
     if refit:

@@ -144,6 +144,16 @@ def main():
                                    num_partitions=4).fit(ratings),
         # the ML Optimizer: batched partial fits (threads in every task of a gang run)
         "search": lambda: search(X, y, task="classification", budget=150, seed=0).best_model,
+        # trees resumed a level at a time, Naive Bayes' shared counts, by Hyperband
+        "search_trees": lambda: search(np.abs(X), y, task="classification", budget=60, seed=0,
+                                       strategy="hyperband", algorithms=[
+                                           "DecisionTree", "RandomForest", "NaiveBayes"]
+                                       ).best_model,
+        # k-means restarts and ALS configurations in shared passes
+        "search_kmeans": lambda: search(X, task="clustering", space={"k": 5}, budget=30,
+                                        seed=0).best_model,
+        "search_als": lambda: search(ratings, task="recommendation", budget=20,
+                                     seed=0).best_model,
         "pipeline_matrix": lambda: Pipeline([Normalizer(), LogisticRegression(reg=0.01)]).fit(
             X, y),
         "pipeline_text": lambda: Pipeline([Tokenizer(), HashingTF(2 ** 10), TFIDF(),
