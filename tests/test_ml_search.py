@@ -361,6 +361,25 @@ def test_clustering_search(ctx):
     assert [h["metric"] for h in again.history] == [h["metric"] for h in r.history]
 
 
+def test_accuracy_ties_rank_by_the_validation_logloss(ctx):
+    from mli.search.metrics import METRICS, score_many
+
+    X, y = classification(n=1500)
+    va = as_labeled(X[1200:], y[1200:])
+    models = [LogisticRegression(reg=r, max_iter=30).fit(X[:1200], y[:1200])
+              for r in (1e-3, 1.0)]
+    pairs = score_many(models, va.blocks, METRICS["accuracy"], tiebreak=True)
+    for m, (acc, loss) in zip(models, pairs):
+        proba = m.predict_proba(X[1200:])
+        assert acc == pytest.approx(np.mean(m.predict(X[1200:]) == y[1200:]))
+        assert loss == pytest.approx(-np.mean(np.log(proba[np.arange(300),
+                                                            y[1200:].astype(int)])))
+    svm = LinearSVM(reg=1e-3).fit(X[:1200], y[:1200])
+    assert score_many([svm, models[0]], va.blocks, METRICS["accuracy"],
+                      tiebreak=True)[0][1] is None  # (no probabilities: no second key)
+    va.release()
+
+
 def test_plot(ctx, tmp_path):
     X, y = classification(n=800)
     r = search(X, y, task="classification", seed=0, budget=60)

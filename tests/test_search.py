@@ -99,6 +99,18 @@ def test_smaller_is_better_nan_last_and_ties_to_the_first():
     assert best == 0                               # greater is better: NaN still last
 
 
+def test_a_third_value_ranks_equal_metrics():
+    """Equal metrics (an accuracy's many ties) rank by the smaller third value run returns
+    (a validation log-loss), then by the order of the configurations."""
+    ties = [0.5, 0.1, 0.3, None]
+
+    def run(items):
+        return [(stop, 0.9, ties[i]) for i, _config, _state, _start, stop in items]
+    best, trials = successive_halving([{}] * 4, run, min_resource=1, max_resource=3, eta=3,
+                                      batch=True)
+    assert best == 1 and [t.index for t in trials if t.rung == 1] == [1]
+
+
 def test_callback_sees_every_trial():
     seen = []
     _, trials = successive_halving([{"q": q} for q in (1, 2, 3)],

@@ -71,23 +71,8 @@ def nearest(X, centers):
 
 def _nearest(A, centers):
     """:func:`nearest` plus the rows' squared norms."""
-    n = A.shape[0]
-    C = np.asarray(centers, dtype=np.float64)
-    Ct = np.ascontiguousarray(C.T.astype(A.dtype if A.dtype == np.float32 else np.float64))
-    csq = np.einsum("ij,ij->i", C, C)
-    labels = np.zeros(n, dtype=np.int64)
-    d2 = np.zeros(n)
-    sq = np.zeros(n)
-    for s in range(0, n, _CHUNK):
-        part = A[s:s + _CHUNK]
-        if sp.issparse(part):
-            xsq = np.asarray(part.multiply(part).sum(axis=1), dtype=np.float64).ravel()
-        else:
-            xsq = np.einsum("ij,ij->i", part, part, dtype=np.float64)
-        dots = np.ascontiguousarray(np.asarray(part @ Ct, dtype=np.float64))
-        _assign(dots, xsq, csq, labels, d2, s)
-        sq[s:s + len(xsq)] = xsq
-    return labels, d2, sq
+    labels, d2, sq = _nearest_many(A, [centers])
+    return labels[0], d2[0], sq
 
 
 def lloyd_stats(X, centers):
@@ -95,18 +80,7 @@ def lloyd_stats(X, centers):
     the sums and counts of the rows assigned to each center, ``cost`` their summed squared
     distances to it, ``sqsum`` the rows' summed squared norms; all weighted by the rows'
     weights of an ``(X, y, w)`` bundle."""
-    A, w = _array(X), row_weights(X)
-    k, d = np.shape(centers)
-    labels, d2, xsq = _nearest(A, centers)
-    sums, counts = np.zeros((k, d)), np.zeros(k)
-    wt = np.ones(len(labels)) if w is None else w
-    if sp.issparse(A):
-        _accumulate_csr(A.data, A.indices, A.indptr, labels, wt, sums, counts)
-    else:
-        _accumulate_dense(np.asarray(A), labels, wt, sums, counts)
-    if w is None:
-        return sums, counts, float(d2.sum()), float(xsq.sum())
-    return sums, counts, float(w @ d2), float(w @ xsq)
+    return lloyd_stats_many(X, [centers])[0]
 
 
 def lloyd_stats_many(X, centers_list):
@@ -159,8 +133,7 @@ def _nearest_many(A, centers_list):
 def total_cost(X, centers):
     """The summed (weighted) squared distances of the rows of a block to their nearest
     center."""
-    d2, w = _nearest(_array(X), centers)[1], row_weights(X)
-    return float(d2.sum() if w is None else w @ d2)
+    return total_cost_many(X, [centers])[0]
 
 
 def sample_candidates(index, bundle, centers, seed, offsets, top):

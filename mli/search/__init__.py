@@ -12,5 +12,6 @@ from mli.search.tuner import DEFAULT_SPACES, RungReporter, search
 
 __all__ = ["search", "SearchResult", "DEFAULT_SPACES", "METRICS", "parse_budget",
            "budget_from_text", "RungReporter", "Trial",
-           "rungs", "successive_halving", "hyperband_brackets", "Choice", "IntRange", "LogUniform", "Uniform",
+           "rungs", "successive_halving", "hyperband_brackets", "Choice", "IntRange",
+           "LogUniform", "Uniform",
            "check_space", "sample_configs"]

@@ -92,7 +92,9 @@ def successive_halving(configs: list[dict], run: Callable, *, min_resource: int 
         The configurations (e.g. from :func:`mli.search.sample_configs`).
     run : callable ``(index, config, state, start, stop) -> (state, metric)``
         Train configuration ``index`` from ``start`` to ``stop`` passes, resuming from
-        ``state`` (None at first); return the new state and the validation metric.
+        ``state`` (None at first); return the new state and the validation metric (and
+        optionally a third value, smaller first, that ranks equal metrics: e.g. the
+        validation log-loss under an accuracy; None: no preference).
     min_resource, max_resource : int
         Passes of the first rung, and at most.
     eta : int >= 2
@@ -100,7 +102,8 @@ def successive_halving(configs: list[dict], run: Callable, *, min_resource: int 
         ``eta``.
     greater_is_better : bool
         Whether a larger metric is better (accuracy, AUC) or smaller (RMSE, loss). A NaN
-        metric ranks last; ties go to the configuration listed first.
+        metric ranks last; ties go to the smaller third value ``run`` returned, then
+        to the configuration listed first.
     callback : callable ``(trial) -> None``, optional
         Called after each evaluation (progress).
     batch : bool, default False
@@ -133,13 +136,14 @@ def successive_halving(configs: list[dict], run: Callable, *, min_resource: int 
     for k, budget in enumerate(budgets):
         if stop is not None and stop(k, budget, list(alive), dict(done)):
             return best, trials
-        scores = {}
+        scores, ties = {}, {}
 
-        def record(i, state, metric, seconds):
+        def record(i, state, metric, seconds, tie=None):
             states[i] = state
             done[i] = budget
             metric = float(metric)
             scores[i] = -math.inf if math.isnan(metric) else sign * metric
+            ties[i] = math.inf if tie is None or math.isnan(tie) else float(tie)
             trials.append(Trial(i, dict(configs[i]), k, budget, metric, seconds))
             if callback is not None:
                 callback(trials[-1])
@@ -151,14 +155,14 @@ def successive_halving(configs: list[dict], run: Callable, *, min_resource: int 
                 raise ValueError(f"run returned {len(out)} results for {len(alive)} "
                                  "configurations")
             share = (time.perf_counter() - t0) / len(alive)
-            for i, (state, metric) in zip(alive, out):
-                record(i, state, metric, share)
+            for i, result in zip(alive, out):
+                record(i, *result[:2], share, *result[2:])
         else:
             for i in alive:
                 t0 = time.perf_counter()
-                state, metric = run(i, configs[i], states.get(i), done[i], budget)
-                record(i, state, metric, time.perf_counter() - t0)
-        ranked = sorted(alive, key=lambda i: (-scores[i], i))
+                result = run(i, configs[i], states.get(i), done[i], budget)
+                record(i, *result[:2], time.perf_counter() - t0, *result[2:])
+        ranked = sorted(alive, key=lambda i: (-scores[i], ties[i], i))
         best = ranked[0]
         if k == len(budgets) - 1:
             return best, trials

@@ -109,11 +109,14 @@ def _sums(model, X, y, sw, metric: str) -> np.ndarray:
     return np.array([sw @ (err * err), sw @ y, sw @ (y * y)])
 
 
-def _score_kernel(bundle, models, metric: str):
+def _score_kernel(bundle, models, metric: str, tiebreak: bool = False):
     X = bundle[0]
     y = None if metric == "inertia" else np.asarray(bundle[1], dtype=np.float64)
     sw = row_weights(bundle)
     sw = np.ones(X.shape[0]) if sw is None else np.asarray(sw, dtype=np.float64)
+    if tiebreak:  # (the accuracy's sums, then the logloss')
+        return [np.concatenate([_sums(m, X, y, sw, metric), _sums(m, X, y, sw, "logloss")])
+                for m in models], float(sw.sum())
     return [_sums(m, X, y, sw, metric) for m in models], float(sw.sum())
 
 
@@ -128,10 +131,24 @@ def _finish(sums: np.ndarray, total: float, metric: str) -> float:
     return float(1.0 - sse / sst) if sst > 0 else float("nan")
 
 
-def score_many(models: list, blocks, metric: Metric) -> list[float]:
-    """``metric`` of every model on the validation ``blocks`` (one pass for all)."""
+def score_many(models: list, blocks, metric: Metric, tiebreak: bool = False) -> list:
+    """``metric`` of every model on the validation ``blocks`` (one pass for all).
+
+    ``tiebreak``: ``(metric, logloss)`` pairs instead, for accuracy when every model has
+    class probabilities (a continuous second key that ranks the many ties of an accuracy
+    on a validation split; ``(metric, None)`` otherwise)."""
     if not models:
         return []
+    if tiebreak:
+        finer = metric.name == "accuracy" and all(hasattr(m, "_log_proba_block")
+                                                  for m in models)
+        if not finer:
+            return [(v, None) for v in score_many(models, blocks, metric)]
+        sums, total = blocks.map_reduce(_score_kernel, models, metric.name, True,
+                                        combine=tree_add)
+        if not total > 0:
+            raise ValueError("the validation data has no rows (or all weigh 0)")
+        return [(_finish(s[:-1], total, metric.name), float(s[-1] / total)) for s in sums]
     if metric.name == "logloss":
         for m in models:
             if not hasattr(m, "_log_proba_block"):

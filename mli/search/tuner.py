@@ -172,8 +172,9 @@ def _spaces(space, chosen: list[tuple[str, type]]) -> dict[str, dict]:
         params = declared_params(cls)
         missing = [p for p in required_params(cls) if p not in s]
         if missing:
+            note = CLUSTERS_NOTE if name == "KMeans" else ""
             raise ValueError(f"Invalid search space for {name}: it needs {missing[0]!r} (e.g. "
-                             f"space={{{missing[0]!r}: 8}}{CLUSTERS_NOTE if name == 'KMeans' else ''})")
+                             f"space={{{missing[0]!r}: 8}}{note})")
         for p in s:
             if p in RESERVED:
                 raise ValueError(f"Invalid search space for {name}: {p!r} is set by the search "
@@ -202,6 +203,7 @@ class _Search:
         self.t0, self.callback = t0, callback
         self.configs: list[dict] = []  # every configuration: algorithm, params, bracket
         self.top: dict[int, dict] = {}  # a configuration's best evaluation
+        self.top_tie: dict[int, float] = {}  # and what ranks its ties (log-loss)
         self.trained: dict[int, int] = {}  # the most passes a configuration had
         self.history: list[dict] = []
         self.passes = 0
@@ -258,6 +260,7 @@ class _Search:
             states: list = [None] * n
             models: list = [None] * n
             metrics: list = [None] * n
+            ties: list = [None] * n  # (the log-loss under an accuracy: ranks its ties)
             spent, ends = 0, {}
             for pos, (i, _cfg, state, start, stop) in enumerate(items):
                 cid = offset + i
@@ -266,7 +269,7 @@ class _Search:
                     continue
                 if cid in self.complete:  # (all its passes had: its model and metric stand)
                     states[pos], ends[pos] = state, self.trained[cid]
-                    models[pos], metrics[pos] = self.complete[cid]
+                    models[pos], metrics[pos], ties[pos] = self.complete[cid]
                     continue
                 algo = self.algorithm(cid, stop)
                 end = self.end(cid, start, stop)
@@ -295,13 +298,13 @@ class _Search:
                             {**algo.get_params(), **algo._partial_fitted_params(st)})
                         trained.append((pos, cid, complete))
             live = [models[pos] for pos, _, _ in trained]
-            scores = (score_ratings(live, self.valid, self.metric)
+            scores = ([(v, None) for v in score_ratings(live, self.valid, self.metric)]
                       if self.task == "recommendation"
-                      else score_many(live, self.valid.blocks, self.metric))
-            for (pos, cid, complete), score in zip(trained, scores):
-                metrics[pos] = score
+                      else score_many(live, self.valid.blocks, self.metric, tiebreak=True))
+            for (pos, cid, complete), (score, tie) in zip(trained, scores):
+                metrics[pos], ties[pos] = score, tie
                 if complete:
-                    self.complete[cid] = (models[pos], score)
+                    self.complete[cid] = (models[pos], score, tie)
             self.passes += spent
             if spent:
                 per = (time.perf_counter() - t) / spent
@@ -309,21 +312,24 @@ class _Search:
                     0.5 * (self.seconds_per_pass + per)
             for pos, ((i, _cfg, _s, _start, stop), model, metric) in enumerate(
                     zip(items, models, metrics)):
-                self.record(offset + i, stop, metric, model, ends.get(pos, stop))
-            return list(zip(states, metrics))
+                self.record(offset + i, stop, metric, model, ends.get(pos, stop), ties[pos])
+            return list(zip(states, metrics, ties))
         return run_rung
 
-    def record(self, cid: int, passes: int, metric: float, model, trained: int) -> None:
+    def record(self, cid: int, passes: int, metric: float, model, trained: int,
+               tie: float | None = None) -> None:
         """An evaluation at the rung of ``passes`` (``trained``: the passes the
-        configuration has had, fewer when it was complete before)."""
+        configuration has had, fewer when it was complete before; ``tie``: what ranks equal
+        metrics, smaller first, or None)."""
         c = self.configs[cid]
         if model is not None and not math.isnan(metric):
-            score = self.sign * metric
-            # (a tie goes to the configuration found first, or to its longer-trained state)
+            score = (self.sign * metric, -math.inf if tie is None else -tie)
+            # (a tie goes to the smaller log-loss, else to the configuration found first, or
+            # to its longer-trained state)
             if self.best is None or score > self.best[0] or (
                     score == self.best[0] and cid == self.best[1]):
                 self.best = (score, cid, model)
-        best = self.best[0] * self.sign if self.best is not None else float("nan")
+        best = self.best[0][0] * self.sign if self.best is not None else float("nan")
         entry = {"config": cid, "algorithm": c["algorithm"], "params": dict(c["params"]),
                  "passes": int(passes), "metric": float(metric),
                  "elapsed": time.perf_counter() - self.t0, "best_so_far": best}
@@ -332,7 +338,7 @@ class _Search:
         top = self.top.get(cid)
         if top is None or math.isnan(top["metric"]) or (
                 not math.isnan(metric) and self.sign * metric > self.sign * top["metric"]):
-            self.top[cid] = entry
+            self.top[cid], self.top_tie[cid] = entry, math.inf if tie is None else tie
         if self.callback is not None:
             self.callback(dict(entry))
 
@@ -357,7 +363,7 @@ class _Search:
             return True
         log.info("search: rung %d, %d configurations to %d passes (best so far %s)", k,
                  len(alive), budget, "-" if self.best is None else
-                 f"{self.best[0] * self.sign:.5g}")
+                 f"{self.best[0][0] * self.sign:.5g}")
         return False
 
 
@@ -552,7 +558,7 @@ def _draw(names: list[str], spaces: dict, n: int, seed: int) -> list[dict]:
 
 
 def _result(state: _Search, m: Metric) -> SearchResult:
-    score, cid, model = state.best
+    (score, _tie), cid, model = state.best
     sign = state.sign
     rows = []
     total = time.perf_counter() - state.t0
@@ -563,7 +569,7 @@ def _result(state: _Search, m: Metric) -> SearchResult:
                      "trained": state.trained[c], "seconds": total * state.trained[c] / spent,
                      "bracket": state.configs[c]["bracket"]})
     rows.sort(key=lambda r: (-(sign * r["metric"]) if not math.isnan(r["metric"])
-                             else math.inf, r["config"]))
+                             else math.inf, state.top_tie[r["config"]], r["config"]))
     for rank, r in enumerate(rows, 1):
         r["rank"] = rank
     c = state.configs[cid]
