@@ -49,6 +49,25 @@ def test_search_trees_and_naive_bayes_by_hyperband(ctx, capsys, files):
     assert metric(out, "accuracy") > 0.8
 
 
+def test_search_kmeans_restarts(ctx, capsys, files):
+    code, out, err = run(ctx, capsys, "search", str(files / "data.csv"), "--label", "clicked",
+                         "--task", "clustering", "--k", "3", "--budget", "40")
+    assert code == 0, err
+    assert "4 features, 3 clusters, budget 40" in out  # (the label left out)
+    assert "best inertia so far" in out and "KMeans" in out
+    assert metric(out, "inertia") > 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--task", "clustering"], "--task clustering needs --k CLUSTERS"),
+    (["--k", "3"], "--k is the number of clusters of --task clustering"),
+    ([], "mli search needs --label COLUMN"),
+])
+def test_search_cli_clustering_arguments(ctx, capsys, files, argv, message):
+    code, out, err = run(ctx, capsys, "search", str(files / "data.csv"), *argv)
+    assert code == 2 and message in err, err
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--budget", "soon"], "--budget: budget must be passes"),
     (["--algorithms", "Boosting"], "unknown or unsearchable algorithm 'Boosting'"),
