@@ -160,6 +160,7 @@ class Algorithm(BaseEstimator, abc.ABC):
     # trains configurations a few passes at a time and resumes the promising ones.
     _resumable = False
     _task: str | tuple[str, ...] = ()
+    _partial_restarts = False  # (True: each configuration draws its own seed, as KMeans)
 
     def _partial_params(self) -> dict[str, Any]:
         return {}

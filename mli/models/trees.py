@@ -63,7 +63,7 @@ from mli.table.sampling import splitmix_uniform
 from mli.models.tree_kernels import (apply as _route, best_splits, bin_features, node_impurity,
                                          equal_count_cuts, histograms)
 
-__all__ = ["TreeAlgorithm", "Growth", "grow_forest", "grow_forest_from", "grow_levels",
+__all__ = ["TreeAlgorithm", "Growth", "grow_forest_from", "grow_levels",
            "TreeEnsembleModel", "bin_thresholds", "SAMPLE_ROWS",
            "HIST_BUDGET", "LOCAL_BYTES", "JOB_SECONDS", "BYTE_SECONDS", "UNIT_SECONDS"]
 
@@ -288,12 +288,6 @@ class Growth:
         self._levels.close()
 
 
-def grow_forest(est, data, model_cls, **options):
-    """Grow ``n_trees`` trees with the hyperparameters of ``est``; return a ``model_cls``
-    (``options``: those of :func:`grow_levels`)."""
-    return grow_forest_from(grow_levels(est, data, model_cls, **options))
-
-
 def grow_forest_from(levels):
     """The model at the end of :func:`grow_levels`' generator ``levels``."""
     for build in levels:
@@ -302,9 +296,10 @@ def grow_forest_from(levels):
 
 
 def grow_levels(est, data, model_cls, *, n_trees=1, max_features="all", bootstrap=False):
-    """:func:`grow_forest` a level at a time: a generator that yields, after each level, a
-    function building the ``model_cls`` of the trees grown so far (the nodes still to split
-    are leaves). Resuming it grows the next level (one pass), so ``k`` levels and then ``j``
+    """Grow ``n_trees`` trees with the hyperparameters of ``est``, a level at a time: a
+    generator that yields, after each level, a function building the ``model_cls`` of the
+    trees grown so far (the nodes still to split are leaves; :func:`grow_forest_from` runs
+    it to the end, as ``fit`` does). Resuming it grows the next level (one pass), so ``k`` levels and then ``j``
     more are the ``k + j`` of one growth; closing it early drops the binned files."""
     classification = est.task == "classification"
     kind = est.impurity if est.impurity != "auto" else ("gini" if classification else "variance")

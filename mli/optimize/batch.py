@@ -77,7 +77,6 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
     nw = d * k
     W = thetas[:, :nw].reshape(B, d, k).transpose(1, 0, 2).reshape(d, B * k)
     bias = np.ascontiguousarray(thetas[:, nw:].ravel()) if fit_intercept else np.zeros(B * k)
-    values, G, gb = np.zeros(B), np.zeros((d, B * k)), np.zeros(B * k)
     n = A.shape[0]
     if (k == 1 and type(loss).name in KINDS and isinstance(A, np.ndarray)
             and A.dtype == np.float64 and n > 0):  # the whole pass in one numba kernel
@@ -86,6 +85,7 @@ def value_grad_many(X, y, thetas: np.ndarray, loss: Loss, n_features: int,
                                     else np.ascontiguousarray(sw, dtype=np.float64),
                                     np.ascontiguousarray(W), bias, chunk_rows(A, B * k))
         return values, _pack_grads(G, gb, B, k, d, thetas.shape[1], fit_intercept)
+    values, G, gb = np.zeros(B), np.zeros((d, B * k)), np.zeros(B * k)
     step = CHUNK_ROWS if isinstance(A, np.ndarray) and n > 2 * CHUNK_ROWS else max(n, 1)
     for lo in range(0, n, step):
         Ac, yc = A[lo:lo + step], y[lo:lo + step]

@@ -236,7 +236,7 @@ class _Search:
             algo.set_params(task=self.task)
         if "seed" in params and params["seed"] is None:  # (a seeded search: seeded models)
             algo.set_params(seed=int(np.random.default_rng([self.seed, cid]).integers(2**31 - 1))
-                            if getattr(algo, "_partial_restarts", False) else self.seed)
+                            if algo._partial_restarts else self.seed)
         algo._validate()
         return algo.set_params(**algo._partial_params())
 
