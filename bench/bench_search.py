@@ -36,10 +36,14 @@ per model-pass of ``minimize_many`` with B = 1, 8, 16 logistic regressions per p
 dense set (issue #17 asks >= 3x with B >= 8), and per model-sweep of B = 1, 8 ALS
 configurations swept in the same gang run (MovieLens 100K). ``--hyperband`` adds Hyperband
 (one round of its brackets) against random search at Hyperband's budget, per seed.
+``--brackets K`` adds a budget of K halving brackets: the brackets after the first proposed
+by the model of the evaluations so far (``sampler="tpe"``, the default) and drawn at random
+(``sampler="random"``), each against random search at that budget, per seed.
 
 Run: python bench/bench_search.py [--datasets dense,mnist,sms,movielens] [--rows 400000]
      [--cols 100]
      [--grid 9] [--repeats 3] [--seeds 5] [--skip-pyspark] [--skip-batching] [--hyperband]
+     [--brackets 3]
 """
 from __future__ import annotations
 
@@ -306,6 +310,7 @@ def contest(name, frames, peer, ours, greater, args, rows, versus):
                  r.best_metric, test, r.passes))
     sign = 1.0 if greater else -1.0
     halving, random, hyper, random_h = [], [], [], []
+    longer = {"tpe": [], "halving": [], "random": []}
     for seed in range(args.seeds):
         _, rh, _ = ours(seed, None)
         _, rr, _ = ours(seed, None, strategy="random", budget=rh.passes)
@@ -314,6 +319,18 @@ def contest(name, frames, peer, ours, greater, args, rows, versus):
         print(f"  seed {seed}: halving {rh.best_metric:.4f} ({rh.passes} passes), random "
               f"{rr.best_metric:.4f} ({rr.passes} passes, {len(rr.leaderboard)} "
               "configurations)", flush=True)
+        if args.brackets > 1:  # (a budget of several brackets: TPE-proposed ones after the
+            budget = args.brackets * rh.passes  # first, against random ones and random search)
+            runs = {"tpe": ours(seed, None, budget=budget)[1],
+                    "halving": ours(seed, None, budget=budget, sampler="random")[1],
+                    "random": ours(seed, None, strategy="random", budget=budget)[1]}
+            for k, r in runs.items():
+                longer[k].append(sign * r.best_metric)
+            print(f"  seed {seed}, budget {budget} passes: halving + tpe "
+                  f"{runs['tpe'].best_metric:.4f}, halving + random draws "
+                  f"{runs['halving'].best_metric:.4f}, random "
+                  f"{runs['random'].best_metric:.4f} ({len(runs['random'].leaderboard)} "
+                  "configurations)", flush=True)
         if args.hyperband:
             _, hb, _ = ours(seed, None, strategy="hyperband")
             _, rb, _ = ours(seed, None, strategy="random", budget=hb.passes)
@@ -326,6 +343,11 @@ def contest(name, frames, peer, ours, greater, args, rows, versus):
     versus.append((label, halving, random))
     if hyper:
         versus.append((f"{label}, hyperband", hyper, random_h))
+    if longer["tpe"]:
+        versus.append((f"{label}, {args.brackets} brackets, tpe", longer["tpe"],
+                       longer["random"]))
+        versus.append((f"{label}, {args.brackets} brackets, random draws",
+                       longer["halving"], longer["random"]))
 
 
 # ---------------------------------------------------------------------------- main
@@ -341,6 +363,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--skip-pyspark", action="store_true")
     ap.add_argument("--skip-batching", action="store_true")
+    ap.add_argument("--brackets", type=int, default=1,
+                    help="also a budget of this many halving brackets: TPE-proposed "
+                         "brackets after the first, and random draws, vs random search")
     ap.add_argument("--hyperband", action="store_true",
                     help="also Hyperband (one round of its brackets) vs random at its budget")
     args = ap.parse_args()

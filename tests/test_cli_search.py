@@ -83,3 +83,11 @@ def test_search_wrong_input_gets_one_line(ctx, capsys, files, argv, message):
     assert code == 2, (out, err)
     assert message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_search_cli_refuses_an_unknown_sampler(ctx, capsys, files):
+    with pytest.raises(SystemExit) as e:
+        mli.apps.cli.main(["search", str(files / "data.csv"), "--label", "clicked",
+                           "--sampler", "grid"])
+    assert e.value.code == 2
+    assert "argument --sampler: invalid choice: 'grid'" in capsys.readouterr().err

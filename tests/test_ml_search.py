@@ -211,6 +211,30 @@ def test_a_time_budget_stops_the_search(ctx):
     assert r.passes == first * len(r.history) < full.passes
 
 
+def test_later_brackets_are_proposed_from_a_model(ctx):
+    X, y = classification(n=1500)
+    kw = dict(algorithms="LogisticRegression", n_configs=9, min_passes=2, max_passes=18,
+              seed=0, budget=3 * 42)  # (three brackets of 9x2 + 3x4 + 1x12 passes)
+    tpe = search(X, y, **kw)
+    rand = search(X, y, sampler="random", **kw)
+    regs = {}
+    for name, r in (("tpe", tpe), ("random", rand)):
+        regs[name] = [[row["params"]["reg"] for row in sorted(
+            r.leaderboard, key=lambda row: row["config"]) if row["bracket"] == b]
+            for b in range(3)]
+        assert r.passes == 3 * 42
+    assert regs["tpe"][0] == regs["random"][0]  # (the first bracket: at random)
+    assert regs["tpe"][1] != regs["random"][1]
+    # the model proposes around the first bracket's best: closer to it than random draws
+    best = min(tpe.leaderboard, key=lambda row: (row["bracket"], row["rank"]))
+    near = {name: np.median(np.abs(np.log10(regs[name][1] + regs[name][2])
+                                   - np.log10(best["params"]["reg"]))) for name in regs}
+    assert near["tpe"] < near["random"]
+    again = search(X, y, **kw)
+    assert [row["params"] for row in again.leaderboard] == \
+        [row["params"] for row in tpe.leaderboard]
+
+
 def test_hyperband_runs_its_brackets_in_turn(ctx):
     X, y = classification(n=1500)
     r = search(X, y, algorithms="LogisticRegression", strategy="hyperband", n_configs=9,
@@ -424,6 +448,7 @@ def test_plot(ctx, tmp_path):
     ({"task": "classification", "validation": 1.5}, "validation must be a fraction"),
     ({"task": "classification", "strategy": "grid"},
      "strategy must be one of 'halving', 'hyperband', 'random'"),
+    ({"task": "classification", "sampler": "grid"}, "sampler must be one of 'tpe', 'random'"),
     ({"task": "classification", "n_configs": 0}, "n_configs must be"),
     ({"task": "classification", "min_passes": 0}, "min_resource must be >= 1"),
     ({"algorithms": "LinearSVM", "metric": "logloss"}, "needs class probabilities"),

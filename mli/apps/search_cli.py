@@ -85,7 +85,7 @@ def _search(args) -> int:
                             space={"k": args.k} if clustering else None,
                             seed=args.seed, min_passes=args.min_passes,
                             max_passes=args.max_passes, strategy=args.strategy,
-                            sample_weight=args.weight, callback=progress)
+                            sampler=args.sampler, sample_weight=args.weight, callback=progress)
         except ValueError as exc:  # (bad arguments or data, named by the search)
             raise UsageError(str(exc)) from None
         progress.flush()
@@ -146,6 +146,10 @@ def add_parser(sub) -> None:
                                         "NaiveBayes (default: the task's linear models)")
     s.add_argument("--strategy", choices=("halving", "hyperband", "random"),
                    default="halving", help="the schedule (default: successive halving)")
+    s.add_argument("--sampler", choices=("tpe", "random"),
+                   help="how the brackets after the first draw their configurations: a "
+                        "model of the evaluations so far (tpe, the default but for "
+                        "--strategy random) or at random")
     s.add_argument("--metric", help="accuracy, logloss (classification); rmse, mae, r2 "
                                     "(regression); inertia (clustering)")
     s.add_argument("--features", help="comma-separated feature columns (default: every "

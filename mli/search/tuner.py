@@ -13,7 +13,8 @@ How (TuPAQ, Sparks et al. 2015):
 4. batching: each rung trains the configurations that share their loss and solver in the
    same passes (:func:`mli.optimize.minimize_many`: one ``X @ W`` per block for all of
    them) and scores every model of the rung in one pass over the validation split;
-5. brackets of fresh configurations follow while the budget lasts.
+5. brackets of fresh configurations follow while the budget lasts, proposed from a model of
+   the evaluations so far (:mod:`mli.search.tpe`, as BOHB).
 
 >>> import numpy as np
 >>> from mli.search import search                                  # doctest: +SKIP
@@ -35,11 +36,12 @@ import numpy as np
 from mli.core.params import declared_params, required_params
 from mli.search.halving import hyperband_brackets, rungs, successive_halving
 from mli.search.metrics import Metric, check_metric, score_many, score_ratings
-from mli.search.space import Choice, IntRange, LogUniform, check_space, sample_configs
+from mli.search.space import Choice, IntRange, LogUniform, check_space
 from mli.search.budget import parse_budget
 from mli.search.refit import refit_best
 from mli.search.result import SearchResult
 from mli.search.splits import split_labeled, split_ratings
+from mli.search.tpe import draw
 
 __all__ = ["search", "DEFAULT_SPACES", "DEFAULT_PASSES", "RungReporter"]
 
@@ -73,6 +75,9 @@ TASKS = ("classification", "regression", "recommendation", "clustering")
 
 #: the schedules: successive halving, Hyperband's brackets, plain random search
 STRATEGIES = ("halving", "hyperband", "random")
+
+#: how a bracket's configurations are drawn: a model of the evaluations so far, at random
+SAMPLERS = ("tpe", "random")
 
 #: hyperparameters the search sets itself (the resource, and the resumable solver)
 RESERVED = ("max_iter", "solver", "callback", "task")
@@ -342,6 +347,11 @@ class _Search:
         if self.callback is not None:
             self.callback(dict(entry))
 
+    def observed(self, name: str) -> list[tuple[dict, int, float]]:
+        """Algorithm ``name``'s evaluations: (params, passes, score), larger better."""
+        return [(h["params"], h["passes"], self.sign * h["metric"]) for h in self.history
+                if h["algorithm"] == name]
+
     # -- the budget
     def over(self, cost: int) -> bool:
         """Whether ``cost`` more model-passes would exceed the budget."""
@@ -372,7 +382,8 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
            algorithms=None, space: dict | None = None, validation=0.2, seed: int = 0,
            n_configs: int | None = None, min_passes: int | None = None,
            max_passes: int | None = None,
-           eta: int = 3, strategy: str = "halving", sample_weight=None,
+           eta: int = 3, strategy: str = "halving", sampler: str | None = None,
+           sample_weight=None,
            refit: bool = False, callback: Callable | None = None) -> SearchResult:
     """Search algorithms and hyperparameters for the best validation metric within a budget.
 
@@ -432,6 +443,13 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         :func:`mli.search.hyperband_brackets`), a hedge when early passes mis-rank
         configurations. "random": plain random search, every configuration trained to
         ``max_passes`` (the baseline; batched too).
+    sampler : {"tpe", "random"}, optional
+        How the configurations of a bracket are drawn. The first bracket's are random;
+        "tpe" (the default of "halving" and "hyperband") proposes the later brackets' from
+        a model of the evaluations so far, as BOHB does (:func:`mli.search.tpe.propose`:
+        a third of them still random); "random" (the default of strategy "random", plain
+        random search) draws every bracket's at random. It matters when several brackets
+        run: with a ``budget``, or Hyperband's.
     sample_weight : str or array-like, optional
         Row weights (see :meth:`mli.core.base.Algorithm.fit`): a column name for tables.
     refit : bool, default False
@@ -465,6 +483,11 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
                          f"{strategy!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    if sampler is None:
+        sampler = "random" if strategy == "random" else "tpe"
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, got "
+                         f"{sampler!r}")
     budgets = rungs(min_passes, max_passes, eta) if strategy != "random" else [max_passes]
     if n_configs is None:
         n_configs = eta ** (len(budgets) - 1) if strategy != "random" else 8
@@ -512,7 +535,8 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
             if n < 1:
                 break
             offset = len(state.configs)
-            configs = _draw(usable, spaces, n, int(seed) + bracket)
+            configs = draw(usable, spaces, n, int(seed) + bracket,
+                            state.observed if sampler == "tpe" and bracket else None)
             for c in configs:
                 state.configs.append({**c, "bracket": bracket})
             best, _trials = successive_halving(
@@ -540,21 +564,6 @@ def search(data, y=None, *, label: str | None = None, task: str | None = None,
         result = refit_best(result, state.classes[result.best_algorithm], data, y,
                             validation, sample_weight, label, task)
     return result
-
-
-def _draw(names: list[str], spaces: dict, n: int, seed: int) -> list[dict]:
-    """``n`` configurations, the algorithms taking turns, each drawn from its space."""
-    rng = np.random.default_rng(seed)
-    picks = [names[j % len(names)] for j in range(n)]
-    rng.shuffle(picks)
-    out = []
-    for name in names:
-        k = picks.count(name)
-        if k:
-            drawn = sample_configs(spaces[name], k, seed=int(rng.integers(2**31))) \
-                if spaces[name] else [{} for _ in range(k)]
-            out.extend({"algorithm": name, "params": p} for p in drawn)
-    return out
 
 
 def _result(state: _Search, m: Metric) -> SearchResult:
