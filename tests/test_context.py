@@ -146,7 +146,7 @@ def test_context_manager_starts_and_stops_spark(tmp_path):
         import numpy as np
         from pyspark import SparkContext
         import mli
-        from mli.engine.context import get_context
+        from mli.engine.context import _hang_up_python_workers, get_context
 
         c = mli.MLContext("local[1]", app_name="cm-test")
         assert c._spark is None and SparkContext._active_spark_context is None
@@ -156,6 +156,17 @@ def test_context_manager_starts_and_stops_spark(tmp_path):
             t = mli.MLTable.from_numpy(np.arange(6.0).reshape(3, 2))  # the default context
             assert t.ctx is c and c.sc.master == "local[1]" and c.sc.appName == "cm-test"
             assert t.map(lambda r: r[0] + r[1]).collect() == [(1.0,), (5.0,), (9.0,)]
+            # stop() stops the Python worker daemons just before Spark (no BrokenPipeError
+            # tracebacks from idle workers at exit): here by hand, then stop() on leaving
+            me = c.sc._jvm.java.lang.ProcessHandle.current()
+
+            def daemons():
+                return [p for p in me.children().toArray() if p.isAlive()
+                        and p.info().arguments().isPresent()
+                        and "pyspark.daemon" in list(p.info().arguments().get())]
+            assert len(daemons()) == 1
+            _hang_up_python_workers(c.sc)
+            assert daemons() == []
         assert c._spark is None and SparkContext._active_spark_context is None
         c2 = get_context()  # a new default context after the first stopped
         assert c2 is not c and c2._spark is None
@@ -164,6 +175,7 @@ def test_context_manager_starts_and_stops_spark(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300, cwd=str(tmp_path))
     assert out.returncode == 0 and "CONTEXT-OK" in out.stdout, out.stdout + out.stderr[-3000:]
+    assert "BrokenPipeError" not in out.stderr, out.stderr[-3000:]
 
 
 # ============================================================================ task errors

@@ -346,6 +346,7 @@ class MLContext:
             elif self._spark is not None:
                 if self._owner:
                     _run_stop_hooks(self)
+                    _hang_up_python_workers(self._spark.sparkContext)
                     self._spark.stop()
                     for d in (self._scratch, self._checkpoints):
                         if d is not None:
@@ -402,6 +403,37 @@ def on_stop(hook: Callable[["MLContext"], None], order: int = 0) -> None:
     if all(h is not hook for _, h in _STOP_HOOKS):
         _STOP_HOOKS.append((order, hook))
         _STOP_HOOKS.sort(key=lambda oh: oh[0])
+
+
+def _hang_up_python_workers(sc) -> None:
+    """Local mode: stop the Python worker daemons before Spark stops.
+
+    Spark's stop closes the sockets of its idle (reused) Python workers, then signals their
+    daemon. A worker that reads its closed socket first reports the end of its input on
+    that same socket, and pyspark 4's daemon prints the ``BrokenPipeError`` of that report
+    (SPARK-54344) to the console after the program's own output. A daemon asked to stop
+    first (SIGTERM, what Spark sends it next anyway) hangs up its workers' process group
+    and exits quietly. In local mode the daemons are the driver JVM's children; on a
+    cluster they are the executors' and their output goes to the executors' logs. Only
+    for the stop: Spark cannot run Python tasks afterwards (it would still use the stopped
+    daemon).
+    """
+    if not str(sc.master).startswith("local"):
+        return
+    try:
+        import time
+
+        daemons = []
+        for child in sc._jvm.java.lang.ProcessHandle.current().children().toArray():
+            args = child.info().arguments()
+            if args.isPresent() and "pyspark.daemon" in list(args.get()):
+                child.destroy()
+                daemons.append(child)
+        deadline = time.monotonic() + 2.0
+        while any(d.isAlive() for d in daemons) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    except Exception as exc:  # noqa: BLE001 - Spark's own stop still stops them
+        log.debug("could not stop the Python worker daemons before Spark: %s", exc)
 
 
 def _run_stop_hooks(ctx: "MLContext") -> None:
