@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mli.search import Choice, IntRange, LogUniform, Uniform, sample_configs
-from mli.search.tpe import _from_unit, _to_unit, draw, propose
+from mli.search.tpe import draw, propose
 
 SPACE = {"rank": IntRange(2, 64, log=True), "reg": LogUniform(1e-3, 1.0),
          "kind": Choice(("a", "b", "c")), "mix": Uniform(0.0, 1.0), "fixed": 5}
@@ -21,14 +21,14 @@ def test_unit_cube_round_trip():
         if name == "fixed":
             continue
         for c in sample_configs({name: dim}, 50, seed=1):
-            u = _to_unit(dim, c[name])
-            back = _from_unit(dim, u)
+            u = dim.encode(c[name])
+            back = dim.decode(u)
             if isinstance(dim, Choice):
                 assert back == c[name]
             else:
                 assert 0.0 <= u <= 1.0
                 assert back == pytest.approx(c[name], rel=1e-9)
-    assert _from_unit(SPACE["rank"], 0.0) == 2 and _from_unit(SPACE["rank"], 1.0) == 64
+    assert SPACE["rank"].decode(0.0) == 2 and SPACE["rank"].decode(1.0) == 64
 
 
 @pytest.mark.parametrize("seed", range(5))

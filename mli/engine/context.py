@@ -16,6 +16,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from typing import Any, Callable
 
 from mli.engine.preflight import (JAVA_HELP, check_conf_value, check_java, check_master,
@@ -421,8 +422,6 @@ def _hang_up_python_workers(sc) -> None:
     if not str(sc.master).startswith("local"):
         return
     try:
-        import time
-
         daemons = []
         for child in sc._jvm.java.lang.ProcessHandle.current().children().toArray():
             args = child.info().arguments()

@@ -5,7 +5,8 @@ search spaces (:mod:`mli.search.space`), the successive-halving schedule
 them, and the validation metrics (:mod:`mli.search.metrics`)."""
 from mli.search.halving import Trial, hyperband_brackets, rungs, successive_halving
 from mli.search.metrics import METRICS
-from mli.search.space import Choice, IntRange, LogUniform, Uniform, check_space, sample_configs
+from mli.search.space import Choice, IntRange, LogUniform, Uniform, check_space, dimensions, \
+    sample_configs
 from mli.search.budget import budget_from_text, parse_budget
 from mli.search.result import SearchResult
 from mli.search.tuner import DEFAULT_SPACES, RungReporter, search
@@ -14,4 +15,4 @@ __all__ = ["search", "SearchResult", "DEFAULT_SPACES", "METRICS", "parse_budget"
            "budget_from_text", "RungReporter", "Trial",
            "rungs", "successive_halving", "hyperband_brackets", "Choice", "IntRange",
            "LogUniform", "Uniform",
-           "check_space", "sample_configs"]
+           "check_space", "dimensions", "sample_configs"]

@@ -19,7 +19,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Uniform", "LogUniform", "IntRange", "Choice", "sample_configs", "check_space"]
+__all__ = ["Uniform", "LogUniform", "IntRange", "Choice", "sample_configs", "check_space",
+           "dimensions"]
+
+
+def _clip(u: float) -> float:
+    return min(max(float(u), 0.0), 1.0)
 
 
 def _finite(x) -> bool:
@@ -40,7 +45,15 @@ class Uniform:
                              f"low < high, got low={self.low!r}, high={self.high!r}")
 
     def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.uniform(self.low, self.high))
+        return self.decode(rng.random())
+
+    def encode(self, value) -> float:
+        """``value``'s place in the unit interval (a search model's coordinate)."""
+        return (value - self.low) / (self.high - self.low)
+
+    def decode(self, u: float) -> float:
+        """The value at ``u`` in the unit interval (clipped to it)."""
+        return float(self.low + _clip(u) * (self.high - self.low))
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,17 @@ class LogUniform:
                              f"0 < low < high, got low={self.low!r}, high={self.high!r}")
 
     def sample(self, rng: np.random.Generator) -> float:
-        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+        return self.decode(rng.random())
+
+    def encode(self, value) -> float:
+        """``value``'s place in the unit interval: uniform in the logarithm."""
+        lo = math.log(self.low)
+        return (math.log(value) - lo) / (math.log(self.high) - lo)
+
+    def decode(self, u: float) -> float:
+        """The value at ``u`` in the unit interval (clipped to it)."""
+        lo = math.log(self.low)
+        return float(math.exp(lo + _clip(u) * (math.log(self.high) - lo)))
 
 
 @dataclass(frozen=True)
@@ -80,8 +103,23 @@ class IntRange:
     def sample(self, rng: np.random.Generator) -> int:
         if not self.log:
             return int(rng.integers(self.low, self.high + 1))
-        x = math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))
-        return int(min(self.high, max(self.low, math.floor(x))))
+        return self.decode(rng.random())
+
+    def encode(self, value) -> float:
+        """The middle of ``value``'s cell in the unit interval (cells of equal width, or of
+        equal width in the logarithm when ``log``)."""
+        if not self.log:
+            return (value - self.low + 0.5) / (self.high - self.low + 1)
+        lo, hi = math.log(self.low), math.log(self.high + 1)
+        return (0.5 * (math.log(value) + math.log(value + 1)) - lo) / (hi - lo)
+
+    def decode(self, u: float) -> int:
+        """The integer whose cell holds ``u`` (clipped to the unit interval)."""
+        u = _clip(u)
+        if not self.log:
+            return int(min(self.high, self.low + math.floor(u * (self.high - self.low + 1))))
+        lo, hi = math.log(self.low), math.log(self.high + 1)
+        return int(min(self.high, max(self.low, math.floor(math.exp(lo + u * (hi - lo))))))
 
 
 @dataclass(frozen=True)
@@ -98,8 +136,21 @@ class Choice:
     def sample(self, rng: np.random.Generator) -> Any:
         return self.options[int(rng.integers(len(self.options)))]
 
+    def encode(self, value) -> float:
+        """``value``'s index among the options (a categorical coordinate)."""
+        return float(list(self.options).index(value))
+
+    def decode(self, index: float) -> Any:
+        """The option at ``index``."""
+        return self.options[int(index)]
+
 
 _DIMENSIONS = (Uniform, LogUniform, IntRange, Choice)
+
+
+def dimensions(space: dict) -> list[tuple[str, Any]]:
+    """The searched ``(name, dimension)`` of ``space`` (its constants left out)."""
+    return [(k, v) for k, v in space.items() if isinstance(v, _DIMENSIONS)]
 
 
 def check_space(space: dict) -> None:

@@ -33,42 +33,12 @@ from typing import Callable
 
 import numpy as np
 
-from mli.search.space import Choice, IntRange, LogUniform, Uniform, check_space, \
-    sample_configs
+from mli.search.space import Choice, check_space, dimensions, sample_configs
 
 __all__ = ["propose", "draw", "MIN_BANDWIDTH"]
 
 #: the narrowest kernel, in the unit cube (BOHB's)
 MIN_BANDWIDTH = 1e-3
-
-
-def _to_unit(dim, value) -> float:
-    """A value's place in the unit interval of its dimension (Choice: its index)."""
-    if isinstance(dim, Choice):
-        return float(list(dim.options).index(value))
-    if isinstance(dim, LogUniform):
-        return (math.log(value) - math.log(dim.low)) / (math.log(dim.high) - math.log(dim.low))
-    if isinstance(dim, Uniform):
-        return (value - dim.low) / (dim.high - dim.low)
-    if dim.log:  # (IntRange: the middle of the value's cell)
-        lo, hi = math.log(dim.low), math.log(dim.high + 1)
-        return (0.5 * (math.log(value) + math.log(value + 1)) - lo) / (hi - lo)
-    return (value - dim.low + 0.5) / (dim.high - dim.low + 1)
-
-
-def _from_unit(dim, u: float):
-    """The value at ``u`` in the unit interval of ``dim`` (Choice: index ``u``)."""
-    if isinstance(dim, Choice):
-        return dim.options[int(u)]
-    u = min(max(float(u), 0.0), 1.0)
-    if isinstance(dim, LogUniform):
-        return float(math.exp(math.log(dim.low) + u * (math.log(dim.high) - math.log(dim.low))))
-    if isinstance(dim, Uniform):
-        return float(dim.low + u * (dim.high - dim.low))
-    if dim.log:
-        lo, hi = math.log(dim.low), math.log(dim.high + 1)
-        return int(min(dim.high, max(dim.low, math.floor(math.exp(lo + u * (hi - lo))))))
-    return int(min(dim.high, dim.low + math.floor(u * (dim.high - dim.low + 1))))
 
 
 class _Density:
@@ -156,8 +126,7 @@ def propose(space: dict, observations: list[tuple[dict, int, float]], n: int,
         if not (isinstance(v, (int, float)) and 0 <= v <= 1):
             raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
     rng = np.random.default_rng(seed)
-    dims = [(k, v) for k, v in space.items()
-            if isinstance(v, (Uniform, LogUniform, IntRange, Choice))]
+    dims = dimensions(space)
     n_min = len(dims) + 1
     levels: dict[int, list] = {}
     for p, passes, score in observations:
@@ -172,7 +141,7 @@ def propose(space: dict, observations: list[tuple[dict, int, float]], n: int,
         n_good = max(n_min, int(math.ceil(gamma * len(seen))))
         n_bad = max(n_min, len(seen) - n_good)
         cats = [len(d.options) if isinstance(d, Choice) else None for _, d in dims]
-        unit = np.array([[_to_unit(d, p[k]) for k, d in dims] for p, _ in seen])
+        unit = np.array([[d.encode(p[k]) for k, d in dims] for p, _ in seen])
         model = (_Density(unit[:n_good], cats), _Density(unit[-n_bad:], cats))
     for _ in range(int(n)):
         if model is None or rng.random() < random_fraction:
@@ -182,7 +151,7 @@ def propose(space: dict, observations: list[tuple[dict, int, float]], n: int,
         cand = good.sample(rng, n_candidates, widen)
         ratio = good.pdf(cand) / np.maximum(bad.pdf(cand), 1e-300)
         best = cand[int(np.argmax(ratio))]
-        picked = {k: _from_unit(d, u) for (k, d), u in zip(dims, best)}
+        picked = {k: d.decode(u) for (k, d), u in zip(dims, best)}
         out.append({k: picked.get(k, v) for k, v in space.items()})
     return out
 
